@@ -1,0 +1,518 @@
+//! An ephemeral PostgreSQL cluster: `initdb` into `/dev/shm`, the server spawned directly (no
+//! `pg_ctl`), a free loopback port plus a unix socket, fast unsafe settings, and shutdown when
+//! the [`Cluster`] is dropped or the harness dies.
+//!
+//! Lifecycle:
+//! 1. stale `pgh-*` directories left by dead harness processes are swept;
+//! 2. `initdb` runs as the `postgres` system user when we are root (as ourselves otherwise);
+//! 3. the postmaster is spawned from a dedicated thread that lives as long as the cluster,
+//!    with `PR_SET_PDEATHSIG` so that it stops when that thread (or the whole process) dies;
+//! 4. readiness is read from `postmaster.pid` (the server writes `ready` there), as `pg_ctl`
+//!    does, without a polling connection;
+//! 5. drop: SIGINT (fast shutdown), SIGKILL after 10 s, then the directory is removed.
+
+use std::{
+    fs::File,
+    io::Read,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+        mpsc,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::{Pid, User},
+};
+
+use super::{
+    binaries::Binaries,
+    error::{Error, Result, tail},
+};
+
+/// Prefix of every cluster directory; the sweep only ever touches these.
+const PREFIX: &str = "pgh-";
+/// Marks a directory as created by this harness (checked before any removal).
+const OWNER_FILE: &str = "hrsi-owned";
+
+/// Options for [`Cluster::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Server binaries to use (default: [`Binaries::find`]).
+    pub binaries: Option<Binaries>,
+    /// Where to create the cluster directory (default: `/dev/shm`, else the temp dir).
+    pub base_dir: Option<PathBuf>,
+}
+
+/// A running throwaway PostgreSQL cluster owned by the harness.
+///
+/// The superuser is `postgres` with `trust` authentication; the server runs in UTC, as the
+/// production database must (its timestamps have no time zone).
+///
+/// ```no_run
+/// let cluster = hrsi_harness::postgres::Cluster::start()?;
+/// println!("psql -h {} -p {} -U postgres", cluster.socket_dir().display(), cluster.port());
+/// # Ok::<(), hrsi_harness::postgres::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    port: u16,
+    binaries: Binaries,
+    postmaster: Option<Postmaster>,
+}
+
+#[derive(Debug)]
+struct Postmaster {
+    pid: Pid,
+    stop: mpsc::Sender<()>,
+    exited: Arc<Mutex<Option<ExitStatus>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Cluster {
+    /// Starts a cluster with the default options.
+    pub fn start() -> Result<Cluster> {
+        Cluster::start_with(ClusterOptions::default())
+    }
+
+    /// Starts a cluster.
+    pub fn start_with(options: ClusterOptions) -> Result<Cluster> {
+        let binaries = match options.binaries {
+            Some(b) => b,
+            None => Binaries::find()?,
+        };
+        let base = options.base_dir.unwrap_or_else(default_base_dir);
+        sweep_stale_dirs(&base);
+        let run_as = server_user()?;
+        let dir = make_cluster_dir(&base, run_as.as_ref())?;
+        let mut cluster = Cluster {
+            dir,
+            port: 0,
+            binaries,
+            postmaster: None,
+        };
+        cluster.initdb(run_as.as_ref())?;
+        // A port picked by binding port 0 can be taken by someone else before the server
+        // binds it: retry with a fresh one.
+        let mut last_err = None;
+        for _ in 0..5 {
+            match cluster.spawn_server(run_as.as_ref()) {
+                Ok(()) => return Ok(cluster),
+                Err(SpawnError::PortTaken) => last_err = None,
+                Err(SpawnError::Other(e)) => {
+                    last_err = Some(e);
+                    break;
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| Error::Server {
+            action: "find a free loopback port".into(),
+            log: cluster.log_tail(),
+        }))
+    }
+
+    /// The directory holding the data directory, the log and the unix socket.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The unix socket directory (use it as `host`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The TCP port on 127.0.0.1 (the unix socket uses the same number).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The binaries this cluster runs.
+    pub fn binaries(&self) -> &Binaries {
+        &self.binaries
+    }
+
+    /// A libpq key=value connection string for a database of this cluster.
+    pub fn conninfo(&self, dbname: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={dbname}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    /// The server log so far (last lines).
+    pub fn log_tail(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = File::open(self.dir.join("log")) {
+            let _ = f.read_to_string(&mut s);
+        }
+        tail(&s, 20)
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&self) -> bool {
+        self.postmaster
+            .as_ref()
+            .is_some_and(|p| p.exited.lock().map(|e| e.is_none()).unwrap_or(false))
+    }
+
+    /// Stops the server (fast shutdown) and removes the cluster directory.
+    pub fn stop(mut self) -> Result<()> {
+        self.shutdown();
+        remove_owned_dir(&self.dir)
+    }
+
+    /// Stops the server but keeps the data directory, so that [`Cluster::restart`] can bring
+    /// the same data back (as a stop/start of the database VM keeps its volume).
+    pub fn stop_server(&mut self) {
+        self.shutdown();
+    }
+
+    /// Starts the server again on the existing data directory.
+    pub fn restart(&mut self) -> Result<()> {
+        if self.postmaster.is_some() {
+            return Ok(());
+        }
+        let run_as = server_user()?;
+        for _ in 0..5 {
+            match self.spawn_server(run_as.as_ref()) {
+                Ok(()) => return Ok(()),
+                Err(SpawnError::PortTaken) => continue,
+                Err(SpawnError::Other(e)) => return Err(e),
+            }
+        }
+        Err(Error::Server {
+            action: "find a free loopback port".into(),
+            log: self.log_tail(),
+        })
+    }
+
+    fn initdb(&self, run_as: Option<&User>) -> Result<()> {
+        let log = File::create(self.dir.join("initdb.log"))
+            .map_err(|e| Error::io("create the initdb log", e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| Error::io("create the initdb log", e))?;
+        let mut cmd = Command::new(self.binaries.bin_dir().join("initdb"));
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
+            // Throwaway data: no fsync of the new files.
+            .args(["--no-sync", "--no-instructions"])
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        drop_privileges(&mut cmd, run_as, &self.dir);
+        let status = cmd
+            .status()
+            .map_err(|e| Error::io("run `initdb`", e))?;
+        if !status.success() {
+            let mut s = String::new();
+            let _ = File::open(self.dir.join("initdb.log")).and_then(|mut f| f.read_to_string(&mut s));
+            return Err(Error::Server {
+                action: format!("initialise a cluster in `{}` ({status})", self.dir.display()),
+                log: tail(&s, 20),
+            });
+        }
+        Ok(())
+    }
+
+    fn spawn_server(&mut self, run_as: Option<&User>) -> Result<(), SpawnError> {
+        self.port = free_port().map_err(|e| SpawnError::Other(Error::io("pick a free port", e)))?;
+        let log_path = self.dir.join("log");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| SpawnError::Other(Error::io("open the server log", e)))?;
+        let log_len = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let log2 = log
+            .try_clone()
+            .map_err(|e| SpawnError::Other(Error::io("open the server log", e)))?;
+        let mut cmd = Command::new(self.binaries.bin_dir().join("postgres"));
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-k")
+            .arg(&self.dir);
+        for setting in FAST_SETTINGS {
+            cmd.arg("-c").arg(setting);
+        }
+        cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
+        drop_privileges(&mut cmd, run_as, &self.dir);
+        // SAFETY: the closure only calls prctl(2), which is async-signal-safe. It runs after
+        // the uid change, which would otherwise clear the death signal.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGQUIT).map_err(std::io::Error::from)
+            });
+        }
+        let postmaster = Postmaster::spawn(cmd)
+            .map_err(|e| SpawnError::Other(Error::io("spawn `postgres`", e)))?;
+        let pid_file = self.data_dir().join("postmaster.pid");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if server_ready(&pid_file) {
+                self.postmaster = Some(postmaster);
+                return Ok(());
+            }
+            let exited = *postmaster.exited.lock().expect("poisoned");
+            if let Some(status) = exited {
+                let mut text = String::new();
+                let _ = File::open(&log_path).and_then(|mut f| f.read_to_string(&mut text));
+                let new_part = text.get(log_len as usize..).unwrap_or(&text);
+                if new_part.contains("could not bind") || new_part.contains("Address already in use")
+                {
+                    return Err(SpawnError::PortTaken);
+                }
+                return Err(SpawnError::Other(Error::Server {
+                    action: format!("start `postgres` ({status})"),
+                    log: tail(new_part, 20),
+                }));
+            }
+            if Instant::now() > deadline {
+                let mut p = postmaster;
+                p.stop();
+                return Err(SpawnError::Other(Error::Server {
+                    action: "start `postgres` within 30 s".into(),
+                    log: self.log_tail(),
+                }));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(mut p) = self.postmaster.take() {
+            p.stop();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown();
+        let _ = remove_owned_dir(&self.dir);
+    }
+}
+
+enum SpawnError {
+    PortTaken,
+    Other(Error),
+}
+
+/// Settings for throwaway clusters only: they trade durability for speed.
+const FAST_SETTINGS: &[&str] = &[
+    "listen_addresses=127.0.0.1",
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "wal_level=minimal",
+    "max_wal_senders=0",
+    "shared_buffers=32MB",
+    "autovacuum=off",
+    "checkpoint_timeout=1d",
+    "jit=off",
+    "TimeZone=UTC",
+    "log_timezone=UTC",
+    "logging_collector=off",
+    // Keep dynamic shared memory inside the data directory, so nothing outlives its removal.
+    "dynamic_shared_memory_type=mmap",
+];
+
+impl Postmaster {
+    /// Spawns the server from a thread that lives as long as the server: the death signal
+    /// fires when the *spawning thread* exits, so it must not be a pooled thread.
+    fn spawn(mut cmd: Command) -> std::io::Result<Postmaster> {
+        let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<Pid>>();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let exited = Arc::new(Mutex::new(None));
+        let exited2 = Arc::clone(&exited);
+        let thread = std::thread::Builder::new()
+            .name("hrsi-postmaster".into())
+            .spawn(move || {
+                let mut child: Child = match cmd.spawn() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let pid = Pid::from_raw(child.id() as i32);
+                let _ = ready_tx.send(Ok(pid));
+                loop {
+                    match stop_rx.recv_timeout(Duration::from_millis(20)) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            if let Ok(Some(status)) = child.try_wait() {
+                                *exited2.lock().expect("poisoned") = Some(status);
+                                return;
+                            }
+                        }
+                        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            let status = stop_child(&mut child, pid);
+                            *exited2.lock().expect("poisoned") = status;
+                            return;
+                        }
+                    }
+                }
+            })?;
+        let pid = ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the postmaster thread died"))??;
+        Ok(Postmaster {
+            pid,
+            stop: stop_tx,
+            exited,
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = self.pid;
+    }
+}
+
+fn stop_child(child: &mut Child, pid: Pid) -> Option<ExitStatus> {
+    if let Ok(Some(s)) = child.try_wait() {
+        return Some(s);
+    }
+    // SIGINT = fast shutdown: abort transactions, disconnect clients, stop.
+    let _ = kill(pid, Signal::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}
+
+fn server_ready(pid_file: &Path) -> bool {
+    // Line 8 of postmaster.pid is the server status; "ready" once it accepts connections.
+    std::fs::read_to_string(pid_file)
+        .map(|s| s.lines().nth(7).map(str::trim) == Some("ready"))
+        .unwrap_or(false)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn default_base_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_ok() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// The user the server runs as: `postgres` (or `nobody`) when we are root, ourselves
+/// otherwise (PostgreSQL refuses to run as root).
+fn server_user() -> Result<Option<User>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    for name in ["postgres", "nobody"] {
+        if let Ok(Some(u)) = User::from_name(name) {
+            return Ok(Some(u));
+        }
+    }
+    Err(Error::MissingTool {
+        program: "postgres system user".into(),
+        hint: "running as root needs a `postgres` (or `nobody`) user to run the server; install the `postgresql` package".into(),
+    })
+}
+
+fn drop_privileges(cmd: &mut Command, run_as: Option<&User>, dir: &Path) {
+    cmd.current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("PGDATA")
+        .env_remove("PGHOST")
+        .env_remove("PGPORT");
+    if let Some(u) = run_as {
+        // std calls setgroups([]) before setgid/setuid when we are root.
+        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn make_cluster_dir(base: &Path, run_as: Option<&User>) -> Result<PathBuf> {
+    // Short names: the socket path must stay under 107 bytes.
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = base.join(format!("{PREFIX}{}-{n}-{:x}", std::process::id(), nanos & 0xfffff));
+    std::fs::create_dir(&dir).map_err(|e| Error::io(format!("create `{}`", dir.display()), e))?;
+    std::fs::write(dir.join(OWNER_FILE), format!("{}\n", std::process::id()))
+        .map_err(|e| Error::io("write the ownership mark", e))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io("restrict the cluster directory", e))?;
+    if let Some(u) = run_as {
+        std::os::unix::fs::chown(&dir, Some(u.uid.as_raw()), Some(u.gid.as_raw()))
+            .map_err(|e| Error::io(format!("give `{}` to the server user", dir.display()), e))?;
+    }
+    Ok(dir)
+}
+
+fn remove_owned_dir(dir: &Path) -> Result<()> {
+    if !dir.join(OWNER_FILE).is_file() {
+        return Err(Error::NotOwned {
+            action: "remove the cluster directory".into(),
+            database: dir.display().to_string(),
+        });
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| Error::io(format!("remove `{}`", dir.display()), e))
+}
+
+/// Removes cluster directories whose harness process is gone (killed before its `Drop` ran).
+/// The postmaster itself died with its parent thanks to the death signal.
+pub fn sweep_stale_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let path = entry.path();
+        if Path::new(&format!("/proc/{pid}")).exists() || !path.join(OWNER_FILE).is_file() {
+            continue;
+        }
+        // Never remove the directory of a server that still runs (its pid file names it).
+        if let Ok(pidfile) = std::fs::read_to_string(path.join("data/postmaster.pid"))
+            && let Some(server_pid) = pidfile.lines().next().and_then(|l| l.trim().parse::<i32>().ok())
+            && kill(Pid::from_raw(server_pid), None).is_ok()
+        {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}
