@@ -13,3 +13,5 @@ pub mod psql;
 pub mod dataset;
 /// UTC date formatting for archive names and SQL timestamps.
 pub mod timefmt;
+/// The Terraform layout as a model, with the deployment scripts and their real effects.
+pub mod iac;

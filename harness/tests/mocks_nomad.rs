@@ -176,7 +176,7 @@ async fn bad_registrations_get_400_with_nomads_messages() {
 /// lost at the next full restart unless the `.nomad` file changes too (trap 7 and 8).
 #[tokio::test]
 async fn the_runbook_cpu_fix_works_in_the_ui_and_reverts_at_restart() {
-    let mut n = mock(1500).await;
+    let n = mock(1500).await;
     let c = Client::new();
     boot_orchestrator(&n);
     let (_, jobs) = get(&c, format!("{}/v1/jobs", n.url())).await;
@@ -246,7 +246,7 @@ async fn the_runbook_cpu_fix_works_in_the_ui_and_reverts_at_restart() {
 
 #[tokio::test]
 async fn an_image_patched_in_the_ui_reverts_at_the_next_restart() {
-    let mut n = mock(1000).await;
+    let n = mock(1000).await;
     let c = Client::new();
     boot_orchestrator(&n);
     let (_, mut job) = get(&c, format!("{}/v1/job/job-execution", n.url())).await;

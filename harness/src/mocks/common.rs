@@ -320,27 +320,28 @@ pub(crate) fn instrument(router: Router, control: Arc<Control>, clock: VirtualCl
     ))
 }
 
-/// A running axum server on a loopback listener. Dropping it stops the server.
+/// A running axum server on a loopback listener. Dropping it stops the server. Stop and
+/// restart take `&self` so a mock shared behind an `Arc` can be powered off and on.
 pub struct Server {
     addr: SocketAddr,
     router: Router,
-    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    running: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
 }
 
 impl Server {
     /// Serves `router` on `listener` in a background task.
     pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
-        let mut s = Self {
+        let s = Self {
             addr,
             router,
-            running: None,
+            running: Mutex::new(None),
         };
         s.serve(listener);
         Ok(s)
     }
 
-    fn serve(&mut self, listener: TcpListener) {
+    fn serve(&self, listener: TcpListener) {
         let (tx, rx) = oneshot::channel::<()>();
         let app = self.router.clone();
         let join = tokio::spawn(async move {
@@ -350,7 +351,7 @@ impl Server {
                 })
                 .await;
         });
-        self.running = Some((tx, join));
+        *lock(&self.running) = Some((tx, join));
     }
 
     /// The bound address.
@@ -365,13 +366,14 @@ impl Server {
 
     /// Whether the listener is open.
     pub fn is_running(&self) -> bool {
-        self.running.is_some()
+        lock(&self.running).is_some()
     }
 
     /// Closes the listener: clients then get "connection refused", as when the VM is gone.
     /// Idle keep-alive connections are closed too (the server task is aborted).
-    pub async fn stop(&mut self) {
-        if let Some((tx, join)) = self.running.take() {
+    pub async fn stop(&self) {
+        let running = lock(&self.running).take();
+        if let Some((tx, join)) = running {
             let _ = tx.send(());
             join.abort();
             let _ = join.await;
@@ -380,8 +382,8 @@ impl Server {
 
     /// Re-opens the listener on the same address (a recreated VM keeps its address here so
     /// that clients configured with `NOMAD_ADDR` find it again).
-    pub async fn restart(&mut self) -> std::io::Result<()> {
-        if self.running.is_none() {
+    pub async fn restart(&self) -> std::io::Result<()> {
+        if !self.is_running() {
             let listener = TcpListener::bind(self.addr).await?;
             self.serve(listener);
         }
@@ -391,7 +393,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some((tx, join)) = self.running.take() {
+        if let Some((tx, join)) = lock(&self.running).take() {
             let _ = tx.send(());
             join.abort();
         }

@@ -173,14 +173,14 @@ impl NomadMock {
 
     /// The Nomad server VM is destroyed: its state (on the VM's ephemeral disk) is lost and the
     /// port closes, so clients get "connection refused".
-    pub async fn power_off(&mut self) {
+    pub async fn power_off(&self) {
         self.server.stop().await;
         lock(&self.shared.state).reset();
     }
 
     /// The Nomad server VM is created again: the port opens (same address) on an empty state,
     /// then the job files are registered.
-    pub async fn power_on(&mut self) -> Result<usize, String> {
+    pub async fn power_on(&self) -> Result<usize, String> {
         self.server
             .restart()
             .await
