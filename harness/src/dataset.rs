@@ -110,7 +110,9 @@ pub async fn generate(client: &Client, spec: &DatasetSpec) -> Result<DatasetSumm
     let rows = Rows::build(spec);
     let sql_err = |what: &str| {
         let what = what.to_string();
-        move |e: tokio_postgres::Error| Error::sql(format!("load the generated data set ({what})"), &e)
+        move |e: tokio_postgres::Error| {
+            Error::sql(format!("load the generated data set ({what})"), &e)
+        }
     };
     client
         .batch_execute("begin; set local session_replication_role = replica;")
@@ -122,14 +124,19 @@ pub async fn generate(client: &Client, spec: &DatasetSpec) -> Result<DatasetSumm
             .await
             .map_err(sql_err(table))?;
         let mut sink = pin!(sink);
-        sink.send(bytes::Bytes::from(data)).await.map_err(sql_err(table))?;
+        sink.send(bytes::Bytes::from(data))
+            .await
+            .map_err(sql_err(table))?;
         sink.as_mut().finish().await.map_err(sql_err(table))?;
     }
     client
         .batch_execute(SYNC_SQL)
         .await
         .map_err(sql_err("derive last statuses"))?;
-    client.batch_execute("commit").await.map_err(sql_err("commit"))?;
+    client
+        .batch_execute("commit")
+        .await
+        .map_err(sql_err("commit"))?;
     // With the triggers back on: parameter changes go through the history trigger, as an
     // operator's UPDATEs do.
     client
@@ -181,7 +188,11 @@ impl Rows {
                 ("sws_wds_jobs", SWS_COLUMNS, String::new()),
                 ("gfsc_jobs", GFSC_COLUMNS, String::new()),
                 ("other_jobs", "fk_parent_job_id", String::new()),
-                ("execution_info", "fk_parent_job_id, min_log_level, log_file_path", String::new()),
+                (
+                    "execution_info",
+                    "fk_parent_job_id, min_log_level, log_file_path",
+                    String::new(),
+                ),
             ],
             parents: 0,
             statuses: 0,
@@ -197,7 +208,11 @@ impl Rows {
                 let path = path_for(i * 3 + slot as u32);
                 debug_assert!(check_path(&path).is_ok(), "{path:?}");
                 let dispatched = path.iter().any(|s| s.id() >= 4);
-                let name = format!("{}_{tile}_{}", ty_name(*ty), t.iso().replace([':', '-'], ""));
+                let name = format!(
+                    "{}_{tile}_{}",
+                    ty_name(*ty),
+                    t.iso().replace([':', '-'], "")
+                );
                 let nomad = if dispatched {
                     format!("{}/dispatch-{:08x}", ty_name(*ty), id)
                 } else {
@@ -246,7 +261,16 @@ impl Rows {
     }
 
     #[expect(clippy::too_many_arguments)]
-    fn child_row(&mut self, ty: JobType, slot: usize, id: i64, i: u32, tile: &str, t: UnixTime, path: &[Status]) {
+    fn child_row(
+        &mut self,
+        ty: JobType,
+        slot: usize,
+        id: i64,
+        i: u32,
+        tile: &str,
+        t: UnixTime,
+        path: &[Status],
+    ) {
         let done = path.last() == Some(&Status::Done);
         let day = t.iso()[..10].replace('-', "");
         let measured = t.plus(-5 * 3600).sql();
@@ -257,7 +281,11 @@ impl Rows {
                 let l1c = format!("S2B_MSIL1C_{day}T103309_N0509_R108_T{tile}_{day}T{:06}", i);
                 let maja = ["nominal", "nominal", "nominal", "init", "backward"][i as usize % 5];
                 let l2a = if done { "generated" } else { "pending" };
-                let fsc = if done { format!("s3://hrsi/FSC_{day}_{tile}") } else { "\\N".into() };
+                let fsc = if done {
+                    format!("s3://hrsi/FSC_{day}_{tile}")
+                } else {
+                    "\\N".into()
+                };
                 writeln!(
                     out,
                     "{id}\tt\t{l1c}\t{}.{}\t{}\ts3://eodata/Sentinel-2/{l1c}.SAFE\t{measured}\t{measured}\t{published}\t{published}\t{}\t{maja}\t{l2a}\t{fsc}",
@@ -285,7 +313,11 @@ impl Rows {
             }
             JobType::SwsWds => {
                 // S1-only assemblies have no FSC input (NULL fsc_id_list).
-                let fsc = if i % 4 == 0 { "\\N".to_string() } else { format!("FSC_{day}_{tile}") };
+                let fsc = if i % 4 == 0 {
+                    "\\N".to_string()
+                } else {
+                    format!("FSC_{day}_{tile}")
+                };
                 writeln!(
                     out,
                     "{id}\tt\t{measured}\tS1A_IW_GRDH_{day}_{i:06}\t{fsc}\t{published}\t{}\tassembly_{day}_{i}\t{}",
@@ -324,7 +356,8 @@ impl Rows {
 
 const FSC_COLUMNS: &str = "fk_parent_job_id, nrt, l1c_id, l1c_cloud_cover, l1c_snow_cover, l1c_path, measurement_date, l1c_sensing_time, l1c_esa_publication_date, l1c_dias_publication_date, l1c_esa_creation_date, maja_mode, l2a_status, fsc_path";
 const RLIES1_COLUMNS: &str = "fk_parent_job_id, s1grd_id, measurement_date_start, measurement_date_end, s1grd_dias_publication_date, reprocessing_context";
-const RLIES1S2_COLUMNS: &str = "fk_parent_job_id, process_date, tile_id_dup, measurement_date_rlies1s2";
+const RLIES1S2_COLUMNS: &str =
+    "fk_parent_job_id, process_date, tile_id_dup, measurement_date_rlies1s2";
 const SWS_COLUMNS: &str = "fk_parent_job_id, nrt, measurement_date, s1_id_list, fsc_id_list, s1_dias_publication_latest_date, fsc_publication_latest_date, assembly_id, assembly_status";
 const GFSC_COLUMNS: &str = "fk_parent_job_id, nrt, triggering_product_id, triggering_product_publication_date, gfsc_id, product_date, sensing_start_date, aggregation_timespan, missions";
 
@@ -376,7 +409,11 @@ mod tests {
         assert_eq!(a.parents_copy, b.parents_copy);
         assert_eq!(a.statuses_copy, b.statuses_copy);
         // 1000 jobs split 500:100:115:225:1000 (rounded down), plus the 6 services.
-        let expected: u64 = MIX.iter().map(|(_, w)| u64::from(1000 * w / 1940)).sum::<u64>() + 6;
+        let expected: u64 = MIX
+            .iter()
+            .map(|(_, w)| u64::from(1000 * w / 1940))
+            .sum::<u64>()
+            + 6;
         assert_eq!(a.parents, expected);
     }
 }

@@ -108,7 +108,8 @@ pub async fn run(cmd: std::process::Command, script: Option<&Script>) -> Result<
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::MissingTool {
                 program: program.clone(),
-                hint: "install the PostgreSQL client: `apt-get install -y postgresql-client`".into(),
+                hint: "install the PostgreSQL client: `apt-get install -y postgresql-client`"
+                    .into(),
             },
             _ => Error::io(format!("run `{program}`"), e),
         })?;
@@ -125,7 +126,8 @@ pub async fn run(cmd: std::process::Command, script: Option<&Script>) -> Result<
 /// Runs one SQL command with `psql -c` (as an operator would at the prompt).
 pub async fn run_command(server: &Server, dbname: &str, sql: &str) -> Result<PsqlRun> {
     let mut cmd = server.command("psql", dbname);
-    cmd.args(["-X", "-v", "VERBOSITY=verbose", "-c", sql]).stdin(Stdio::null());
+    cmd.args(["-X", "-v", "VERBOSITY=verbose", "-c", sql])
+        .stdin(Stdio::null());
     run(cmd, None).await
 }
 
@@ -144,7 +146,9 @@ pub fn parse_errors(stderr: &str, script: Option<&Script>) -> Vec<SqlError> {
             }
             continue;
         }
-        let Some(err) = current.as_mut() else { continue };
+        let Some(err) = current.as_mut() else {
+            continue;
+        };
         if let Some(rest) = raw.strip_prefix("LINE ") {
             if let Some((n, _)) = rest.split_once(':')
                 && let Ok(n) = n.trim().parse::<usize>()
@@ -166,7 +170,9 @@ pub fn parse_errors(stderr: &str, script: Option<&Script>) -> Vec<SqlError> {
 /// `psql:FILE:LINE: SEVERITY:  [CODE: ]message`
 fn parse_header(raw: &str) -> Option<SqlError> {
     let rest = raw.strip_prefix("psql:")?;
-    for sev in ["ERROR", "FATAL", "PANIC", "WARNING", "NOTICE", "INFO", "error", "warning"] {
+    for sev in [
+        "ERROR", "FATAL", "PANIC", "WARNING", "NOTICE", "INFO", "error", "warning",
+    ] {
         let marker = format!(": {sev}:");
         if let Some(i) = rest.find(&marker) {
             let (file, line) = rest[..i].rsplit_once(':')?;
@@ -235,12 +241,16 @@ psql:/tmp/p1.sql:9: error: invalid command \\foo\n";
         assert_eq!((errs[0].reported_line, errs[0].line), (6, 6));
         assert_eq!(errs[0].code.as_deref(), Some("42601"));
         assert_eq!((errs[1].line, errs[1].code.as_deref()), (7, Some("22012")));
-        assert_eq!((errs[2].severity.as_str(), errs[2].code.as_deref()), ("error", None));
+        assert_eq!(
+            (errs[2].severity.as_str(), errs[2].code.as_deref()),
+            ("error", None)
+        );
     }
 
     #[test]
     fn the_line_inside_a_long_statement_is_found() {
-        let script = Script::parse("p.sql", "\n\nupdate t\nset a = 1\n  b = 2\nwhere x;\n").unwrap();
+        let script =
+            Script::parse("p.sql", "\n\nupdate t\nset a = 1\n  b = 2\nwhere x;\n").unwrap();
         // The statement starts at line 3 and ends at line 6; `b` is its line 3.
         assert_eq!(exact_line(Some(&script), 6, 3), 5);
     }

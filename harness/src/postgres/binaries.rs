@@ -81,7 +81,9 @@ pub fn client_program(name: &str) -> PathBuf {
 
 fn parse_major(version: &str) -> Option<u32> {
     // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-    let number = version.split_whitespace().find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let number = version
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
     number.split('.').next()?.parse().ok()
 }
 
@@ -94,7 +96,10 @@ fn on_path(program: &str) -> Option<PathBuf> {
 fn resolved_dir(program: &Path) -> Option<PathBuf> {
     // Follow symlinks such as /usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb, so
     // that `postgres` is looked up next to the real initdb.
-    std::fs::canonicalize(program).ok()?.parent().map(Path::to_path_buf)
+    std::fs::canonicalize(program)
+        .ok()?
+        .parent()
+        .map(Path::to_path_buf)
 }
 
 fn pg_config_bindir() -> Option<PathBuf> {
@@ -124,7 +129,10 @@ mod tests {
 
     #[test]
     fn major_version_is_read_from_the_banner() {
-        assert_eq!(parse_major("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"), Some(15));
+        assert_eq!(
+            parse_major("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"),
+            Some(15)
+        );
         assert_eq!(parse_major("postgres (PostgreSQL) 12.4"), Some(12));
         assert_eq!(parse_major("garbage"), None);
     }

@@ -216,14 +216,16 @@ impl Cluster {
             .stdout(log)
             .stderr(log2);
         drop_privileges(&mut cmd, run_as, &self.dir);
-        let status = cmd
-            .status()
-            .map_err(|e| Error::io("run `initdb`", e))?;
+        let status = cmd.status().map_err(|e| Error::io("run `initdb`", e))?;
         if !status.success() {
             let mut s = String::new();
-            let _ = File::open(self.dir.join("initdb.log")).and_then(|mut f| f.read_to_string(&mut s));
+            let _ =
+                File::open(self.dir.join("initdb.log")).and_then(|mut f| f.read_to_string(&mut s));
             return Err(Error::Server {
-                action: format!("initialise a cluster in `{}` ({status})", self.dir.display()),
+                action: format!(
+                    "initialise a cluster in `{}` ({status})",
+                    self.dir.display()
+                ),
                 log: tail(&s, 20),
             });
         }
@@ -275,7 +277,8 @@ impl Cluster {
                 let mut text = String::new();
                 let _ = File::open(&log_path).and_then(|mut f| f.read_to_string(&mut text));
                 let new_part = text.get(log_len as usize..).unwrap_or(&text);
-                if new_part.contains("could not bind") || new_part.contains("Address already in use")
+                if new_part.contains("could not bind")
+                    || new_part.contains("Address already in use")
                 {
                     return Err(SpawnError::PortTaken);
                 }
@@ -415,7 +418,9 @@ fn server_ready(pid_file: &Path) -> bool {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn default_base_dir() -> PathBuf {
@@ -465,7 +470,11 @@ fn make_cluster_dir(base: &Path, run_as: Option<&User>) -> Result<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let dir = base.join(format!("{PREFIX}{}-{n}-{:x}", std::process::id(), nanos & 0xfffff));
+    let dir = base.join(format!(
+        "{PREFIX}{}-{n}-{:x}",
+        std::process::id(),
+        nanos & 0xfffff
+    ));
     std::fs::create_dir(&dir).map_err(|e| Error::io(format!("create `{}`", dir.display()), e))?;
     std::fs::write(dir.join(OWNER_FILE), format!("{}\n", std::process::id()))
         .map_err(|e| Error::io("write the ownership mark", e))?;
@@ -508,7 +517,10 @@ pub fn sweep_stale_dirs(base: &Path) {
         }
         // Never remove the directory of a server that still runs (its pid file names it).
         if let Ok(pidfile) = std::fs::read_to_string(path.join("data/postmaster.pid"))
-            && let Some(server_pid) = pidfile.lines().next().and_then(|l| l.trim().parse::<i32>().ok())
+            && let Some(server_pid) = pidfile
+                .lines()
+                .next()
+                .and_then(|l| l.trim().parse::<i32>().ok())
             && kill(Pid::from_raw(server_pid), None).is_ok()
         {
             continue;

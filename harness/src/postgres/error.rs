@@ -95,7 +95,9 @@ pub enum Error {
     #[error("{0}")]
     Script(Box<crate::schema::ScriptError>),
     /// The Docker backend could not start a container.
-    #[error("failed to start a PostgreSQL container: {0}\n(hint: is a Docker daemon running? without one, drop `--features docker` and use the native backend)")]
+    #[error(
+        "failed to start a PostgreSQL container: {0}\n(hint: is a Docker daemon running? without one, drop `--features docker` and use the native backend)"
+    )]
     Docker(String),
 }
 

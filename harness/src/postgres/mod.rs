@@ -34,6 +34,7 @@ mod url;
 
 pub use binaries::{Binaries, client_program};
 pub use cluster::{Cluster, ClusterOptions, sweep_stale_dirs};
+pub(crate) use error::tail;
 pub use error::{Error, Result};
 pub use server::{Admin, OWNERSHIP_MARK, Server, quote_ident, quote_literal, unique_db_name};
 pub use template::Template;

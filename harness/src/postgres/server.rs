@@ -269,9 +269,16 @@ impl Admin<'_> {
     /// Drops a database the harness created (sessions on it are terminated).
     pub async fn drop_database(&self, name: &str) -> Result<()> {
         self.ensure_owned(name, "drop database").await?;
-        let force = if self.version >= 130000 { " with (force)" } else { "" };
+        let force = if self.version >= 130000 {
+            " with (force)"
+        } else {
+            ""
+        };
         self.client
-            .batch_execute(&format!("drop database if exists {}{force}", quote_ident(name)))
+            .batch_execute(&format!(
+                "drop database if exists {}{force}",
+                quote_ident(name)
+            ))
             .await
             .map_err(|e| Error::sql(format!("drop database `{name}`"), &e))
     }

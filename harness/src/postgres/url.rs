@@ -46,12 +46,15 @@ impl ConnParams {
         if trimmed.is_empty() {
             return Err(bad("it is empty"));
         }
-        let looks_like_url = trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://");
+        let looks_like_url =
+            trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://");
         if trimmed.contains("://") && !looks_like_url {
             return Err(bad("the scheme must be postgres:// or postgresql://"));
         }
         if !looks_like_url && !trimmed.contains('=') {
-            return Err(bad("it is neither a postgres:// URL nor a key=value string"));
+            return Err(bad(
+                "it is neither a postgres:// URL nor a key=value string",
+            ));
         }
         let config = tokio_postgres::Config::from_str(trimmed).map_err(|e| bad(&e.to_string()))?;
         let host = match config.get_hosts() {
@@ -118,9 +121,15 @@ impl ConnParams {
     pub fn display_url(&self, dbname: &str) -> String {
         let pw = if self.password.is_some() { ":***" } else { "" };
         if self.host.starts_with('/') {
-            format!("postgres://{}{pw}@/{dbname}?host={}&port={}", self.user, self.host, self.port)
+            format!(
+                "postgres://{}{pw}@/{dbname}?host={}&port={}",
+                self.user, self.host, self.port
+            )
         } else {
-            format!("postgres://{}{pw}@{}:{}/{dbname}", self.user, self.host, self.port)
+            format!(
+                "postgres://{}{pw}@{}:{}/{dbname}",
+                self.user, self.host, self.port
+            )
         }
     }
 }
@@ -205,7 +214,10 @@ mod tests {
     #[test]
     fn a_url_is_parsed_into_its_parts() {
         let p = ConnParams::parse("postgres://app:s3cret@db.example:5433/prod").unwrap();
-        assert_eq!((p.host.as_str(), p.port, p.user.as_str()), ("db.example", 5433, "app"));
+        assert_eq!(
+            (p.host.as_str(), p.port, p.user.as_str()),
+            ("db.example", 5433, "app")
+        );
         assert_eq!(p.password.as_deref(), Some("s3cret"));
         assert_eq!(p.dbname, "prod");
         assert!(!format!("{p:?}").contains("s3cret"));

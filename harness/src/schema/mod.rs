@@ -76,7 +76,10 @@ pub struct LoadSummary {
 
 impl Script {
     /// Parses a script. An unterminated quote or body is an error with its line.
-    pub fn parse(origin: impl Into<String>, source: impl Into<String>) -> Result<Script, ScriptError> {
+    pub fn parse(
+        origin: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Result<Script, ScriptError> {
         let origin = origin.into();
         let source = source.into();
         let statements = split(&source).map_err(|e| ScriptError {
@@ -84,7 +87,9 @@ impl Script {
             line: e.line,
             code: None,
             message: e.message,
-            detail: Some("(hint: the script cannot be split into statements; fix the quoting)".into()),
+            detail: Some(
+                "(hint: the script cannot be split into statements; fix the quoting)".into(),
+            ),
         })?;
         Ok(Script {
             origin,
@@ -131,12 +136,19 @@ impl Script {
                     summary.statements += 1;
                 }
                 StatementKind::CopyFromStdin { data } => {
-                    let sink = client.copy_in(&st.text).await.map_err(|e| self.error_at(st, &e))?;
+                    let sink = client
+                        .copy_in(&st.text)
+                        .await
+                        .map_err(|e| self.error_at(st, &e))?;
                     let mut sink = pin!(sink);
                     sink.send(bytes::Bytes::copy_from_slice(data.as_bytes()))
                         .await
                         .map_err(|e| self.error_at(st, &e))?;
-                    summary.copied_rows += sink.as_mut().finish().await.map_err(|e| self.error_at(st, &e))?;
+                    summary.copied_rows += sink
+                        .as_mut()
+                        .finish()
+                        .await
+                        .map_err(|e| self.error_at(st, &e))?;
                     summary.statements += 1;
                 }
                 StatementKind::Meta { command, args } => {
@@ -153,8 +165,10 @@ impl Script {
             "connect" | "c" => Ok(format!(
                 "{at}: `\\{command} {args}` ignored: the script stays on the target database"
             )),
-            "set" | "unset" | "echo" | "qecho" | "restrict" | "unrestrict" | "encoding" | "pset"
-            | "timing" | "t" | "x" | "a" | "q" => Ok(format!("{at}: `\\{command}` skipped (no SQL effect)")),
+            "set" | "unset" | "echo" | "qecho" | "restrict" | "unrestrict" | "encoding"
+            | "pset" | "timing" | "t" | "x" | "a" | "q" => {
+                Ok(format!("{at}: `\\{command}` skipped (no SQL effect)"))
+            }
             _ => Err(ScriptError {
                 origin: self.origin.clone(),
                 line,
@@ -169,7 +183,9 @@ impl Script {
         match err.as_db_error() {
             Some(db) => {
                 let line = match db.position() {
-                    Some(ErrorPosition::Original(p)) => line_of_position(&st.text, st.line, *p as usize),
+                    Some(ErrorPosition::Original(p)) => {
+                        line_of_position(&st.text, st.line, *p as usize)
+                    }
                     _ => st.line,
                 };
                 let detail = [db.detail(), db.hint(), db.where_()]
@@ -207,7 +223,8 @@ impl Schema {
     /// Our `cosims` schema.
     pub fn builtin() -> Schema {
         Schema {
-            init: Script::parse("<builtin cosims.sql>", COSIMS_SQL).expect("the builtin schema splits"),
+            init: Script::parse("<builtin cosims.sql>", COSIMS_SQL)
+                .expect("the builtin schema splits"),
             patches: Vec::new(),
         }
     }
@@ -297,7 +314,12 @@ mod tests {
             .filter(|st| st.text.to_lowercase().starts_with("create function"))
             .count();
         assert_eq!(n_functions, 40);
-        assert!(s.init().statements().iter().all(|st| st.kind == StatementKind::Sql));
+        assert!(
+            s.init()
+                .statements()
+                .iter()
+                .all(|st| st.kind == StatementKind::Sql)
+        );
     }
 
     #[test]

@@ -356,7 +356,11 @@ mod tests {
     fn several_statements_on_one_line_are_split() {
         assert_eq!(
             texts("select 1; select 2;select 3"),
-            vec![(1, "select 1".into()), (1, "select 2".into()), (1, "select 3".into())]
+            vec![
+                (1, "select 1".into()),
+                (1, "select 2".into()),
+                (1, "select 3".into())
+            ]
         );
     }
 
