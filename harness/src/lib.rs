@@ -10,6 +10,8 @@ pub mod dataset;
 /// The Terraform layout as a model, with the deployment scripts and their real effects.
 pub mod iac;
 /// Real PostgreSQL: ephemeral clusters, external servers, templates and clones.
+/// `hrsi patch-test`: a database patch rehearsed on real PostgreSQL holding data.
+pub mod patch;
 pub mod postgres;
 /// Running real `psql` and reading every error it prints.
 pub mod psql;

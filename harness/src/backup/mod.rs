@@ -33,10 +33,7 @@ pub async fn dumpall(server: &Server, schema_only: bool, out: &Path) -> Result<(
 }
 
 /// Runs a tool to completion; a non-zero exit is an error carrying its stderr.
-pub(crate) async fn run_tool(
-    cmd: std::process::Command,
-    what: &str,
-) -> Result<std::process::Output> {
+pub async fn run_tool(cmd: std::process::Command, what: &str) -> Result<std::process::Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = tokio::process::Command::from(cmd)
         .output()

@@ -153,9 +153,16 @@ impl Server {
         cmd
     }
 
-    /// An administration session on the maintenance database.
+    /// An administration session. On an owned cluster it sits on `template1`, so that
+    /// `postgres` (where production keeps `cosims`) can itself be the source of clones; on an
+    /// external server it uses the URL's database.
     pub async fn admin(&self) -> Result<Admin<'_>> {
-        let client = self.connect(self.maintenance_db()).await?;
+        let db = if self.owns_server() {
+            "template1"
+        } else {
+            self.maintenance_db()
+        };
+        let client = self.connect(db).await?;
         let version: i32 = client
             .query_one("select current_setting('server_version_num')::int", &[])
             .await
@@ -216,9 +223,11 @@ impl Admin<'_> {
 
     async fn create(&self, name: &str, template: Option<&str>) -> Result<()> {
         let mut sql = format!("create database {}", quote_ident(name));
+        // An empty database copies template0: the admin session may sit on template1.
+        let template = template.or(Some("template0"));
         if let Some(t) = template {
             sql.push_str(&format!(" template {}", quote_ident(t)));
-            if self.version >= 150000 {
+            if self.version >= 150000 && t != "template0" {
                 sql.push_str(" strategy file_copy");
             }
         }
