@@ -1,0 +1,166 @@
+//! What a run needs: seed, calendar, calibration, parameters, fidelity switches and the plan of
+//! operator steps (stop, start, parameter changes, waves).
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::Calibration;
+use crate::job_type::JobType;
+use crate::params::SystemParameters;
+use crate::time::{DAY, Instant, Ms};
+
+/// Documented intents the code does not carry out: all off by default (as coded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fidelity {
+    /// Cap SWS/WDS workers at `max_number_of_extra_large_worker_instances` (read by no code).
+    pub xl_worker_cap: bool,
+    /// RLIE-S1-S2: wait 8 h after the end of a day, and for its RLIE-S1 up to 24 h (inactive as
+    /// coded because of an operator-precedence error).
+    pub rlies1s2_end_of_day_guards: bool,
+    /// GFSC: release an FSC-triggered job early when a same-day WDS/SWS exists (overwritten as
+    /// coded by the 3-hour rule).
+    pub gfsc_early_release: bool,
+}
+
+/// An operator action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `prod_env_destroy.sh module.core`: every service stops; inputs keep arriving.
+    Stop,
+    /// `prod_env_apply.sh module.core`: services start again.
+    Start,
+    /// `UPDATE cosims.system_parameters SET name = value`.
+    SetParam {
+        /// Column.
+        name: String,
+        /// Value as text.
+        value: String,
+    },
+}
+
+/// One step: wait until the listed types are caught up (if any), then `after` more, then act.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Types that must be caught up first (the wave condition).
+    pub caught_up: Vec<JobType>,
+    /// Delay after the previous step (or after the catch-up), ms.
+    pub after: Ms,
+    /// What to do.
+    pub action: Action,
+}
+
+/// How to restart after an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// All types at once.
+    All,
+    /// The runbook's three waves, each when the previous types are caught up.
+    Waves,
+}
+
+/// The runbook's three waves of `job_types_list`.
+pub const WAVES: [&[JobType]; 3] = [
+    &[JobType::FscRlieJob, JobType::Rlies1Job],
+    &[JobType::FscRlieJob, JobType::Rlies1Job, JobType::SwsWdsJob, JobType::Rlies1s2Job],
+    &[
+        JobType::FscRlieJob,
+        JobType::Rlies1Job,
+        JobType::SwsWdsJob,
+        JobType::Rlies1s2Job,
+        JobType::GfscJob,
+    ],
+];
+
+/// `job_types_list` text (valid JSON, double quotes) for a list of types.
+pub fn job_types_json(types: &[JobType]) -> String {
+    let names: Vec<String> = types.iter().map(|t| format!("\"{}\"", t.name())).collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// The steps of one outage `[start, start + length)` followed by a restart plan. With waves,
+/// the list is reduced to wave 1 while stopped (as the runbook does before starting) and widened
+/// when the previous wave is caught up.
+pub fn outage_steps(start: Ms, length: Ms, restart: Restart, prev_end: Ms) -> Vec<Step> {
+    let mut steps = vec![Step { caught_up: vec![], after: start - prev_end, action: Action::Stop }];
+    match restart {
+        Restart::All => steps.push(Step { caught_up: vec![], after: length, action: Action::Start }),
+        Restart::Waves => {
+            steps.push(Step {
+                caught_up: vec![],
+                after: length,
+                action: Action::SetParam { name: "job_types_list".into(), value: job_types_json(WAVES[0]) },
+            });
+            steps.push(Step { caught_up: vec![], after: 0, action: Action::Start });
+            for w in 1..WAVES.len() {
+                steps.push(Step {
+                    caught_up: WAVES[w - 1].iter().copied().filter(|t| !prev_has(w, *t)).collect(),
+                    after: 0,
+                    action: Action::SetParam { name: "job_types_list".into(), value: job_types_json(WAVES[w]) },
+                });
+            }
+        }
+    }
+    steps
+}
+
+fn prev_has(w: usize, t: JobType) -> bool {
+    // The condition for wave w is on the types wave w-1 added (earlier ones are already caught up).
+    w >= 2 && WAVES[w - 2].contains(&t)
+}
+
+/// Everything a run depends on. Same config ⇒ same bytes of output.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Calendar start of the reported period (UTC).
+    pub start: Instant,
+    /// Reported period length, ms.
+    pub horizon: Ms,
+    /// Calibration (assumptions).
+    pub calibration: Calibration,
+    /// System parameters at the start.
+    pub params: SystemParameters,
+    /// Fidelity switches.
+    pub fidelity: Fidelity,
+    /// Operator steps.
+    pub steps: Vec<Step>,
+    /// Collect the timeline (every 10 simulated minutes).
+    pub timeline: bool,
+    /// Keep per-job records (tests, audits).
+    pub keep_jobs: bool,
+}
+
+impl Config {
+    /// The default world: seed 1, 2025-01-06, 30 days, default calibration and parameters.
+    pub fn new(seed: u64) -> Config {
+        Config {
+            seed,
+            start: Instant::parse(DEFAULT_START).expect("valid default start"),
+            horizon: 30 * DAY,
+            calibration: Calibration::default(),
+            params: SystemParameters::default(),
+            fidelity: Fidelity::default(),
+            steps: Vec::new(),
+            timeline: false,
+            keep_jobs: false,
+        }
+    }
+
+    /// Adds an outage with a restart plan (appended after the existing steps).
+    pub fn with_outage(mut self, start: Ms, length: Ms, restart: Restart) -> Config {
+        let prev_end: Ms = 0;
+        let mut steps = outage_steps(start, length, restart, prev_end);
+        if !self.steps.is_empty() {
+            // Later outages are relative to the previous step; callers composing several use
+            // `outage_steps` directly with the right origin.
+            steps[0].after = start;
+        }
+        self.steps.extend(steps);
+        self
+    }
+}
+
+/// Default start of the reported period: a winter Monday (snow season).
+pub const DEFAULT_START: &str = "2025-01-06T00:00:00Z";

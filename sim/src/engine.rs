@@ -1,0 +1,2006 @@
+//! The discrete-event engine: one event queue, virtual time, the services' loops run only while
+//! they have work (rounded to their loop boundaries arithmetically), worker runs collapsed into
+//! one event each.
+
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use crate::calibration::Calibration;
+use crate::config::{Action, Config};
+use crate::inputs::{Geometry, Input, N_TILES, Product};
+use crate::job_type::{ALL_TYPES, Flavor, JobType, N_FLAVORS};
+use crate::model::*;
+use crate::params::{JobTypesList, SystemParameters};
+use crate::pool::workers_to_create;
+use crate::rng::{Stream, normal, unit};
+use crate::status::{Status, allowed_change};
+use crate::time::{DAY, HOUR, MINUTE, Ms, SECOND};
+
+const SAMPLE: Ms = 10 * MINUTE;
+const MONITOR_LOOP: Ms = 60 * SECOND;
+const WPM_LOOP: Ms = 5 * SECOND;
+const SLEEPING_AFTER: Ms = 2 * MINUTE;
+const NOMAD_RESTART_DELAY: Ms = 15 * SECOND;
+const NOMAD_RESCHEDULE_DELAY: Ms = 5 * SECOND;
+const NOMAD_RESTART_ATTEMPTS: u8 = 3;
+const NOMAD_RESCHEDULE_ATTEMPTS: u8 = 1;
+const QUEUED_LIMIT: Ms = 60 * MINUTE;
+const STARTED_LIMIT: Ms = 30 * MINUTE;
+const PROCESSING_LIMIT: Ms = 270 * MINUTE;
+const GFSC_FSC_WAIT: Ms = 3 * HOUR;
+const WORDS: usize = N_TILES.div_ceil(64);
+
+/// What the baseline run (no outage, no operator step) hands to the run it is the baseline of.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    /// 99th percentile of `overdue(type)` per type (at least 1).
+    pub nominal_overdue: [i64; 5],
+    /// GFSC daily tile-days the baseline created.
+    pub daily: Vec<(u16, i64)>,
+}
+
+/// Per-type counters of a run.
+#[derive(Debug, Clone, Default)]
+pub struct TypeStats {
+    /// Jobs created in the reported window.
+    pub jobs_created: u64,
+    /// Backward-reprocessing jobs created in the window.
+    pub reprocessed: u64,
+    /// Monitor re-dispatches in the window.
+    pub redispatches: u64,
+    /// Latencies (s) of units published in the window.
+    pub latency: Vec<u32>,
+    /// Ages (s) of units published in the window.
+    pub age: Vec<u32>,
+}
+
+/// One row of the timeline.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Time, ms since start.
+    pub at: Ms,
+    /// Pending available units per type.
+    pub backlog: [i64; 5],
+    /// Jobs on a worker per type.
+    pub running: [i64; 5],
+    /// Units published so far per type.
+    pub published: [i64; 5],
+    /// Overdue units per type.
+    pub overdue: [i64; 5],
+    /// Worker VMs existing.
+    pub workers: i64,
+}
+
+/// The record of a restart and its catch-up.
+#[derive(Debug, Clone)]
+pub struct RestartRecord {
+    /// When the services started again.
+    pub at: Ms,
+    /// When each type was enabled again.
+    pub enabled_at: [Option<Ms>; 5],
+    /// Catch-up instant C per type.
+    pub caught_at: [Option<Ms>; 5],
+}
+
+/// What a finished run holds (input of the report).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Units, in creation order.
+    pub units: Vec<Unit>,
+    /// Jobs (only when `keep_jobs`).
+    pub jobs: Vec<Job>,
+    /// Per-type counters.
+    pub stats: [TypeStats; 5],
+    /// Most workers at once in the window.
+    pub peak_workers: i64,
+    /// Worker VM hours in the window.
+    pub worker_hours: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Status changes written.
+    pub status_changes: u64,
+    /// Illegal transitions attempted (always 0 unless the model is wrong).
+    pub illegal_transitions: u64,
+    /// Timeline rows.
+    pub timeline: Vec<Sample>,
+    /// Overdue samples per type (for the baseline's nominal level).
+    pub overdue_samples: [Vec<i64>; 5],
+    /// Restarts.
+    pub restarts: Vec<RestartRecord>,
+    /// Outage windows.
+    pub outages: Vec<(Ms, Option<Ms>)>,
+    /// Nominal levels used for catch-up.
+    pub nominal_overdue: [i64; 5],
+    /// GFSC daily tile-days created.
+    pub daily_created: Vec<(u16, i64)>,
+    /// Steps that never ran before the horizon (waiting for a catch-up that did not come).
+    pub steps_not_run: usize,
+}
+
+#[derive(Default)]
+struct TileState {
+    fsc: Vec<u32>,
+    init_l2a: Ms,
+    since_init: u16,
+    init_pending: bool,
+    latest_gfsc: Option<(i64, i64)>,
+}
+
+struct Catch {
+    candidate: Option<Ms>,
+}
+
+/// The simulation state.
+pub struct Engine<'a> {
+    cfg: &'a Config,
+    cal: &'a Calibration,
+    geo: Geometry,
+    inputs: Vec<Input>,
+    next_input: usize,
+    now: Ms,
+    t0: Ms,
+    first_day: i64,
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    events: u64,
+    status_changes: u64,
+    illegal: u64,
+
+    params: SystemParameters,
+    types: JobTypesList,
+    up: bool,
+    halted: bool,
+    svc_gen: u32,
+    loops: [Ms; 4],
+    tick_pending: [[bool; 5]; 4],
+
+    jobs: Vec<Job>,
+    units: Vec<Unit>,
+    to_create: [Vec<u32>; 5],
+    fsc_for_wds: Vec<u32>,
+    to_config: [Vec<u32>; 5],
+    to_exec: [Vec<u32>; 5],
+    to_publish: [Vec<u32>; 5],
+    reset_on_start: Vec<u32>,
+
+    tiles: Vec<TileState>,
+    tile_tracks: Vec<Vec<(u16, u16)>>,
+    grd_index: HashMap<(u16, i64, u16), u32>,
+    input_job: Vec<u32>,
+
+    fifo: [VecDeque<(u32, u32)>; N_FLAVORS],
+    pending: [i64; 5],
+    running: [i64; 5],
+    workers: Vec<Worker>,
+    /// Idle workers per flavour, in name order (what the worker pool walks).
+    idle: [Vec<u16>; N_FLAVORS],
+    free_slots: BinaryHeap<std::cmp::Reverse<u16>>,
+    n_exist: [i64; N_FLAVORS],
+    n_booting: [i64; N_FLAVORS],
+    n_idle: [i64; N_FLAVORS],
+    n_orphan: [i64; N_FLAVORS],
+    n_workers: i64,
+    wpm_at: Option<Ms>,
+    wpm_gen: u32,
+    peak_workers: i64,
+    worker_ms: i128,
+
+    queued_watch: VecDeque<(Ms, u32, u32)>,
+    monitor_at: Option<Ms>,
+    monitor_gen: u32,
+
+    s1s2_unit: HashMap<(u16, i64), u32>,
+    s1s2_ready: Vec<Vec<u32>>,
+    s1s2_uncreated: usize,
+    has_fsc: Vec<bool>,
+    has_s1: Vec<bool>,
+    s1_unpublished: Vec<i32>,
+    wds_done: std::collections::HashSet<(u16, u16, i64)>,
+    s1s2_midnight: Option<Ms>,
+    s1s2_reach: i64,
+
+    gfsc_siblings: HashMap<(u16, i64), Vec<u32>>,
+    indexed_any: Vec<[u64; WORDS]>,
+    indexed_s1: Vec<[u64; WORDS]>,
+    indexed_count: Vec<u32>,
+    daily_last: Option<i64>,
+    daily_first: Option<i64>,
+    daily_gen: u32,
+    daily_at: Option<Ms>,
+    daily_expected: HashMap<(u16, i64), u32>,
+    daily_by_day: std::collections::BTreeMap<i64, Vec<u32>>,
+    daily_created: Vec<(u16, i64)>,
+
+    stats: [TypeStats; 5],
+    activation: Vec<(Ms, u32)>,
+    next_activation: usize,
+    fresh_units: Vec<(Ms, u32)>,
+    overdue_q: [VecDeque<(Ms, u32)>; 5],
+    overdue: [i64; 5],
+    backlog: [i64; 5],
+    published: [i64; 5],
+    overdue_samples: [Vec<i64>; 5],
+    timeline: Vec<Sample>,
+    nominal: [i64; 5],
+    catch: [Option<Catch>; 5],
+    restarts: Vec<RestartRecord>,
+    outages: Vec<(Ms, Option<Ms>)>,
+
+    step: usize,
+    step_wait: Option<Ms>,
+    steps_done: usize,
+}
+
+fn bit(set: &[u64; WORDS], t: u16) -> bool {
+    set[usize::from(t) / 64] >> (t % 64) & 1 == 1
+}
+fn set_bit(set: &mut [u64; WORDS], t: u16) {
+    set[usize::from(t) / 64] |= 1 << (t % 64);
+}
+
+/// Next instant ≥ `t` on a loop of period `p` and phase `phase`.
+fn boundary(t: Ms, p: Ms, phase: Ms) -> Ms {
+    phase + (t - phase).div_euclid(p) * p + if (t - phase).rem_euclid(p) == 0 { 0 } else { p }
+}
+
+impl<'a> Engine<'a> {
+    /// Builds the world of a config (geometry, inputs, warm start) ready to run.
+    pub fn new(cfg: &'a Config, baseline: Option<&Baseline>) -> Engine<'a> {
+        let cal = &cfg.calibration;
+        let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
+        let epoch_day = cfg.start.0.div_euclid(DAY);
+        let geo = Geometry::draw(cfg.seed, cal, epoch_day);
+        let inputs = geo.products(cfg.seed, cal, t0, cfg.horizon);
+        let first_day = t0.div_euclid(DAY) - 1;
+        let n_days = ((cfg.horizon.div_euclid(DAY) + 2) - first_day) as usize;
+        let mut tile_tracks = vec![Vec::new(); N_TILES];
+        for (k, tr) in geo.tracks.iter().enumerate() {
+            for g in 0..tr.grds {
+                for &t in tr.slice_tiles(g) {
+                    tile_tracks[usize::from(t)].push((k as u16, g));
+                }
+            }
+        }
+        let mut grd_index = HashMap::new();
+        for (i, inp) in inputs.iter().enumerate() {
+            if let Product::Grd { track, slice } = inp.product {
+                grd_index.insert((track, inp.sensing.div_euclid(DAY), slice), i as u32);
+            }
+        }
+        let mut tiles: Vec<TileState> = (0..N_TILES).map(|_| TileState::default()).collect();
+        for (t, ts) in tiles.iter_mut().enumerate() {
+            // History before the warm start: each tile's last L2A a few days earlier.
+            ts.init_l2a = t0 - DAY - (t as Ms % 5) * DAY;
+        }
+        let loops = ["job_creation_loop_sleep", "job_configuration_loop_sleep", "job_execution_loop_sleep", "job_publication_loop_sleep"]
+            .map(|n| cfg.params.int(n).unwrap_or(5).max(1) * SECOND);
+        let mut e = Engine {
+            cfg,
+            cal,
+            geo,
+            next_input: 0,
+            now: t0,
+            t0,
+            first_day,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            events: 0,
+            status_changes: 0,
+            illegal: 0,
+            params: cfg.params.clone(),
+            types: cfg.params.job_types(),
+            up: true,
+            halted: false,
+            svc_gen: 0,
+            loops,
+            tick_pending: [[false; 5]; 4],
+            jobs: Vec::new(),
+            units: Vec::new(),
+            to_create: Default::default(),
+            fsc_for_wds: Vec::new(),
+            to_config: Default::default(),
+            to_exec: Default::default(),
+            to_publish: Default::default(),
+            reset_on_start: Vec::new(),
+            tiles,
+            tile_tracks,
+            grd_index,
+            input_job: vec![NONE; inputs.len()],
+            inputs,
+            fifo: Default::default(),
+            pending: [0; 5],
+            running: [0; 5],
+            workers: Vec::new(),
+            idle: Default::default(),
+            free_slots: BinaryHeap::new(),
+            n_exist: [0; N_FLAVORS],
+            n_booting: [0; N_FLAVORS],
+            n_idle: [0; N_FLAVORS],
+            n_orphan: [0; N_FLAVORS],
+            n_workers: 0,
+            wpm_at: None,
+            wpm_gen: 0,
+            peak_workers: 0,
+            worker_ms: 0,
+            queued_watch: VecDeque::new(),
+            monitor_at: None,
+            monitor_gen: 0,
+            s1s2_unit: HashMap::new(),
+            s1s2_ready: vec![Vec::new(); n_days],
+            s1s2_uncreated: 0,
+            has_fsc: vec![false; n_days],
+            has_s1: vec![false; n_days],
+            s1_unpublished: vec![0; n_days],
+            wds_done: Default::default(),
+            s1s2_midnight: None,
+            s1s2_reach: i64::MIN,
+            gfsc_siblings: HashMap::new(),
+            indexed_any: vec![[0; WORDS]; n_days],
+            indexed_s1: vec![[0; WORDS]; n_days],
+            indexed_count: vec![0; n_days],
+            daily_last: None,
+            daily_first: None,
+            daily_gen: 0,
+            daily_at: None,
+            daily_expected: HashMap::new(),
+            daily_by_day: Default::default(),
+            daily_created: Vec::new(),
+            stats: Default::default(),
+            activation: Vec::new(),
+            next_activation: 0,
+            fresh_units: Vec::new(),
+            overdue_q: Default::default(),
+            overdue: [0; 5],
+            backlog: [0; 5],
+            published: [0; 5],
+            overdue_samples: Default::default(),
+            timeline: Vec::new(),
+            nominal: baseline.map_or([1; 5], |b| b.nominal_overdue),
+            catch: Default::default(),
+            restarts: Vec::new(),
+            outages: Vec::new(),
+            step: 0,
+            step_wait: None,
+            steps_done: 0,
+        };
+        e.precreate_units(baseline);
+        e.push(0, Ev::Sample);
+        if !cfg.steps.is_empty() {
+            e.schedule_step(0, 0);
+        }
+        e.push(e.t0, Ev::Monitor(0));
+        e.monitor_at = Some(e.t0);
+        e.schedule_daily(e.t0);
+        e
+    }
+
+    fn day_idx(&self, day: i64) -> usize {
+        (day - self.first_day).clamp(0, self.has_fsc.len() as i64 - 1) as usize
+    }
+
+    fn push(&mut self, at: Ms, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Entry { at, seq: self.seq, ev });
+    }
+
+    fn new_unit(&mut self, ty: JobType, kind: UnitKind, avail: Ms, sensing: Ms, tile: u16, aux: i64) -> u32 {
+        let id = self.units.len() as u32;
+        self.units.push(Unit {
+            avail,
+            sensing,
+            job: NONE,
+            next: NONE,
+            aux,
+            aux2: NONE,
+            tile,
+            ty,
+            bucket: Bucket::Pending,
+            reason: LostReason::None,
+            kind,
+            active: false,
+            overdue: false,
+            no_product: false,
+            got_s2: false,
+            got_s1: false,
+        });
+        id
+    }
+
+    /// Units known from the inputs alone: RLIE-S1-S2 tile-days and the baseline's daily tile-days.
+    fn precreate_units(&mut self, baseline: Option<&Baseline>) {
+        let mut l1c_of: HashMap<(u16, i64), u32> = HashMap::new();
+        for (i, inp) in self.inputs.iter().enumerate() {
+            if let Product::L1c { tile, cloudy: false } = inp.product
+                && self.geo.tiles[usize::from(tile)].rlie
+            {
+                l1c_of.insert((tile, inp.sensing.div_euclid(DAY)), i as u32);
+            }
+        }
+        let mut keys: Vec<(u16, i64, u32)> = l1c_of.iter().map(|(&(t, d), &i)| (t, d, i)).collect();
+        keys.sort_unstable();
+        for (tile, day, i) in keys {
+            let mut s1: Option<u32> = None;
+            for &(track, slice) in &self.tile_tracks[usize::from(tile)] {
+                if let Some(&g) = self.grd_index.get(&(track, day, slice))
+                    && s1.is_none_or(|s| self.inputs[g as usize].available < self.inputs[s as usize].available)
+                {
+                    s1 = Some(g);
+                }
+            }
+            let Some(g) = s1 else { continue };
+            let (a, b) = (self.inputs[i as usize], self.inputs[g as usize]);
+            let u = self.new_unit(JobType::Rlies1s2Job, UnitKind::Input, a.available.max(b.available), a.sensing, tile, i64::from(i));
+            self.units[u as usize].aux2 = g;
+            self.s1s2_unit.insert((tile, day), u);
+            self.activation.push((a.available.max(b.available), u));
+        }
+        if let Some(b) = baseline {
+            for &(tile, day) in &b.daily {
+                let avail = (day + 1) * DAY;
+                let u = self.new_unit(JobType::GfscJob, UnitKind::Daily, avail, day * DAY, tile, day);
+                self.daily_expected.insert((tile, day), u);
+                self.daily_by_day.entry(day).or_default().push(u);
+                self.activation.push((avail, u));
+            }
+        }
+        self.activation.sort_unstable();
+    }
+
+    // ---------------------------------------------------------------- services state
+
+    fn services_ok(&self) -> bool {
+        self.up && !self.halted && matches!(self.types, JobTypesList::Valid(_))
+    }
+
+    fn enabled(&self, t: JobType) -> bool {
+        self.services_ok() && matches!(&self.types, JobTypesList::Valid(v) if v.contains(&t))
+    }
+
+    fn enabled_list(&self) -> Vec<JobType> {
+        match &self.types {
+            JobTypesList::Valid(v) if self.up && !self.halted => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn tick(&mut self, svc: Svc, t: JobType) {
+        if self.tick_pending[svc as usize][t.idx()] || !self.enabled(t) {
+            return;
+        }
+        self.tick_pending[svc as usize][t.idx()] = true;
+        let phase = (svc as i64) * 1_250;
+        let at = boundary(self.now, self.loops[svc as usize], phase);
+        self.push(at, Ev::Tick(svc, t, self.svc_gen));
+    }
+
+    fn kick_all(&mut self) {
+        for t in ALL_TYPES {
+            if !self.to_create[t.idx()].is_empty()
+                || (t == JobType::SwsWdsJob && !self.fsc_for_wds.is_empty())
+                || (t == JobType::Rlies1s2Job && self.s1s2_uncreated > 0)
+            {
+                self.tick(Svc::Creation, t);
+            }
+            if !self.to_config[t.idx()].is_empty() {
+                self.tick(Svc::Configuration, t);
+            }
+            if !self.to_exec[t.idx()].is_empty() {
+                self.tick(Svc::Execution, t);
+            }
+            if !self.to_publish[t.idx()].is_empty() {
+                self.tick(Svc::Publication, t);
+            }
+        }
+        self.wake_wpm();
+        self.wake_monitor(self.now);
+        self.schedule_daily(self.now);
+    }
+
+    fn set_status(&mut self, j: u32, to: Status) {
+        let job = &mut self.jobs[j as usize];
+        let from = if job.last_change == Ms::MIN { None } else { Some(job.status) };
+        if !allowed_change(from, to) {
+            self.illegal += 1;
+        }
+        job.status = to;
+        job.last_change = self.now;
+        self.status_changes += 1;
+    }
+
+    fn new_job(&mut self, ty: JobType, tile: u16, meas: Ms, key: u64) -> u32 {
+        let id = self.jobs.len() as u32;
+        self.jobs.push(Job {
+            ty,
+            status: Status::Initialized,
+            epoch: 0,
+            tile,
+            worker: 0,
+            ext_proc: 0,
+            int_proc: 0,
+            restarts: 0,
+            resched: 0,
+            attempt: 0,
+            no_product: false,
+            reprocessing: false,
+            waiting: false,
+            in_fifo: false,
+            linked_past_error: false,
+            gfsc: GfscKind::S1,
+            parts: (false, false),
+            end: RunEnd::Done,
+            meas,
+            created: self.now,
+            last_change: Ms::MIN,
+            ready_at: 0,
+            run_start: 0,
+            processed_at: Ms::MIN,
+            key: key ^ ((ty as u64) << 56),
+            input: NONE,
+            pos: 0,
+            first_unit: NONE,
+            start_day: meas.div_euclid(DAY),
+        });
+        self.set_status(id, Status::Initialized);
+        if self.now >= 0 && self.now < self.cfg.horizon {
+            self.stats[ty.idx()].jobs_created += 1;
+        }
+        self.to_config[ty.idx()].push(id);
+        self.tick(Svc::Configuration, ty);
+        id
+    }
+
+    fn attach(&mut self, j: u32, u: u32) {
+        self.units[u as usize].job = j;
+        self.units[u as usize].next = self.jobs[j as usize].first_unit;
+        self.jobs[j as usize].first_unit = u;
+    }
+
+    fn leave_pending(&mut self, u: u32, bucket: Bucket, reason: LostReason) {
+        let unit = &mut self.units[u as usize];
+        if unit.bucket != Bucket::Pending {
+            return;
+        }
+        unit.bucket = bucket;
+        unit.reason = reason;
+        let ty = unit.ty.idx();
+        if unit.overdue {
+            self.overdue[ty] -= 1;
+        }
+        if unit.active {
+            self.backlog[ty] -= 1;
+        }
+    }
+
+    fn units_of(&self, j: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut u = self.jobs[j as usize].first_unit;
+        while u != NONE {
+            out.push(u);
+            u = self.units[u as usize].next;
+        }
+        out
+    }
+
+    fn finish_units(&mut self, j: u32, bucket: Bucket, reason: LostReason) {
+        for u in self.units_of(j) {
+            self.leave_pending(u, bucket, reason);
+        }
+    }
+
+    // ---------------------------------------------------------------- the run
+
+    /// Runs to the horizon and returns the outcome.
+    pub fn run(mut self) -> Outcome {
+        let horizon = self.cfg.horizon;
+        loop {
+            let next_input = self.inputs.get(self.next_input).map(|i| i.available);
+            let next_ev = self.heap.peek().map(|e| e.at);
+            match (next_input, next_ev) {
+                (Some(ti), te) if ti < horizon && te.is_none_or(|te| ti < te) => {
+                    self.now = ti;
+                    let i = self.next_input;
+                    self.next_input += 1;
+                    self.events += 1;
+                    self.on_input(i);
+                }
+                (_, Some(te)) if te < horizon => {
+                    let e = self.heap.pop().expect("peeked");
+                    self.now = e.at;
+                    self.events += 1;
+                    self.dispatch(e.ev);
+                }
+                _ => break,
+            }
+        }
+        self.now = horizon;
+        self.finish()
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Tick(svc, t, epoch) => {
+                self.tick_pending[svc as usize][t.idx()] = false;
+                if epoch == self.svc_gen && self.enabled(t) {
+                    match svc {
+                        Svc::Creation => self.creation(t),
+                        Svc::Configuration => self.configuration(t),
+                        Svc::Execution => self.execution(t),
+                        Svc::Publication => self.publication(t),
+                    }
+                }
+            }
+            Ev::Wake(j, epoch) => {
+                let job = &self.jobs[j as usize];
+                if job.epoch == epoch && job.status == Status::Configured {
+                    let ty = job.ty;
+                    self.to_config[ty.idx()].push(j);
+                    self.tick(Svc::Configuration, ty);
+                }
+            }
+            Ev::Boot(w, epoch) => self.on_boot(w, epoch),
+            Ev::RunEnd(j, epoch) => {
+                if self.jobs[j as usize].epoch == epoch {
+                    self.on_run_end(j);
+                }
+            }
+            Ev::Restart(j, epoch) => {
+                if self.jobs[j as usize].epoch == epoch {
+                    let w = self.jobs[j as usize].worker;
+                    self.start_run(j, w);
+                }
+            }
+            Ev::Reschedule(j, epoch) => {
+                if self.jobs[j as usize].epoch == epoch {
+                    self.enqueue_nomad(j);
+                }
+            }
+            Ev::Indexed(j) => self.on_indexed(j),
+            Ev::Monitor(epoch) => {
+                if epoch == self.monitor_gen {
+                    self.monitor_at = None;
+                    self.monitor();
+                }
+            }
+            Ev::Wpm(epoch) => {
+                if epoch == self.wpm_gen {
+                    self.wpm_at = None;
+                    self.wpm();
+                }
+            }
+            Ev::Daily(epoch) => {
+                if epoch == self.daily_gen {
+                    self.daily_at = None;
+                    self.daily();
+                }
+            }
+            Ev::Sample => self.sample(),
+            Ev::Control(i) => self.control(i as usize),
+        }
+    }
+
+    // ---------------------------------------------------------------- inputs and creation
+
+    fn on_input(&mut self, i: usize) {
+        let inp = self.inputs[i];
+        match inp.product {
+            Product::L1c { tile, .. } => {
+                let u = self.new_unit(JobType::FscRlieJob, UnitKind::Input, inp.available, inp.sensing, tile, i as i64);
+                self.fresh(u);
+                self.to_create[0].push(u);
+                self.tick(Svc::Creation, JobType::FscRlieJob);
+            }
+            Product::Grd { track, slice } => {
+                let u = self.new_unit(JobType::Rlies1Job, UnitKind::Input, inp.available, inp.sensing, 0, i as i64);
+                self.fresh(u);
+                self.to_create[1].push(u);
+                self.tick(Svc::Creation, JobType::Rlies1Job);
+                let tiles: Vec<u16> = self.geo.tracks[usize::from(track)].slice_tiles(slice).to_vec();
+                for t in tiles {
+                    if self.geo.tiles[usize::from(t)].mountain {
+                        let u = self.new_unit(JobType::SwsWdsJob, UnitKind::Sws, inp.available, inp.sensing, t, i as i64);
+                        self.fresh(u);
+                        self.to_create[3].push(u);
+                    }
+                }
+                self.tick(Svc::Creation, JobType::SwsWdsJob);
+            }
+        }
+    }
+
+    fn fresh(&mut self, u: u32) {
+        if self.units[u as usize].avail >= 0 {
+            self.fresh_units.push((self.units[u as usize].avail, u));
+        }
+    }
+
+    fn creation(&mut self, t: JobType) {
+        match t {
+            JobType::FscRlieJob => {
+                for u in std::mem::take(&mut self.to_create[0]) {
+                    let (tile, sensing, i) = {
+                        let x = &self.units[u as usize];
+                        (x.tile, x.sensing, x.aux as usize)
+                    };
+                    let j = self.new_job(t, tile, sensing, i as u64);
+                    if let Product::L1c { cloudy, .. } = self.inputs[i].product {
+                        self.jobs[j as usize].no_product = cloudy;
+                    }
+                    self.input_job[i] = j;
+                    let ts = &mut self.tiles[usize::from(tile)];
+                    self.jobs[j as usize].pos = ts.fsc.len() as u32;
+                    self.jobs[j as usize].input = i as u32;
+                    ts.fsc.push(j);
+                    self.attach(j, u);
+                    let d = self.day_idx(sensing.div_euclid(DAY));
+                    self.has_fsc[d] = true;
+                }
+            }
+            JobType::Rlies1Job => {
+                for u in std::mem::take(&mut self.to_create[1]) {
+                    let (sensing, i) = (self.units[u as usize].sensing, self.units[u as usize].aux as usize);
+                    let j = self.new_job(t, 0, sensing, i as u64);
+                    if let Product::Grd { track, slice } = self.inputs[i].product {
+                        let tr = &self.geo.tracks[usize::from(track)];
+                        let any_rlie = tr.slice_tiles(slice).iter().any(|&x| self.geo.tiles[usize::from(x)].rlie);
+                        self.jobs[j as usize].no_product = !any_rlie;
+                    }
+                    self.input_job[i] = j;
+                    self.jobs[j as usize].input = i as u32;
+                    self.attach(j, u);
+                    let d = self.day_idx(sensing.div_euclid(DAY));
+                    self.has_s1[d] = true;
+                    self.s1_unpublished[d] += 1;
+                }
+            }
+            JobType::Rlies1s2Job => self.create_rlies1s2(),
+            JobType::SwsWdsJob => self.create_sws_wds(),
+            JobType::GfscJob => self.create_gfsc(),
+        }
+    }
+
+    fn create_rlies1s2(&mut self) {
+        let today = self.now.div_euclid(DAY);
+        let mut start = today - 1;
+        if self.cfg.fidelity.rlies1s2_end_of_day_guards {
+            let h = self.params.int("rlies1s2_min_delay_from_end_of_day_hours").unwrap_or(8);
+            if self.now < (start + 1) * DAY + h * HOUR {
+                start -= 1;
+            }
+        }
+        let abs = self.params.int("rlies1s2_max_search_window_days_absolute");
+        let mut steps = 0;
+        while start > self.first_day {
+            let d = self.day_idx(start);
+            if self.has_fsc[d] && self.has_s1[d] {
+                break;
+            }
+            if abs.is_some_and(|a| steps >= a) {
+                break;
+            }
+            start -= 1;
+            steps += 1;
+        }
+        let min_w = self.params.int("rlies1s2_min_search_window_days").unwrap_or(7);
+        let max_w = self.params.int("rlies1s2_max_search_window_days").unwrap_or(31);
+        let wait_h = self.params.int("rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products").unwrap_or(24);
+        let mut prev_created = true;
+        let mut k = 0;
+        while k <= max_w {
+            let day = start - k;
+            if day <= self.first_day || (k > min_w && !prev_created) {
+                break;
+            }
+            let d = self.day_idx(day);
+            let skip = self.cfg.fidelity.rlies1s2_end_of_day_guards
+                && self.s1_unpublished[d] > 0
+                && self.now <= (day + 1) * DAY + wait_h * HOUR;
+            let units = if skip { Vec::new() } else { std::mem::take(&mut self.s1s2_ready[d]) };
+            prev_created = !units.is_empty();
+            for u in units {
+                self.s1s2_uncreated -= 1;
+                let (tile, sensing) = (self.units[u as usize].tile, self.units[u as usize].sensing);
+                let j = self.new_job(JobType::Rlies1s2Job, tile, sensing, u64::from(u));
+                self.attach(j, u);
+            }
+            k += 1;
+        }
+        // Tile-days the backward scan can no longer reach are lost for good.
+        let reach = start - max_w;
+        for d in 0..self.day_idx(reach) {
+            for u in std::mem::take(&mut self.s1s2_ready[d]) {
+                self.s1s2_uncreated -= 1;
+                self.leave_pending(u, Bucket::Lost, LostReason::OutsideSearchWindow);
+            }
+        }
+        self.s1s2_reach = reach;
+        // Days still waiting become creatable as the calendar moves: look again after midnight.
+        let at = (today + 1) * DAY;
+        if self.s1s2_uncreated > 0 && self.s1s2_midnight.is_none_or(|m| m < self.now) {
+            self.s1s2_midnight = Some(at);
+            self.push(at, Ev::Tick(Svc::Creation, JobType::Rlies1s2Job, self.svc_gen));
+        }
+    }
+
+    fn create_sws_wds(&mut self) {
+        // SWS parts (mountain tile x datatake), keyed by (tile, track, day).
+        let mut sws: HashMap<(u16, u16, i64), u32> = HashMap::new();
+        let mut order: Vec<(u16, u16, i64)> = Vec::new();
+        for u in std::mem::take(&mut self.to_create[3]) {
+            let unit = &self.units[u as usize];
+            if let Product::Grd { track, .. } = self.inputs[unit.aux as usize].product {
+                let key = (unit.tile, track, unit.sensing.div_euclid(DAY));
+                sws.insert(key, u);
+                order.push(key);
+            }
+        }
+        // WDS parts: each new FSC with S1 data of the same day already available.
+        let mut wds: Vec<((u16, u16, i64), Ms, i64)> = Vec::new();
+        for fj in std::mem::take(&mut self.fsc_for_wds) {
+            let (tile, meas) = (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas);
+            let day = meas.div_euclid(DAY);
+            for &(track, slice) in &self.tile_tracks[usize::from(tile)] {
+                if let Some(&g) = self.grd_index.get(&(track, day, slice)) {
+                    let grd = self.inputs[g as usize];
+                    if grd.available <= self.now && !self.wds_done.contains(&(tile, track, day)) {
+                        wds.push(((tile, track, day), grd.sensing, i64::from(g)));
+                    }
+                }
+            }
+        }
+        wds.sort_unstable_by_key(|w| w.0);
+        wds.dedup_by_key(|w| w.0);
+        for (key, sensing, g) in wds {
+            self.wds_done.insert(key);
+            let u = self.new_unit(JobType::SwsWdsJob, UnitKind::Wds, self.now, sensing, key.0, g);
+            self.fresh(u);
+            let j = self.new_job(JobType::SwsWdsJob, key.0, sensing, (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64);
+            self.jobs[j as usize].parts = (false, true);
+            self.attach(j, u);
+            if let Some(su) = sws.remove(&key) {
+                self.jobs[j as usize].parts.0 = true;
+                self.attach(j, su);
+            }
+        }
+        for key in order {
+            if let Some(u) = sws.remove(&key) {
+                let sensing = self.units[u as usize].sensing;
+                let j = self.new_job(JobType::SwsWdsJob, key.0, sensing, (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64 ^ 1);
+                self.jobs[j as usize].parts = (true, false);
+                self.attach(j, u);
+            }
+        }
+    }
+
+    fn create_gfsc(&mut self) {
+        let mut trig: Vec<(u16, i64, u32)> = std::mem::take(&mut self.to_create[4])
+            .into_iter()
+            .map(|u| (self.units[u as usize].tile, self.units[u as usize].sensing.div_euclid(DAY), u))
+            .collect();
+        trig.sort_unstable();
+        let mut i = 0;
+        while i < trig.len() {
+            let (tile, day, _) = trig[i];
+            let mut k = i;
+            while k < trig.len() && trig[k].0 == tile && trig[k].1 == day {
+                k += 1;
+            }
+            let group: Vec<u32> = trig[i..k].iter().map(|x| x.2).collect();
+            i = k;
+            let s1 = group.iter().any(|&u| self.units[u as usize].kind == UnitKind::TrigS1);
+            let fsc_pub = group
+                .iter()
+                .filter(|&&u| self.units[u as usize].kind == UnitKind::TrigFsc)
+                .map(|&u| self.units[u as usize].aux)
+                .max()
+                .unwrap_or(self.now);
+            let nth = self.gfsc_siblings.get(&(tile, day)).map_or(0, Vec::len) as u64;
+            let j = self.new_job(JobType::GfscJob, tile, day * DAY, (u64::from(tile) << 40) ^ ((day as u64) << 8) ^ nth);
+            let early = self.cfg.fidelity.gfsc_early_release && bit(&self.indexed_s1[self.day_idx(day)], tile);
+            let job = &mut self.jobs[j as usize];
+            job.gfsc = if s1 || early { GfscKind::S1 } else { GfscKind::Fsc };
+            job.ready_at = fsc_pub + GFSC_FSC_WAIT;
+            job.start_day = day;
+            for u in group {
+                self.attach(j, u);
+            }
+            let sib = self.gfsc_siblings.entry((tile, day)).or_default();
+            let older: Vec<u32> = sib.clone();
+            sib.push(j);
+            for o in older {
+                if self.jobs[o as usize].status == Status::Configured {
+                    self.to_config[4].push(o);
+                }
+            }
+        }
+    }
+
+    fn schedule_daily(&mut self, from: Ms) {
+        let at = boundary(from, self.loops[0], 0);
+        if self.daily_at.is_some_and(|d| d <= at) {
+            return;
+        }
+        self.daily_gen += 1;
+        self.daily_at = Some(at);
+        self.push(at, Ev::Daily(self.daily_gen));
+    }
+
+    fn daily(&mut self) {
+        if !self.enabled(JobType::GfscJob) {
+            return;
+        }
+        let hour = self.now.rem_euclid(DAY) / HOUR;
+        let today = self.now.div_euclid(DAY);
+        if !(hour >= 22 || hour <= 2) {
+            self.schedule_daily(today * DAY + 22 * HOUR);
+            return;
+        }
+        let yesterday = today - 1;
+        let param_day = self
+            .params
+            .timestamp("gfsc_daily_jobs_creation_start_date")
+            .map(|i| (i.0 - self.cfg.start.0).div_euclid(DAY));
+        let next = match self.daily_last {
+            Some(d) => d + 1,
+            None => param_day.unwrap_or(yesterday).max(self.first_day + 1),
+        };
+        if next > yesterday {
+            self.schedule_daily((today + 1) * DAY);
+            return;
+        }
+        let d = self.day_idx(next);
+        if self.indexed_count[d] == 0 {
+            // An NRT interruption: nothing is created and the day is retried later.
+            self.schedule_daily(self.now + 10 * MINUTE);
+            return;
+        }
+        let gap = self.params.int("gapfilling_search_default_duration_in_days").unwrap_or(7);
+        for tile in 0..N_TILES as u16 {
+            if bit(&self.indexed_any[d], tile) {
+                continue;
+            }
+            let Some((start_day, product_day)) = self.tiles[usize::from(tile)].latest_gfsc else { continue };
+            if product_day < today - 2 * gap || next >= start_day + gap || start_day == next {
+                continue;
+            }
+            let j = self.new_job(JobType::GfscJob, tile, next * DAY, (u64::from(tile) << 40) ^ ((next as u64) << 8) ^ 0xDA);
+            self.jobs[j as usize].gfsc = GfscKind::Daily;
+            self.jobs[j as usize].start_day = start_day;
+            let u = match self.daily_expected.remove(&(tile, next)) {
+                Some(u) => u,
+                None => {
+                    let u = self.new_unit(JobType::GfscJob, UnitKind::Daily, self.now, next * DAY, tile, next);
+                    self.fresh(u);
+                    u
+                }
+            };
+            self.attach(j, u);
+            self.daily_created.push((tile, next));
+        }
+        // Expected tile-days the service moved past without a job are lost for good.
+        let first = *self.daily_first.get_or_insert(next);
+        let passed: Vec<i64> = self.daily_by_day.range(..=next).map(|(d, _)| *d).collect();
+        for d in passed {
+            for u in self.daily_by_day.remove(&d).unwrap_or_default() {
+                if self.units[u as usize].job == NONE && (d == next || d < first) {
+                    self.leave_pending(u, Bucket::Lost, LostReason::DailyJobNotCreated);
+                }
+            }
+        }
+        self.daily_last = Some(next);
+        self.schedule_daily(self.now + self.loops[0]);
+    }
+
+    // ---------------------------------------------------------------- configuration
+
+    fn configuration(&mut self, t: JobType) {
+        let mut batch = std::mem::take(&mut self.to_config[t.idx()]);
+        batch.sort_unstable();
+        batch.dedup();
+        for j in batch {
+            let st = self.jobs[j as usize].status;
+            if st != Status::Initialized && st != Status::Configured {
+                continue;
+            }
+            if st == Status::Initialized {
+                self.set_status(j, Status::Configured);
+            }
+            match t {
+                JobType::FscRlieJob => self.configure_fsc(j),
+                JobType::GfscJob => self.configure_gfsc(j),
+                _ => self.make_ready(j),
+            }
+        }
+    }
+
+    fn make_ready(&mut self, j: u32) {
+        self.jobs[j as usize].waiting = false;
+        self.set_status(j, Status::Ready);
+        let t = self.jobs[j as usize].ty;
+        self.to_exec[t.idx()].push(j);
+        self.tick(Svc::Execution, t);
+    }
+
+    fn configure_fsc(&mut self, j: u32) {
+        if self.jobs[j as usize].reprocessing {
+            return self.make_ready(j);
+        }
+        let tile = usize::from(self.jobs[j as usize].tile);
+        let pos = self.jobs[j as usize].pos as usize;
+        let mut pred: Option<Ms> = None;
+        let mut past_error = false;
+        for k in (0..pos).rev() {
+            let p = &self.jobs[self.tiles[tile].fsc[k] as usize];
+            match p.status {
+                Status::InternalError | Status::ExternalError | Status::Cancelled => {
+                    past_error = true;
+                    continue;
+                }
+                Status::Processed | Status::StartPublication | Status::Published | Status::Done => {
+                    if p.no_product {
+                        continue;
+                    }
+                    pred = Some(p.meas);
+                    break;
+                }
+                _ => {
+                    self.jobs[j as usize].waiting = true;
+                    return;
+                }
+            }
+        }
+        let pred = pred.unwrap_or(self.tiles[tile].init_l2a);
+        let meas = self.jobs[j as usize].meas;
+        let threshold = self.params.int("maja_consecutive_jobs_threshold_value").unwrap_or(60) * DAY;
+        let ts = &mut self.tiles[tile];
+        if meas - pred > threshold {
+            ts.since_init = 0;
+            ts.init_pending = true;
+        } else {
+            ts.since_init = ts.since_init.saturating_add(1);
+        }
+        let required = self.params.int("maja_backward_required_job_number").unwrap_or(8).max(1) as u16;
+        if ts.init_pending && ts.since_init >= required && self.params.bool("activate_backward_reprocessing").unwrap_or(true) {
+            ts.init_pending = false;
+            // One backward job and the re-runs of the degraded dates: reprocessing priority.
+            for r in 0..required {
+                let rj = self.new_job(JobType::FscRlieJob, tile as u16, meas - i64::from(r + 1) * DAY, (tile as u64) << 32 ^ meas as u64 ^ u64::from(r));
+                self.jobs[rj as usize].reprocessing = true;
+                if self.now >= 0 && self.now < self.cfg.horizon {
+                    self.stats[0].reprocessed += 1;
+                }
+            }
+        }
+        self.jobs[j as usize].linked_past_error = past_error;
+        self.make_ready(j);
+    }
+
+    fn configure_gfsc(&mut self, j: u32) {
+        let (tile, day) = (self.jobs[j as usize].tile, self.jobs[j as usize].meas.div_euclid(DAY));
+        let newer = self
+            .gfsc_siblings
+            .get(&(tile, day))
+            .is_some_and(|s| s.iter().any(|&o| o > j && matches!(self.jobs[o as usize].status, Status::Initialized | Status::Configured | Status::Ready)));
+        if newer {
+            self.set_status(j, Status::Cancelled);
+            self.finish_units(j, Bucket::Superseded, LostReason::None);
+            return;
+        }
+        let job = &self.jobs[j as usize];
+        if job.gfsc == GfscKind::Fsc && self.now < job.ready_at {
+            let (at, epoch) = (boundary(job.ready_at, self.loops[1], 1_250), job.epoch);
+            self.push(at, Ev::Wake(j, epoch));
+            return;
+        }
+        self.make_ready(j);
+    }
+
+    // ---------------------------------------------------------------- execution, Nomad, workers
+
+    fn execution(&mut self, t: JobType) {
+        let mut batch = std::mem::take(&mut self.to_exec[t.idx()]);
+        // Priority only orders the jobs readied in the same pass (stable sort).
+        if matches!(t, JobType::FscRlieJob | JobType::SwsWdsJob) {
+            batch.sort_by_key(|&j| self.jobs[j as usize].reprocessing);
+        }
+        for j in batch {
+            if self.jobs[j as usize].status != Status::Ready {
+                continue;
+            }
+            self.set_status(j, Status::Queued);
+            self.queued_watch.push_back((self.now, j, self.jobs[j as usize].epoch));
+            self.wake_monitor(self.now + QUEUED_LIMIT);
+            self.enqueue_nomad(j);
+        }
+    }
+
+    fn enqueue_nomad(&mut self, j: u32) {
+        let job = &mut self.jobs[j as usize];
+        job.in_fifo = true;
+        let (f, ty, epoch) = (job.ty.flavor() as usize, job.ty, job.epoch);
+        self.fifo[f].push_back((j, epoch));
+        self.pending[ty.idx()] += 1;
+        self.place(f);
+        self.wake_wpm();
+    }
+
+    fn place(&mut self, f: usize) {
+        while let Some(&(j, epoch)) = self.fifo[f].front() {
+            let job = &self.jobs[j as usize];
+            if job.epoch != epoch || !job.in_fifo {
+                self.fifo[f].pop_front();
+                continue;
+            }
+            let Some(w) = self.pop_idle(f) else { return };
+            self.fifo[f].pop_front();
+            let ty = self.jobs[j as usize].ty;
+            self.jobs[j as usize].in_fifo = false;
+            self.pending[ty.idx()] -= 1;
+            self.n_idle[f] -= 1;
+            self.workers[usize::from(w)].state = WState::Busy { job: j };
+            self.running[ty.idx()] += 1;
+            self.start_run(j, w);
+        }
+    }
+
+    /// Nomad places on the most recently named eligible idle node.
+    fn pop_idle(&mut self, f: usize) -> Option<u16> {
+        let i = self.idle[f]
+            .iter()
+            .rposition(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { eligible: true, .. }))?;
+        Some(self.idle[f].remove(i))
+    }
+
+    fn add_idle(&mut self, f: usize, w: u16) {
+        let i = self.idle[f].partition_point(|&x| x < w);
+        self.idle[f].insert(i, w);
+    }
+
+    fn start_run(&mut self, j: u32, w: u16) {
+        let seed = self.cfg.seed;
+        let cal = self.cal;
+        let job = &mut self.jobs[j as usize];
+        job.worker = w;
+        job.attempt += 1;
+        job.epoch += 1;
+        job.run_start = self.now;
+        let (key, n) = (job.key, u64::from(job.attempt));
+        let median = cal.minutes(job.ty) * MINUTE as f64;
+        let dur = (median * (cal.duration_sigma * normal(seed, Stream::Durations, key, n)).exp()).max(1000.0) as Ms;
+        let (pre, proc) = (dur / 10, dur * 8 / 10);
+        let u = unit(seed, Stream::Errors, key, 3 * n);
+        let phase_u = unit(seed, Stream::Errors, key, 3 * n + 1);
+        let at_u = unit(seed, Stream::Errors, key, 3 * n + 2);
+        let (phase, phase_start, phase_len) = if phase_u < cal.error_processing_share {
+            (Status::Processing, pre, proc)
+        } else if phase_u < cal.error_processing_share + (1.0 - cal.error_processing_share) / 2.0 {
+            (Status::PreProcessing, 0, pre)
+        } else {
+            (Status::PostProcessing, pre + proc, dur - pre - proc)
+        };
+        let err_at = phase_start + (at_u * phase_len as f64) as Ms;
+        let mut end = (dur, RunEnd::Done);
+        if u < cal.internal_error_rate {
+            end = (err_at, RunEnd::Internal(phase));
+        } else if u < cal.internal_error_rate + cal.external_error_rate {
+            end = (err_at, RunEnd::External(phase));
+        }
+        // The monitor resets runs that stay too long in started/pre_processing or processing.
+        let started_reset = boundary(self.now + STARTED_LIMIT, MONITOR_LOOP, 0) - self.now;
+        if pre > started_reset && end.0 > started_reset {
+            end = (started_reset, RunEnd::MonitorReset(Status::PreProcessing));
+        }
+        let proc_reset = boundary(self.now + pre + PROCESSING_LIMIT, MONITOR_LOOP, 0) - self.now;
+        if proc > proc_reset - pre && end.0 > proc_reset {
+            end = (proc_reset, RunEnd::MonitorReset(Status::Processing));
+        }
+        let epoch = job.epoch;
+        job.end = end.1;
+        self.set_status(j, Status::Started);
+        self.push(self.now + end.0, Ev::RunEnd(j, epoch));
+    }
+
+    /// Writes the phase statuses a run went through up to `phase`.
+    fn walk_to(&mut self, j: u32, phase: Status) {
+        for s in [Status::PreProcessing, Status::Processing, Status::PostProcessing] {
+            if s.id() > phase.id() {
+                break;
+            }
+            let cur = self.jobs[j as usize].status;
+            if cur.is_running() && cur.id() < s.id() {
+                self.set_status(j, s);
+            }
+        }
+    }
+
+    fn release_worker(&mut self, j: u32) {
+        let w = self.jobs[j as usize].worker;
+        let ty = self.jobs[j as usize].ty;
+        self.running[ty.idx()] -= 1;
+        let f = ty.flavor() as usize;
+        if matches!(self.workers[usize::from(w)].state, WState::Busy { job } if job == j) {
+            self.workers[usize::from(w)].state = WState::Idle { since: self.now, eligible: true };
+            self.n_idle[f] += 1;
+            self.add_idle(f, w);
+            self.place(f);
+            self.wake_wpm();
+        }
+    }
+
+    fn on_run_end(&mut self, j: u32) {
+        let end = self.jobs[j as usize].end;
+        match end {
+            RunEnd::Done => {
+                self.walk_to(j, Status::PostProcessing);
+                self.set_status(j, Status::Processed);
+                self.jobs[j as usize].processed_at = self.now;
+                self.release_worker(j);
+                let t = self.jobs[j as usize].ty;
+                self.to_publish[t.idx()].push(j);
+                self.tick(Svc::Publication, t);
+                self.wake_fsc_successor(j);
+            }
+            RunEnd::External(phase) => {
+                self.walk_to(j, phase);
+                self.set_status(j, Status::ExternalError);
+                if phase == Status::Processing {
+                    self.jobs[j as usize].ext_proc += 1;
+                }
+                if self.jobs[j as usize].ext_proc >= 3 {
+                    self.fail(j, LostReason::Failed);
+                } else {
+                    self.nomad_restart(j);
+                }
+                self.wake_fsc_successor(j);
+            }
+            RunEnd::Internal(phase) => {
+                self.walk_to(j, phase);
+                self.set_status(j, Status::InternalError);
+                let retry = phase == Status::Processing && self.jobs[j as usize].int_proc < 2;
+                if phase == Status::Processing {
+                    self.jobs[j as usize].int_proc += 1;
+                }
+                if retry {
+                    self.set_status(j, Status::ErrorChecked);
+                    self.nomad_restart(j);
+                } else {
+                    self.fail(j, LostReason::Failed);
+                    self.wake_fsc_successor(j);
+                }
+            }
+            RunEnd::MonitorReset(phase) => {
+                self.walk_to(j, phase);
+                self.release_worker(j);
+                self.redispatch(j);
+            }
+        }
+    }
+
+    fn fail(&mut self, j: u32, reason: LostReason) {
+        if self.jobs[j as usize].status != Status::InternalError && reason == LostReason::Failed {
+            self.set_status(j, Status::InternalError);
+        }
+        self.jobs[j as usize].epoch += 1;
+        self.release_worker(j);
+        self.finish_units(j, Bucket::Lost, reason);
+    }
+
+    fn nomad_restart(&mut self, j: u32) {
+        let job = &mut self.jobs[j as usize];
+        job.restarts += 1;
+        job.epoch += 1;
+        let epoch = job.epoch;
+        if job.restarts <= NOMAD_RESTART_ATTEMPTS {
+            self.push(self.now + NOMAD_RESTART_DELAY, Ev::Restart(j, epoch));
+        } else if job.resched < NOMAD_RESCHEDULE_ATTEMPTS {
+            job.resched += 1;
+            job.restarts = 0;
+            self.release_worker(j);
+            self.push(self.now + NOMAD_RESCHEDULE_DELAY, Ev::Reschedule(j, epoch));
+        } else {
+            self.release_worker(j);
+            self.finish_units(j, Bucket::Lost, LostReason::StuckInExternalError);
+        }
+    }
+
+    fn redispatch(&mut self, j: u32) {
+        self.set_status(j, Status::InternalError);
+        self.set_status(j, Status::ErrorChecked);
+        self.set_status(j, Status::Ready);
+        let job = &mut self.jobs[j as usize];
+        job.epoch += 1;
+        job.restarts = 0;
+        job.resched = 0;
+        let t = job.ty;
+        if self.now >= 0 && self.now < self.cfg.horizon {
+            self.stats[t.idx()].redispatches += 1;
+        }
+        self.to_exec[t.idx()].push(j);
+        self.tick(Svc::Execution, t);
+    }
+
+    fn wake_fsc_successor(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        if job.ty != JobType::FscRlieJob || job.reprocessing {
+            return;
+        }
+        let (tile, pos) = (usize::from(job.tile), job.pos as usize);
+        if let Some(&s) = self.tiles[tile].fsc.get(pos + 1)
+            && self.jobs[s as usize].waiting
+            && self.jobs[s as usize].status == Status::Configured
+        {
+            self.to_config[0].push(s);
+            self.tick(Svc::Configuration, JobType::FscRlieJob);
+        }
+    }
+
+    fn on_boot(&mut self, w: u16, epoch: u32) {
+        let wk = &mut self.workers[usize::from(w)];
+        if wk.epoch != epoch || wk.state != WState::Booting {
+            return;
+        }
+        let f = wk.flavor as usize;
+        // A fresh node has no allocation at all: "sleeping" at once for the worker pool.
+        wk.state = WState::Idle { since: self.now - SLEEPING_AFTER, eligible: true };
+        self.n_booting[f] -= 1;
+        self.n_idle[f] += 1;
+        self.add_idle(f, w);
+        self.place(f);
+        self.wake_wpm();
+    }
+
+    fn wake_wpm(&mut self) {
+        let at = boundary(self.now, WPM_LOOP, 500);
+        self.wpm_at_or_earlier(at);
+    }
+
+    fn wpm_at_or_earlier(&mut self, at: Ms) {
+        if self.wpm_at.is_some_and(|x| x <= at) || !self.services_ok() {
+            return;
+        }
+        self.wpm_gen += 1;
+        self.wpm_at = Some(at);
+        self.push(at, Ev::Wpm(self.wpm_gen));
+    }
+
+    fn delete_worker(&mut self, w: u16) {
+        let wk = self.workers[usize::from(w)];
+        let f = wk.flavor as usize;
+        match wk.state {
+            WState::Idle { .. } => {
+                self.n_idle[f] -= 1;
+                self.idle[f].retain(|&x| x != w);
+            }
+            WState::Booting => self.n_booting[f] -= 1,
+            WState::Orphan => self.n_orphan[f] -= 1,
+            WState::Busy { .. } | WState::Free => {}
+        }
+        self.n_exist[f] -= 1;
+        self.free_slots.push(std::cmp::Reverse(w));
+        let from = wk.created.max(0);
+        let to = self.now.min(self.cfg.horizon);
+        if to > from {
+            self.worker_ms += i128::from(to - from);
+        }
+        self.workers[usize::from(w)].state = WState::Free;
+        self.n_workers -= 1;
+    }
+
+    fn wpm(&mut self) {
+        if !self.services_ok() {
+            return;
+        }
+        let list = self.enabled_list();
+        let max = self.params.int("max_number_of_worker_instances").unwrap_or(210);
+        let slots = max - self.n_workers;
+        let needs: Vec<i64> = list
+            .iter()
+            .map(|t| {
+                let f = t.flavor() as usize;
+                self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f])
+            })
+            .collect();
+        let mut result = workers_to_create(&needs, slots);
+        if self.cfg.fidelity.xl_worker_cap {
+            let cap = self.params.int("max_number_of_extra_large_worker_instances").unwrap_or(2);
+            let xl = self.n_exist[Flavor::HmXlarge as usize];
+            for (i, t) in list.iter().enumerate() {
+                if *t == JobType::SwsWdsJob {
+                    result[i] = result[i].min((cap - xl).max(0));
+                }
+            }
+        }
+        let mut names = result.iter().sum::<i64>().max(0);
+        let mut created = 0;
+        let mut aborted = false;
+        for (i, t) in list.iter().enumerate() {
+            for _ in 0..result[i].max(0) {
+                if names == 0 {
+                    aborted = true;
+                    break;
+                }
+                names -= 1;
+                self.create_worker(t.flavor());
+                created += 1;
+            }
+        }
+        let mut acted = created > 0;
+        if !aborted {
+            let snapshot: Vec<u16> = self
+                .idle
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { eligible: false, .. }))
+                .collect();
+            for (i, t) in list.iter().enumerate() {
+                if result[i] != 0 {
+                    continue;
+                }
+                acted |= self.delete_idle(t.flavor(), &snapshot);
+            }
+        }
+        let need_total: i64 = needs.iter().sum();
+        let busy_next = acted
+            || (need_total > 0 && slots > 0)
+            || self.n_orphan.iter().any(|&n| n > 0)
+            || self.idle.iter().flatten().any(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { eligible: false, .. }));
+        if busy_next {
+            self.wpm_at_or_earlier(self.now + WPM_LOOP);
+        } else if let Some(since) = self
+            .idle
+            .iter()
+            .flatten()
+            .filter_map(|&w| match self.workers[usize::from(w)].state {
+                WState::Idle { since, eligible: true } => Some(since),
+                _ => None,
+            })
+            .min()
+        {
+            let at = boundary((since + SLEEPING_AFTER).max(self.now + 1), WPM_LOOP, 500);
+            self.wpm_at_or_earlier(at);
+        }
+    }
+
+    fn create_worker(&mut self, flavor: Flavor) {
+        let slot = match self.free_slots.pop() {
+            Some(std::cmp::Reverse(s)) => usize::from(s),
+            None => {
+                self.workers.push(Worker { state: WState::Free, flavor, created: 0, epoch: 0 });
+                self.workers.len() - 1
+            }
+        };
+        self.n_exist[flavor as usize] += 1;
+        let w = &mut self.workers[slot];
+        w.state = WState::Booting;
+        w.flavor = flavor;
+        w.created = self.now;
+        w.epoch += 1;
+        let epoch = w.epoch;
+        self.n_booting[flavor as usize] += 1;
+        self.n_workers += 1;
+        if self.now >= 0 && self.now < self.cfg.horizon {
+            self.peak_workers = self.peak_workers.max(self.n_workers);
+        }
+        let boot = (self.cal.worker_boot_minutes * MINUTE as f64) as Ms;
+        self.push(self.now + boot, Ev::Boot(slot as u16, epoch));
+    }
+
+    /// Deletion for one type whose creation count is 0: switch a third of the sleeping nodes
+    /// off, delete those switched off at the loop's start, and one stale worker.
+    fn delete_idle(&mut self, flavor: Flavor, snapshot: &[u16]) -> bool {
+        let f = flavor as usize;
+        let sleeping: Vec<u16> = self.idle[f]
+            .iter()
+            .copied()
+            .filter(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { since, .. } if self.now - since >= SLEEPING_AFTER))
+            .collect();
+        let mut acted = false;
+        let n = sleeping.len();
+        let k = if n == 1 { 1 } else { (n / 3).clamp(1, 10).min(n) };
+        for &w in sleeping.iter().take(k) {
+            if let WState::Idle { since, eligible: true } = self.workers[usize::from(w)].state {
+                self.workers[usize::from(w)].state = WState::Idle { since, eligible: false };
+                acted = true;
+            }
+        }
+        let mut deleted = 0;
+        for &w in &sleeping {
+            if deleted == 10 {
+                break;
+            }
+            if snapshot.contains(&w) {
+                self.delete_worker(w);
+                deleted += 1;
+                acted = true;
+            }
+        }
+        if self.n_orphan[f] > 0
+            && let Some(w) = (0..self.workers.len() as u16).find(|&w| {
+                let wk = &self.workers[usize::from(w)];
+                wk.flavor == flavor && wk.state == WState::Orphan
+            })
+        {
+            self.delete_worker(w);
+            acted = true;
+        }
+        acted
+    }
+
+    // ---------------------------------------------------------------- monitor
+
+    fn wake_monitor(&mut self, at: Ms) {
+        if !self.services_ok() {
+            return;
+        }
+        let at = boundary(at.max(self.now), MONITOR_LOOP, 0);
+        if self.monitor_at.is_some_and(|x| x <= at) {
+            return;
+        }
+        self.monitor_gen += 1;
+        self.monitor_at = Some(at);
+        self.push(at, Ev::Monitor(self.monitor_gen));
+    }
+
+    fn monitor(&mut self) {
+        if !self.services_ok() {
+            return;
+        }
+        // After a restart Nomad knows none of the jobs in flight: their summaries answer 404
+        // and, unchanged for more than 5 minutes, they are reset.
+        for j in std::mem::take(&mut self.reset_on_start) {
+            let st = self.jobs[j as usize].status;
+            if matches!(st, Status::Queued | Status::Started | Status::PreProcessing | Status::Processing | Status::PostProcessing)
+                && self.enabled(self.jobs[j as usize].ty)
+            {
+                self.redispatch(j);
+            } else if st.is_running() || st == Status::Queued {
+                self.reset_on_start.push(j);
+            }
+        }
+        while let Some(&(at, j, epoch)) = self.queued_watch.front() {
+            if at + QUEUED_LIMIT > self.now {
+                break;
+            }
+            self.queued_watch.pop_front();
+            let (ty, in_fifo) = (self.jobs[j as usize].ty, self.jobs[j as usize].in_fifo);
+            let job = &self.jobs[j as usize];
+            if job.epoch == epoch && job.status == Status::Queued && self.enabled(ty) {
+                if in_fifo {
+                    self.jobs[j as usize].in_fifo = false;
+                    self.pending[ty.idx()] -= 1;
+                }
+                self.redispatch(j);
+            }
+        }
+        if let Some(&(at, _, _)) = self.queued_watch.front() {
+            self.wake_monitor(at + QUEUED_LIMIT);
+        }
+        if !self.reset_on_start.is_empty() {
+            self.wake_monitor(self.now + MONITOR_LOOP);
+        }
+    }
+
+    // ---------------------------------------------------------------- publication and indexing
+
+    fn publication(&mut self, t: JobType) {
+        for j in std::mem::take(&mut self.to_publish[t.idx()]) {
+            if self.jobs[j as usize].status != Status::Processed {
+                continue;
+            }
+            let no_product = self.jobs[j as usize].no_product;
+            if !no_product {
+                self.set_status(j, Status::StartPublication);
+                self.set_status(j, Status::Published);
+            }
+            self.set_status(j, Status::Done);
+            let in_window = self.now >= 0 && self.now <= self.cfg.horizon;
+            for u in self.units_of(j) {
+                if self.units[u as usize].bucket != Bucket::Pending {
+                    continue;
+                }
+                self.units[u as usize].no_product = no_product;
+                self.leave_pending(u, Bucket::Published, LostReason::None);
+                let unit = &self.units[u as usize];
+                if unit.avail >= 0 {
+                    self.published[t.idx()] += 1;
+                    if in_window {
+                        let (lat, age) = ((self.now - unit.avail) / SECOND, (self.now - unit.sensing) / SECOND);
+                        self.stats[t.idx()].latency.push(lat.max(0) as u32);
+                        self.stats[t.idx()].age.push(age.max(0) as u32);
+                    }
+                }
+            }
+            self.on_published(j);
+            if !no_product {
+                let at = self.now + (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+                self.push(at, Ev::Indexed(j));
+            }
+        }
+    }
+
+    /// RLIE-S1-S2 reads the database: published RLIE and RLIE-S1 count at publication.
+    fn on_published(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        match job.ty {
+            JobType::FscRlieJob if !job.no_product && !job.reprocessing => {
+                let key = (job.tile, job.meas.div_euclid(DAY));
+                if let Some(&u) = self.s1s2_unit.get(&key) {
+                    self.units[u as usize].got_s2 = true;
+                    self.s1s2_progress(u);
+                }
+            }
+            JobType::Rlies1Job => {
+                let d = self.day_idx(job.meas.div_euclid(DAY));
+                self.s1_unpublished[d] -= 1;
+                let i = job.input as usize;
+                if let Product::Grd { track, slice } = self.inputs[i].product {
+                    let day = self.inputs[i].sensing.div_euclid(DAY);
+                    let tiles = self.geo.tracks[usize::from(track)].slice_tiles(slice).to_vec();
+                    for t in tiles {
+                        if let Some(&u) = self.s1s2_unit.get(&(t, day)) {
+                            self.units[u as usize].got_s1 = true;
+                            self.s1s2_progress(u);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn s1s2_progress(&mut self, u: u32) {
+        let unit = &self.units[u as usize];
+        if unit.got_s2 && unit.got_s1 && unit.job == NONE && unit.bucket == Bucket::Pending {
+            let day = unit.sensing.div_euclid(DAY);
+            if day < self.s1s2_reach {
+                self.leave_pending(u, Bucket::Lost, LostReason::OutsideSearchWindow);
+                return;
+            }
+            let d = self.day_idx(day);
+            if !self.s1s2_ready[d].contains(&u) {
+                self.s1s2_ready[d].push(u);
+                self.s1s2_uncreated += 1;
+                self.tick(Svc::Creation, JobType::Rlies1s2Job);
+            }
+        }
+    }
+
+    fn on_indexed(&mut self, j: u32) {
+        let job = self.jobs[j as usize].clone();
+        let day = job.meas.div_euclid(DAY);
+        let d = self.day_idx(day);
+        match job.ty {
+            JobType::FscRlieJob if !job.reprocessing => {
+                self.mark_indexed(d, job.tile, false);
+                self.fsc_for_wds.push(j);
+                self.tick(Svc::Creation, JobType::SwsWdsJob);
+                let published_at = self.now - (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+                let u = self.new_unit(JobType::GfscJob, UnitKind::TrigFsc, self.now, job.meas, job.tile, published_at);
+                self.fresh(u);
+                self.to_create[4].push(u);
+                self.tick(Svc::Creation, JobType::GfscJob);
+            }
+            JobType::SwsWdsJob => {
+                self.mark_indexed(d, job.tile, true);
+                let n = u8::from(job.parts.0) + u8::from(job.parts.1);
+                for _ in 0..n {
+                    let u = self.new_unit(JobType::GfscJob, UnitKind::TrigS1, self.now, job.meas, job.tile, 0);
+                    self.fresh(u);
+                    self.to_create[4].push(u);
+                }
+                self.tick(Svc::Creation, JobType::GfscJob);
+            }
+            JobType::GfscJob => {
+                let ts = &mut self.tiles[usize::from(job.tile)];
+                ts.latest_gfsc = Some((job.start_day, day));
+            }
+            _ => {}
+        }
+    }
+
+    fn mark_indexed(&mut self, d: usize, tile: u16, s1: bool) {
+        if !bit(&self.indexed_any[d], tile) {
+            set_bit(&mut self.indexed_any[d], tile);
+            self.indexed_count[d] += 1;
+        }
+        if s1 {
+            set_bit(&mut self.indexed_s1[d], tile);
+        }
+    }
+
+    // ---------------------------------------------------------------- plan of operator steps
+
+    fn schedule_step(&mut self, i: usize, origin: Ms) {
+        let Some(step) = self.cfg.steps.get(i) else { return };
+        if step.caught_up.is_empty() {
+            self.push(origin + step.after, Ev::Control(i as u32));
+        } else {
+            self.step_wait = Some(origin);
+        }
+        self.step = i;
+    }
+
+    fn control(&mut self, i: usize) {
+        let step = self.cfg.steps[i].clone();
+        match step.action {
+            Action::Stop => self.stop(),
+            Action::Start => self.start(),
+            Action::SetParam { name, value } => self.set_param(&name, &value),
+        }
+        self.steps_done += 1;
+        self.schedule_step(i + 1, self.now);
+    }
+
+    fn stop(&mut self) {
+        if !self.up {
+            return;
+        }
+        self.up = false;
+        self.svc_gen += 1;
+        self.outages.push((self.now, None));
+        self.tick_pending = [[false; 5]; 4];
+        for f in 0..N_FLAVORS {
+            self.fifo[f].clear();
+            self.idle[f].clear();
+        }
+        self.pending = [0; 5];
+        self.running = [0; 5];
+        for j in 0..self.jobs.len() {
+            let job = &mut self.jobs[j];
+            job.in_fifo = false;
+            if job.status == Status::Queued || job.status.is_running() {
+                job.epoch += 1;
+                self.reset_on_start.push(j as u32);
+            }
+        }
+        for w in 0..self.workers.len() {
+            let wk = self.workers[w];
+            let f = wk.flavor as usize;
+            match wk.state {
+                WState::Free | WState::Orphan => continue,
+                WState::Booting => self.n_booting[f] -= 1,
+                WState::Idle { .. } => self.n_idle[f] -= 1,
+                WState::Busy { job } => {
+                    // The run stops with its server: its status stays where it was.
+                    let phase = self.phase_at(job);
+                    self.walk_to(job, phase);
+                }
+            }
+            self.workers[w].state = WState::Orphan;
+            self.n_orphan[f] += 1;
+        }
+        // A task waiting for a Nomad restart never gets it: the new Nomad does not know it and
+        // the monitor does not watch external_error / error_checked.
+        for j in 0..self.jobs.len() as u32 {
+            if matches!(self.jobs[j as usize].status, Status::ExternalError | Status::ErrorChecked) {
+                self.jobs[j as usize].epoch += 1;
+                self.finish_units(j, Bucket::Lost, LostReason::StuckInExternalError);
+            }
+        }
+        self.queued_watch.clear();
+        self.catch = Default::default();
+    }
+
+    fn phase_at(&self, j: u32) -> Status {
+        let job = &self.jobs[j as usize];
+        let elapsed = self.now - job.run_start;
+        let median = self.cal.minutes(job.ty) * MINUTE as f64;
+        // Without the drawn duration at hand, the phase follows the median's proportions.
+        if (elapsed as f64) < median * 0.1 {
+            Status::PreProcessing
+        } else if (elapsed as f64) < median * 0.9 {
+            Status::Processing
+        } else {
+            Status::PostProcessing
+        }
+    }
+
+    fn start(&mut self) {
+        if self.up {
+            return;
+        }
+        self.up = true;
+        self.halted = false;
+        self.svc_gen += 1;
+        if let Some(o) = self.outages.last_mut() {
+            o.1 = Some(self.now);
+        }
+        self.loops = ["job_creation_loop_sleep", "job_configuration_loop_sleep", "job_execution_loop_sleep", "job_publication_loop_sleep"]
+            .map(|n| self.params.int(n).unwrap_or(5).max(1) * SECOND);
+        self.types = self.params.job_types();
+        if matches!(self.types, JobTypesList::UnknownType(_)) {
+            self.halted = true;
+        }
+        self.daily_last = None;
+        self.daily_first = None;
+        self.daily_at = None;
+        self.wpm_at = None;
+        self.monitor_at = None;
+        let mut rec = RestartRecord { at: self.now, enabled_at: [None; 5], caught_at: [None; 5] };
+        for t in ALL_TYPES {
+            if self.enabled(t) {
+                rec.enabled_at[t.idx()] = Some(self.now);
+                self.catch[t.idx()] = Some(Catch { candidate: None });
+            }
+        }
+        self.restarts.push(rec);
+        self.kick_all();
+    }
+
+    fn set_param(&mut self, name: &str, value: &str) {
+        if self.params.set(name, value).is_err() {
+            return;
+        }
+        if name == "job_types_list" {
+            let before: Vec<bool> = ALL_TYPES.iter().map(|&t| self.enabled(t)).collect();
+            self.types = self.params.job_types();
+            if matches!(self.types, JobTypesList::UnknownType(_)) && self.up {
+                self.halted = true;
+            }
+            for t in ALL_TYPES {
+                if !before[t.idx()] && self.enabled(t) {
+                    if let Some(r) = self.restarts.last_mut() {
+                        r.enabled_at[t.idx()] = Some(self.now);
+                        self.catch[t.idx()] = Some(Catch { candidate: None });
+                    }
+                }
+            }
+            if self.up {
+                self.svc_gen += 1;
+                self.tick_pending = [[false; 5]; 4];
+                self.kick_all();
+            }
+        } else if name.starts_with("max_number_of") {
+            self.wake_wpm();
+        }
+    }
+
+    // ---------------------------------------------------------------- sampling, catch-up
+
+    fn sample(&mut self) {
+        let now = self.now;
+        while let Some(&(a, u)) = self.activation.get(self.next_activation) {
+            if a > now {
+                break;
+            }
+            self.next_activation += 1;
+            if a >= 0 {
+                self.fresh_units.push((a, u));
+            }
+        }
+        let mut fresh = std::mem::take(&mut self.fresh_units);
+        fresh.sort_unstable();
+        let target = (self.cal.nrt_target_hours * HOUR as f64) as Ms;
+        for (a, u) in fresh {
+            let unit = &mut self.units[u as usize];
+            if unit.bucket != Bucket::Pending {
+                continue;
+            }
+            unit.active = true;
+            self.backlog[unit.ty.idx()] += 1;
+            self.overdue_q[unit.ty.idx()].push_back((a, u));
+        }
+        for t in 0..5 {
+            while let Some(&(a, u)) = self.overdue_q[t].front() {
+                if a + target > now {
+                    break;
+                }
+                self.overdue_q[t].pop_front();
+                let unit = &mut self.units[u as usize];
+                if unit.bucket == Bucket::Pending && !unit.overdue {
+                    unit.overdue = true;
+                    self.overdue[t] += 1;
+                }
+            }
+            self.overdue_samples[t].push(self.overdue[t]);
+        }
+        self.track_catch_up();
+        if self.cfg.timeline {
+            self.timeline.push(Sample {
+                at: now,
+                backlog: self.backlog,
+                running: self.running,
+                published: self.published,
+                overdue: self.overdue,
+                workers: self.n_workers,
+            });
+        }
+        self.push(now + SAMPLE, Ev::Sample);
+    }
+
+    fn track_catch_up(&mut self) {
+        let w = (self.cal.confirm_window_hours * HOUR as f64) as Ms;
+        for t in 0..5 {
+            let Some(c) = self.catch[t].as_mut() else { continue };
+            if !matches!(&self.types, JobTypesList::Valid(v) if v.contains(&ALL_TYPES[t])) || !self.up {
+                c.candidate = None;
+                continue;
+            }
+            if self.overdue[t] <= self.nominal[t] {
+                let cand = *c.candidate.get_or_insert(self.now);
+                if self.now - cand >= w {
+                    if let Some(r) = self.restarts.last_mut() {
+                        r.caught_at[t] = Some(cand);
+                    }
+                    self.catch[t] = None;
+                }
+            } else {
+                c.candidate = None;
+            }
+        }
+        if let Some(origin) = self.step_wait {
+            let step = &self.cfg.steps[self.step];
+            let done = step.caught_up.iter().all(|t| self.catch[t.idx()].is_none());
+            if done {
+                self.step_wait = None;
+                let at = self.now.max(origin) + step.after;
+                self.push(at, Ev::Control(self.step as u32));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- end of run
+
+    fn finish(mut self) -> Outcome {
+        let horizon = self.cfg.horizon;
+        let today = horizon.div_euclid(DAY);
+        // RLIE-S1-S2 tile-days the backward scan can no longer reach are lost.
+        let max_w = self.params.int("rlies1s2_max_search_window_days").unwrap_or(31);
+        let param_day = self
+            .params
+            .timestamp("gfsc_daily_jobs_creation_start_date")
+            .map(|i| (i.0 - self.cfg.start.0).div_euclid(DAY));
+        for u in 0..self.units.len() as u32 {
+            let unit = &self.units[u as usize];
+            if unit.bucket != Bucket::Pending || unit.job != NONE {
+                continue;
+            }
+            let day = unit.sensing.div_euclid(DAY);
+            match (unit.ty, unit.kind) {
+                (JobType::Rlies1s2Job, _) => {
+                    let s2_job = self.input_job[unit.aux as usize];
+                    let s1_job = self.input_job[unit.aux2 as usize];
+                    let failed = |j: u32| j != NONE && self.units_of(j).iter().any(|&x| self.units[x as usize].bucket == Bucket::Lost);
+                    if failed(s2_job) || failed(s1_job) {
+                        self.leave_pending(u, Bucket::Lost, LostReason::InputFailed);
+                    } else if day < today - 1 - max_w {
+                        self.leave_pending(u, Bucket::Lost, LostReason::OutsideSearchWindow);
+                    }
+                }
+                (JobType::GfscJob, UnitKind::Daily) => {
+                    // The service walks forward from its first day: days before it, or passed
+                    // without a job, are never created.
+                    let reach_from = self.daily_first.or(param_day).unwrap_or(today - 1);
+                    if self.daily_last.is_some_and(|l| day <= l) || day < reach_from {
+                        self.leave_pending(u, Bucket::Lost, LostReason::DailyJobNotCreated);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let worker_ms: i128 = self
+            .workers
+            .iter()
+            .filter(|w| w.state != WState::Free)
+            .map(|w| i128::from((horizon - w.created.max(0)).max(0)))
+            .sum::<i128>()
+            + self.worker_ms;
+        let steps_not_run = self.cfg.steps.len() - self.steps_done;
+        Outcome {
+            jobs: if self.cfg.keep_jobs { std::mem::take(&mut self.jobs) } else { Vec::new() },
+            units: std::mem::take(&mut self.units),
+            stats: std::mem::take(&mut self.stats),
+            peak_workers: self.peak_workers,
+            worker_hours: worker_ms as f64 / HOUR as f64,
+            events: self.events,
+            status_changes: self.status_changes,
+            illegal_transitions: self.illegal,
+            timeline: std::mem::take(&mut self.timeline),
+            overdue_samples: std::mem::take(&mut self.overdue_samples),
+            restarts: std::mem::take(&mut self.restarts),
+            outages: std::mem::take(&mut self.outages),
+            nominal_overdue: self.nominal,
+            daily_created: std::mem::take(&mut self.daily_created),
+            steps_not_run,
+        }
+    }
+}
