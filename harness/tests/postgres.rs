@@ -1,0 +1,276 @@
+//! The PostgreSQL layer on real servers: clusters, clones, ownership, the schema and the
+//! script loader on a realistic schema file.
+
+use std::time::{Duration, Instant};
+
+use hrsi_harness::{
+    postgres::{Cluster, OWNERSHIP_MARK, Server, Template},
+    schema::{Schema, Script},
+};
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_cluster_is_ready_fast_and_leaves_nothing_behind() {
+    let start = Instant::now();
+    let cluster = Cluster::start().unwrap();
+    let ready = start.elapsed();
+    assert!(ready < Duration::from_secs(3), "cluster ready in {ready:?}");
+    let dir = cluster.dir().to_path_buf();
+    assert!(dir.starts_with("/dev/shm"));
+    let server = Server::from_cluster(cluster);
+    let c = server.connect("postgres").await.unwrap();
+    let (tz, user): (String, String) = {
+        let r = c
+            .query_one(
+                "select current_setting('TimeZone'), current_user::text",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    // Timestamps without time zone assume a UTC server (database.md §7.14).
+    assert_eq!((tz.as_str(), user.as_str()), ("UTC", "postgres"));
+    let pid: i32 = std::fs::read_to_string(dir.join("data/postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    drop(c);
+    drop(server);
+    assert!(!dir.exists());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "postmaster {pid} survived"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn clones_are_independent_marked_and_fast() {
+    let server = Server::ephemeral().unwrap();
+    let template = Template::create(&server, &Schema::builtin()).await.unwrap();
+    let admin = server.admin().await.unwrap();
+    let mut times = Vec::new();
+    let mut names = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        names.push(template.clone_db(&admin).await.unwrap());
+        times.push(t.elapsed());
+    }
+    times.sort();
+    assert!(
+        times[4] < Duration::from_millis(200),
+        "clone p50 {:?}",
+        times[4]
+    );
+    let a = server.connect(&names[0]).await.unwrap();
+    let b = server.connect(&names[1]).await.unwrap();
+    a.batch_execute("update cosims.system_parameters set max_number_of_worker_instances = 3")
+        .await
+        .unwrap();
+    let in_b: i16 = b
+        .query_one(
+            "select max_number_of_worker_instances from cosims.system_parameters",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(in_b, 210, "a clone's change leaked into another clone");
+    let comment: String = admin
+        .client()
+        .query_one(
+            "select shobj_description(oid, 'pg_database') from pg_database where datname = $1",
+            &[&names[0]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(comment, OWNERSHIP_MARK);
+    drop((a, b));
+    admin.drop_database(&names[0]).await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_external_server_only_lets_the_harness_drop_what_it_marked() {
+    let owned = Server::ephemeral().unwrap();
+    let c = owned.connect("postgres").await.unwrap();
+    c.batch_execute("create database precious").await.unwrap();
+    drop(c);
+    let p = owned.params();
+    // Over TCP, as an existing server would be reached.
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", p.port);
+    let external = Server::external(&url).unwrap();
+    assert!(!external.owns_server());
+    let admin = external.admin().await.unwrap();
+    let err = admin.drop_database("precious").await.unwrap_err();
+    assert!(err.to_string().contains("ownership mark"), "{err}");
+    let mine = hrsi_harness::postgres::unique_db_name("x");
+    admin.create_database(&mine).await.unwrap();
+    admin.drop_database(&mine).await.unwrap();
+    // A restore is server-wide: refused on a server the harness does not own.
+    let dump = tempfile::NamedTempFile::new().unwrap();
+    let err = hrsi_harness::backup::restore(&external, dump.path(), Default::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("refusing"), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_schema_has_the_documented_inventory_and_rules() {
+    let server = Server::ephemeral().unwrap();
+    let c = server.connect("postgres").await.unwrap();
+    Schema::builtin().load(&c).await.unwrap();
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    // database.md §1: 19 tables, 6 views, 40 functions, 3 triggers, 16 explicit indexes.
+    assert_eq!(
+        count("select count(*) from pg_tables where schemaname = 'cosims'").await,
+        19
+    );
+    assert_eq!(
+        count("select count(*) from pg_views where schemaname = 'cosims'").await,
+        6
+    );
+    assert_eq!(
+        count("select count(*) from pg_proc where pronamespace = 'cosims'::regnamespace").await,
+        40
+    );
+    assert_eq!(
+        count("select count(*) from pg_trigger where not tgisinternal").await,
+        3
+    );
+    assert_eq!(
+        count("select count(*) from pg_indexes i where schemaname = 'cosims' and not exists (select 1 from pg_constraint k where k.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)").await,
+        16
+    );
+    // uuid-ossp lands in public, so it survives a schema drop.
+    assert_eq!(count("select count(*) from pg_extension e join pg_namespace n on n.oid = e.extnamespace where extname = 'uuid-ossp' and nspname = 'public'").await, 1);
+    // One row; the seed wrote history row #1; each update adds one.
+    assert_eq!(
+        count("select count(*) from cosims.system_parameters_history").await,
+        1
+    );
+    c.batch_execute("update cosims.system_parameters set max_number_of_worker_instances = 3")
+        .await
+        .unwrap();
+    assert_eq!(
+        count("select count(*) from cosims.system_parameters_history").await,
+        2
+    );
+    let code = |sql: &'static str| {
+        let c = &c;
+        async move {
+            c.batch_execute(sql)
+                .await
+                .unwrap_err()
+                .as_db_error()
+                .unwrap()
+                .code()
+                .code()
+                .to_string()
+        }
+    };
+    assert_eq!(
+        code("insert into cosims.system_parameters (id) values (2)").await,
+        "23514"
+    );
+    assert_eq!(
+        code("insert into cosims.system_parameters default values").await,
+        "23505"
+    );
+    assert_eq!(
+        code(
+            "insert into cosims.parent_jobs (name, tile_id, next_log_level) values ('a b', '', 20)"
+        )
+        .await,
+        "P0001"
+    );
+    assert_eq!(
+        code("select * from cosims.job_creation_messages()").await,
+        "42804"
+    );
+    assert_eq!(
+        code("select * from cosims.messages_with_body('x')").await,
+        "42P01"
+    );
+    // Unknown status after error_checked passes the trigger, then fails the foreign key.
+    c.batch_execute(
+        "insert into cosims.parent_jobs (id, name, tile_id, next_log_level) values (1, 'j', '', 20);
+         insert into cosims.job_status_changes (fk_parent_job_id, job_status) values (1, 13), (1, 15);",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code("insert into cosims.job_status_changes (fk_parent_job_id, job_status) values (1, 17)")
+            .await,
+        "23503"
+    );
+    // A job's status row for a job that does not exist: the trigger's own message.
+    let err = c
+        .batch_execute(
+            "insert into cosims.job_status_changes (fk_parent_job_id, job_status) values (999, 1)",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_db_error()
+            .unwrap()
+            .message()
+            .contains("Fail to update parent_jobs status with id 999 to status 1")
+    );
+}
+
+/// A schema file written the way real ones are: an extension, comments of both kinds,
+/// dollar-quoted bodies with semicolons, several statements per line, a COPY block and
+/// psql meta-commands.
+const REALISTIC: &str = r#"-- init_database.sql (shape of a production init script)
+\set ON_ERROR_STOP on
+CREATE SCHEMA app; CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+/* lookup table; values must match the client enum */
+CREATE TABLE app.levels (id smallint NOT NULL UNIQUE, name text NOT NULL);
+COPY app.levels (id, name) FROM stdin;
+10	DEBUG
+20	INFO; not a statement end
+\.
+CREATE FUNCTION app.f(x int) RETURNS int LANGUAGE plpgsql AS $body$
+BEGIN
+    -- a semicolon; inside a comment inside a body
+    RETURN x + 1; -- 'quote
+END
+$body$;
+CREATE FUNCTION app.g() RETURNS text AS $$ SELECT 'a;b' || E'\';' $$ LANGUAGE sql;
+\connect postgres
+INSERT INTO app.levels VALUES (30, 'WARNING'); INSERT INTO app.levels VALUES (40, 'ERR;OR')
+"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_loader_runs_a_realistic_schema_file_and_pinpoints_errors() {
+    let server = Server::ephemeral().unwrap();
+    let c = server.connect("postgres").await.unwrap();
+    let script = Script::parse("init_database.sql", REALISTIC).unwrap();
+    let summary = script.run(&c).await.unwrap();
+    assert_eq!(summary.copied_rows, 2);
+    assert_eq!(summary.notes.len(), 2, "{:?}", summary.notes);
+    let n: i64 = c
+        .query_one("select count(*) from app.levels", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4);
+    let v: i32 = c.query_one("select app.f(1)", &[]).await.unwrap().get(0);
+    assert_eq!(v, 2);
+    let g: String = c.query_one("select app.g()", &[]).await.unwrap().get(0);
+    assert_eq!(g, "a;b';");
+
+    let broken = "create table app.t (\n  a int,\n  b int\n  c int\n);\n";
+    let err = Script::parse("patch.sql", broken)
+        .unwrap()
+        .run(&c)
+        .await
+        .unwrap_err();
+    assert_eq!((err.line, err.code.as_deref()), (4, Some("42601")), "{err}");
+}
