@@ -9,7 +9,11 @@
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use super::model::{Resource, Role};
-use crate::mocks::{NomadMock, nomad_model::NodeSpec};
+use crate::mocks::{
+    NomadMock, OpenStackMock,
+    nomad_model::NodeSpec,
+    openstack_model::{OsError, ServerRequest},
+};
 
 /// A boxed future, so the effect traits stay object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -95,12 +99,24 @@ impl<T: DatabaseInstance> DatabaseInstance for Arc<tokio::sync::Mutex<T>> {
     }
 }
 
+/// Why an effect failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EffectError {
+    /// The cloud refused the call (quota, bad request): Terraform itself fails.
+    #[error("{0}")]
+    Cloud(String),
+    /// The resource exists but what runs on it failed (a database that does not start):
+    /// Terraform does not see it.
+    #[error("{0}")]
+    Service(String),
+}
+
 /// Reacts to resources being created or destroyed.
 pub trait Effects: Send {
-    /// After `res` was created.
-    fn created<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), String>>;
-    /// After `res` was destroyed.
-    fn destroyed<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), String>>;
+    /// When `res` is created.
+    fn created<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), EffectError>>;
+    /// When `res` is destroyed.
+    fn destroyed<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), EffectError>>;
 }
 
 /// No effects: a pure state model.
@@ -108,11 +124,11 @@ pub trait Effects: Send {
 pub struct NoEffects;
 
 impl Effects for NoEffects {
-    fn created<'a>(&'a mut self, _: &'a Resource) -> BoxFuture<'a, Result<(), String>> {
+    fn created<'a>(&'a mut self, _: &'a Resource) -> BoxFuture<'a, Result<(), EffectError>> {
         Box::pin(async { Ok(()) })
     }
 
-    fn destroyed<'a>(&'a mut self, _: &'a Resource) -> BoxFuture<'a, Result<(), String>> {
+    fn destroyed<'a>(&'a mut self, _: &'a Resource) -> BoxFuture<'a, Result<(), EffectError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -123,8 +139,69 @@ pub struct SystemEffects {
     pub database: Option<Box<dyn DatabaseInstance>>,
     /// tf-tete and tf-tata.
     pub nomad: Option<Arc<NomadMock>>,
+    /// The project where Terraform's VMs and the database volume appear.
+    pub openstack: Option<Arc<OpenStackMock>>,
     /// How long tf-tata takes to boot and register (not in the sources: 3 min assumed).
     pub orchestrator_boot: Duration,
+}
+
+/// Flavor and networks of each Terraform instance (infra.md §2.1; the proxy's are unknown).
+fn instance_shape(role: Role) -> Option<(&'static str, &'static [&'static str])> {
+    match role {
+        Role::DatabaseInstance | Role::NomadServer => Some(("eo2.2xlarge", &["private_magellium"])),
+        Role::Orchestrator => Some(("eo1.large", &["private_magellium"])),
+        Role::WorkerTemplate => Some(("eo1.xsmall", &["private_magellium", "eodata_magellium"])),
+        Role::Admin => Some(("eo1.small", &["private_magellium", "eodata"])),
+        Role::DashboardProxy => Some(("eo1.small", &["private_magellium"])),
+        Role::DatabaseVolume | Role::Other => None,
+    }
+}
+
+fn os_msg(e: OsError) -> String {
+    format!("OpenStack answered {}: {}", e.status, e.body)
+}
+
+fn cloud_created(os: &OpenStackMock, res: &Resource) -> Result<(), String> {
+    let name = res.cloud_name.clone().unwrap_or_else(|| res.name.clone());
+    os.with_state(|s| {
+        if res.role == Role::DatabaseVolume {
+            return s.create_volume(&name, 32).map(|_| ()).map_err(os_msg);
+        }
+        let Some((flavor, nets)) = instance_shape(res.role) else {
+            return Ok(());
+        };
+        let req = ServerRequest {
+            name,
+            image_ref: s
+                .images()
+                .iter()
+                .find(|i| i.name == "image_name")
+                .map(|i| i.id.clone())
+                .unwrap_or_default(),
+            flavor_ref: s.flavor(flavor).map_err(os_msg)?.id.clone(),
+            networks: nets.iter().map(|n| n.to_string()).collect(),
+            security_groups: vec!["default".into(), "allow_ping_ssh_rdp".into()],
+            key_name: Some("tf-toto-local-keypair".into()),
+            metadata: Default::default(),
+        };
+        s.create_server(req).map(|_| ()).map_err(os_msg)
+    })
+}
+
+fn cloud_destroyed(os: &OpenStackMock, res: &Resource) -> Result<(), String> {
+    let name = res.cloud_name.clone().unwrap_or_else(|| res.name.clone());
+    os.with_state(|s| {
+        if res.role == Role::DatabaseVolume {
+            let id = s
+                .volumes()
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.id.clone());
+            return id.map_or(Ok(()), |id| s.delete_volume(&id).map_err(os_msg));
+        }
+        let id = s.server_by_name(&name).map(|v| v.id.clone());
+        id.map_or(Ok(()), |id| s.delete_server(&id).map_err(os_msg))
+    })
 }
 
 impl SystemEffects {
@@ -133,15 +210,25 @@ impl SystemEffects {
         Self {
             database,
             nomad,
+            openstack: None,
             orchestrator_boot: Duration::from_secs(180),
         }
+    }
+
+    /// Also creates and deletes Terraform's VMs and the database volume in an OpenStack mock.
+    pub fn with_openstack(mut self, openstack: Arc<OpenStackMock>) -> Self {
+        self.openstack = Some(openstack);
+        self
     }
 }
 
 impl Effects for SystemEffects {
-    fn created<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), String>> {
+    fn created<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), EffectError>> {
         Box::pin(async move {
-            match (res.role, &mut self.database, &self.nomad) {
+            if let Some(os) = &self.openstack {
+                cloud_created(os, res).map_err(EffectError::Cloud)?;
+            }
+            let r = match (res.role, &mut self.database, &self.nomad) {
                 (Role::DatabaseVolume, Some(db), _) => db.fresh_volume().await,
                 (Role::DatabaseInstance, Some(db), _) => db.start().await,
                 (Role::NomadServer, _, Some(n)) => n.power_on().await.map(|_| ()),
@@ -151,13 +238,17 @@ impl Effects for SystemEffects {
                     Ok(())
                 }
                 _ => Ok(()),
-            }
+            };
+            r.map_err(EffectError::Service)
         })
     }
 
-    fn destroyed<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), String>> {
+    fn destroyed<'a>(&'a mut self, res: &'a Resource) -> BoxFuture<'a, Result<(), EffectError>> {
         Box::pin(async move {
-            match (res.role, &mut self.database, &self.nomad) {
+            if let Some(os) = &self.openstack {
+                cloud_destroyed(os, res).map_err(EffectError::Cloud)?;
+            }
+            let r = match (res.role, &mut self.database, &self.nomad) {
                 (Role::DatabaseInstance, Some(db), _) => db.stop().await,
                 (Role::NomadServer, _, Some(n)) => {
                     n.power_off().await;
@@ -173,7 +264,8 @@ impl Effects for SystemEffects {
                     )
                 }
                 _ => Ok(()),
-            }
+            };
+            r.map_err(EffectError::Service)
         })
     }
 }

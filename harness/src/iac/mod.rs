@@ -20,7 +20,9 @@ pub mod model;
 pub mod scripts;
 pub mod terraform;
 
-pub use effects::{DatabaseInstance, Effects, InMemoryDatabase, NoEffects, SystemEffects};
+pub use effects::{
+    DatabaseInstance, EffectError, Effects, InMemoryDatabase, NoEffects, SystemEffects,
+};
 pub use model::{Configuration, Mode, Plan, Resource, Role, TfError, TfState};
 pub use scripts::{ScriptEnv, ScriptRun, prod_env_apply, prod_env_destroy};
 pub use terraform::{CommandRun, Terraform};

@@ -1,7 +1,7 @@
 //! `terraform apply|destroy -target X`: plan, print, ask, execute with effects.
 
 use super::{
-    effects::Effects,
+    effects::{EffectError, Effects},
     model::{Configuration, Mode, Plan, TfError, TfState, plan},
 };
 
@@ -112,27 +112,36 @@ impl Terraform {
                 plan: Some(p),
             };
         }
-        lines.extend(self.execute(&p).await);
+        let (out, exit_code) = self.execute(&p).await;
+        lines.extend(out);
         CommandRun {
             lines,
-            exit_code: 0,
+            exit_code,
             plan: Some(p),
         }
     }
 
     /// Executes a plan that is not an error, in its order, running each resource's effect.
-    pub async fn execute(&mut self, p: &Plan) -> Vec<String> {
+    /// A cloud refusal stops the run with Terraform's error and exit 1, leaving the resource
+    /// out of the state (what Terraform does when the provider call fails).
+    pub async fn execute(&mut self, p: &Plan) -> (Vec<String>, i32) {
         let mut lines = Vec::new();
+        let (mut added, mut destroyed) = (0, 0);
         for a in &p.to_destroy {
             let Some(res) = self.config.resource(a).cloned() else {
                 continue;
             };
             let id = self.state.id(a).unwrap_or_default().to_owned();
             lines.push(format!("{a}: Destroying... [id={id}]"));
-            self.state.remove(a);
-            if let Err(e) = self.effects.destroyed(&res).await {
-                self.effect_errors.push(format!("{a}: {e}"));
+            match self.effects.destroyed(&res).await {
+                Err(EffectError::Cloud(e)) => {
+                    return self.failed(lines, &format!("Error: error deleting {a}: {e}"));
+                }
+                Err(EffectError::Service(e)) => self.effect_errors.push(format!("{a}: {e}")),
+                Ok(()) => {}
             }
+            self.state.remove(a);
+            destroyed += 1;
             lines.push(format!("{a}: Destruction complete after 0s"));
         }
         for a in &p.to_add {
@@ -140,23 +149,30 @@ impl Terraform {
                 continue;
             };
             lines.push(format!("{a}: Creating..."));
-            let id = self.state.insert(a);
-            if let Err(e) = self.effects.created(&res).await {
-                self.effect_errors.push(format!("{a}: {e}"));
+            match self.effects.created(&res).await {
+                Err(EffectError::Cloud(e)) => {
+                    return self.failed(lines, &format!("Error: error creating {a}: {e}"));
+                }
+                Err(EffectError::Service(e)) => self.effect_errors.push(format!("{a}: {e}")),
+                Ok(()) => {}
             }
+            let id = self.state.insert(a);
+            added += 1;
             lines.push(format!("{a}: Creation complete after 0s [id={id}]"));
         }
         lines.push(String::new());
         lines.push(match p.mode {
-            Mode::Apply => format!(
-                "Apply complete! Resources: {} added, 0 changed, 0 destroyed.",
-                p.to_add.len()
-            ),
-            Mode::Destroy => format!(
-                "Destroy complete! Resources: {} destroyed.",
-                p.to_destroy.len()
-            ),
+            Mode::Apply => {
+                format!("Apply complete! Resources: {added} added, 0 changed, 0 destroyed.")
+            }
+            Mode::Destroy => format!("Destroy complete! Resources: {destroyed} destroyed."),
         });
-        lines
+        (lines, 0)
+    }
+
+    fn failed(&mut self, mut lines: Vec<String>, error: &str) -> (Vec<String>, i32) {
+        lines.push(String::new());
+        lines.push(error.to_owned());
+        (lines, 1)
     }
 }
