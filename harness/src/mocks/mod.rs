@@ -7,6 +7,7 @@
 //! The state machines ([`nomad_model::NomadState`], [`openstack_model::OpenStackState`]) are plain
 //! structs, testable without sockets.
 
+pub mod client;
 pub mod common;
 pub mod jobspec;
 pub mod nomad;
