@@ -1,0 +1,249 @@
+//! A validated scenario: names resolved, durations and dates typed, values checked.
+
+use std::collections::BTreeMap;
+
+use hrsi_sim::time::{Instant, Ms};
+use hrsi_sim::{Calibration, Fidelity, JobType, Restart, SystemParameters};
+
+/// A scenario file, validated. Build it with [`Scenario::from_yaml_str`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Where it came from (a file name), for messages.
+    pub origin: String,
+    /// Title.
+    pub name: Option<String>,
+    /// What the scenario rehearses.
+    pub about: Option<String>,
+    /// Seed of every random draw (1 when the file gives none).
+    pub seed: u64,
+    /// Start of the reported period: midnight UTC.
+    pub start: Instant,
+    /// Reported period, days (the horizon).
+    pub days: u32,
+    /// The calibration (defaults unless the file gives a mapping, or the loader resolved
+    /// [`Scenario::calibration_file`]).
+    pub calibration: Calibration,
+    /// A calibration file named by the scenario, relative to it, still to be read by the
+    /// loader (see [`Scenario::set_calibration`]).
+    pub calibration_file: Option<String>,
+    /// System parameters at the start (SQL defaults, then the file's `system_parameters`).
+    pub params: SystemParameters,
+    /// Fidelity switches.
+    pub fidelity: Fidelity,
+    /// Warm start (nominal history before the reported period), when the file sets it: overrides
+    /// the calibration's `warm_start_days`.
+    pub history: Option<Ms>,
+    /// What happens during the run.
+    pub plan: Plan,
+}
+
+/// The operator's plan: outages in shorthand, or the canonical steps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// `outages:` (each expands into stop, advance, start and, for waves, the three waves).
+    Outages(Vec<Outage>),
+    /// `steps:`, in order.
+    Steps(Vec<ScenarioStep>),
+}
+
+/// One outage of the shorthand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    /// When the system stops, ms since the scenario's start.
+    pub start: Ms,
+    /// How long it stays down, ms.
+    pub length: Ms,
+    /// How it restarts.
+    pub restart: Restart,
+}
+
+/// One step of a scenario: an operator's action or an observation, with its expectations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioStep {
+    /// The line of the step in the file (for transcripts).
+    pub line: u64,
+    /// What is done.
+    pub kind: StepKind,
+    /// What should be observed after it (checked by the harness).
+    pub expect: Option<Expect>,
+}
+
+/// The step kinds: the runbook's vocabulary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// `prod_env_destroy.sh module.core` (`confirm: no` answers no: nothing happens).
+    Stop {
+        /// The answer to the script's confirmation.
+        confirm: bool,
+    },
+    /// `prod_env_apply.sh module.core`.
+    Start {
+        /// The answer to the script's confirmation.
+        confirm: bool,
+    },
+    /// Let virtual time pass.
+    Advance(Ms),
+    /// `UPDATE cosims.system_parameters SET …`, in the order written.
+    SetParam(Vec<ParamSetting>),
+    /// Let time pass until the types are caught up (simulation.md, "Catch-up").
+    RunUntil {
+        /// Which types.
+        caught_up: CaughtUp,
+        /// The most the operator waits (checked by the harness).
+        within: Option<Ms>,
+    },
+    /// An SQL statement run with psql (harness only).
+    Sql(String),
+    /// `psql -f FILE` (harness only).
+    PsqlFile {
+        /// The file, relative to the rehearsal's working directory.
+        file: String,
+    },
+    /// `pg_dumpall` into borg, as the 04:00 job (harness only).
+    Backup,
+    /// `borg extract` (harness only).
+    BorgExtract {
+        /// Archive name (`latest` for the newest).
+        archive: String,
+        /// Where to write the dump.
+        to: String,
+    },
+    /// Only observations (`- expect: …`).
+    Expect,
+}
+
+impl StepKind {
+    /// Whether only the harness can carry the step out (the simulator skips it).
+    pub fn harness_only(&self) -> bool {
+        matches!(
+            self,
+            StepKind::Sql(_)
+                | StepKind::PsqlFile { .. }
+                | StepKind::Backup
+                | StepKind::BorgExtract { .. }
+                | StepKind::Expect
+        )
+    }
+}
+
+/// One parameter of a `set_param` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamSetting {
+    /// Column of `cosims.system_parameters`.
+    pub name: String,
+    /// The value as the database would hold it (lists become JSON with double quotes).
+    pub value: String,
+    /// Why hrsi refuses the value (only when the step's `expect: {refused: …}` says so).
+    pub refused: Option<String>,
+}
+
+/// The types a `run_until` waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaughtUp {
+    /// Every type enabled in `job_types_list` at that point.
+    All,
+    /// These types.
+    Types(Vec<JobType>),
+}
+
+/// Observations after a step. The harness checks them; the simulator does not.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Expect {
+    /// Terraform's plan summary (`add`, `change`, `destroy`).
+    pub plan: Option<PlanCounts>,
+    /// Nomad jobs that must be running.
+    pub nomad_running: Vec<String>,
+    /// Lost units per type.
+    pub lost: BTreeMap<JobType, Count>,
+    /// Lost units per type and reason.
+    pub lost_reasons: BTreeMap<JobType, BTreeMap<String, Count>>,
+    /// SQL checks.
+    pub sql: Vec<SqlCheck>,
+    /// The step is refused by hrsi with a message containing this text.
+    pub refused: Option<String>,
+    /// Services failing at this point.
+    pub services_failing: Option<Services>,
+    /// Only errors matching these patterns are acceptable (e.g. a restore).
+    pub errors_only: Vec<String>,
+}
+
+/// Terraform plan counts; `None` is not checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanCounts {
+    /// Resources added.
+    pub add: Option<u32>,
+    /// Resources changed.
+    pub change: Option<u32>,
+    /// Resources destroyed.
+    pub destroy: Option<u32>,
+}
+
+/// An SQL check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlCheck {
+    /// The query (`:now` is the scenario's virtual time).
+    pub query: String,
+    /// The expected value, as text.
+    pub equals: Option<String>,
+    /// The result must equal the same query on the backup.
+    pub equals_backup: bool,
+}
+
+/// A count to compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `== n`.
+    Eq(u64),
+    /// `> n`.
+    Gt(u64),
+    /// `>= n`.
+    Ge(u64),
+    /// `< n`.
+    Lt(u64),
+    /// `<= n`.
+    Le(u64),
+}
+
+impl Count {
+    /// Whether a value satisfies the comparison.
+    pub fn holds(self, v: u64) -> bool {
+        match self {
+            Count::Eq(n) => v == n,
+            Count::Gt(n) => v > n,
+            Count::Ge(n) => v >= n,
+            Count::Lt(n) => v < n,
+            Count::Le(n) => v <= n,
+        }
+    }
+
+    /// Parses `"> 0"`, `">=5"`, `"== 3"` or `"3"`.
+    pub fn parse(s: &str) -> Option<Count> {
+        let s = s.trim();
+        let (ctor, rest): (fn(u64) -> Count, &str) = if let Some(r) = s.strip_prefix(">=") {
+            (Count::Ge, r)
+        } else if let Some(r) = s.strip_prefix("<=") {
+            (Count::Le, r)
+        } else if let Some(r) = s.strip_prefix("==") {
+            (Count::Eq, r)
+        } else if let Some(r) = s.strip_prefix('>') {
+            (Count::Gt, r)
+        } else if let Some(r) = s.strip_prefix('<') {
+            (Count::Lt, r)
+        } else {
+            (Count::Eq, s)
+        };
+        rest.trim().parse().ok().map(ctor)
+    }
+}
+
+/// Which services (`all`, `none`, or a list of names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Services {
+    /// Every service that reads `job_types_list`.
+    All,
+    /// None.
+    None,
+    /// These services.
+    Named(Vec<String>),
+}

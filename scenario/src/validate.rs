@@ -1,0 +1,783 @@
+//! Raw → validated. The YAML parser stops at its first error (the rest of the file cannot be
+//! read reliably after a syntax or shape error); every check after that collects all errors.
+
+use hrsi_sim::config::DEFAULT_START;
+use hrsi_sim::job_type::ALL_TYPES;
+use hrsi_sim::params::{self, JobTypesList};
+use hrsi_sim::time::{DAY, Instant, Ms, parse_duration};
+use hrsi_sim::{Calibration, Fidelity, JobType, Restart, SystemParameters};
+use serde_saphyr::Spanned;
+
+use crate::error::{ScenarioError, ScenarioErrors, Source, WithHint, did_you_mean};
+use crate::model::*;
+use crate::raw::*;
+
+/// Lost reasons the model reports (hrsi_sim::model::LostReason).
+const LOST_REASONS: &[&str] = &[
+    "outside_search_window",
+    "daily_job_not_created",
+    "failed",
+    "stuck_in_external_error",
+    "input_failed",
+];
+
+/// Default horizon, days.
+pub(crate) const DEFAULT_DAYS: u32 = 30;
+
+/// Default seed when the file gives none.
+pub(crate) const DEFAULT_SEED: u64 = 1;
+
+pub(crate) fn parse(src: &str, origin: &str) -> Result<Scenario, ScenarioErrors> {
+    let s = Source { src, origin };
+    let raw: RawScenario = match serde_saphyr::from_str(src) {
+        Ok(r) => r,
+        // An empty file (or only comments) is the nominal scenario.
+        Err(_)
+            if src
+                .lines()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) =>
+        {
+            return Ok(Scenario::nominal(origin));
+        }
+        Err(e) => return Err(ScenarioErrors::new(vec![serde_error(&s, &e)])),
+    };
+    let mut v = Validator {
+        s,
+        errors: Vec::new(),
+    };
+    let sc = v.scenario(raw);
+    if v.errors.is_empty() {
+        Ok(sc)
+    } else {
+        Err(ScenarioErrors::new(v.errors))
+    }
+}
+
+/// A calibration file (YAML or JSON): partial, unknown keys refused, values checked.
+pub(crate) fn parse_calibration(src: &str, origin: &str) -> Result<Calibration, ScenarioErrors> {
+    let s = Source { src, origin };
+    let c: Spanned<Calibration> =
+        serde_saphyr::from_str(src).map_err(|e| ScenarioErrors::new(vec![serde_error(&s, &e)]))?;
+    c.value
+        .validate()
+        .map_err(|m| ScenarioErrors::new(vec![s.at(&c.referenced, 0, m)]))?;
+    Ok(c.value)
+}
+
+/// Turns a serde-saphyr error into ours, with a hint for the common cases.
+fn serde_error(s: &Source<'_>, e: &serde_saphyr::Error) -> ScenarioError {
+    let loc = e.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
+    let msg = e
+        .without_snippet()
+        .render_with_formatter(&serde_saphyr::UserMessageFormatter);
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg,
+    };
+    let hint = hint_for(&msg);
+    let mut err = s.at(&loc, 0, msg);
+    if loc.line() == 0 {
+        // No position (end of input): point at the last line.
+        let n = s.src.lines().count() as u64;
+        err.line = n;
+        err.column = 1;
+        err.source_line = s.src.lines().last().unwrap_or("").to_owned();
+    }
+    err.hint(hint)
+}
+
+fn hint_for(msg: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let (name, tail) = rest.split_once('`')?;
+        let expected = tail.split_once("expected").map_or("", |(_, e)| e);
+        let candidates: Vec<&str> = expected
+            .trim_start_matches(" one of")
+            .split([',', ' '])
+            .map(|c| c.trim().trim_matches('`'))
+            .filter(|c| !c.is_empty() && *c != "or")
+            .collect();
+        if let Some(h) = did_you_mean(name, candidates.iter().copied()) {
+            return Some(h);
+        }
+        if ALL_TYPES.iter().any(|t| t.name() == name) || params::column(name).is_ok() {
+            return Some(format!("`{name}` is a name, not a key here"));
+        }
+        return None;
+    }
+    let h = if msg.contains("invalid u64") || msg.contains("invalid u32") {
+        "a whole number, e.g. `7`"
+    } else if msg.contains("invalid f64") {
+        "a number, e.g. `5` or `0.5`"
+    } else if msg.contains("invalid bool") {
+        "write `yes` or `no`"
+    } else if msg.contains("expected string scalar") {
+        "a single value here (quote it if it contains `: ` or starts with `[`)"
+    } else if msg.contains("invalid type: sequence") {
+        "a single value or a mapping here, not a list"
+    } else if msg.contains("invalid type: map") || msg.contains("expected a sequence") {
+        "steps and outages are lists: start each item with `- `"
+    } else if msg.starts_with("missing field") {
+        "add it"
+    } else {
+        return None;
+    };
+    Some(h.to_owned())
+}
+
+struct Validator<'a> {
+    s: Source<'a>,
+    errors: Vec<ScenarioError>,
+}
+
+impl Validator<'_> {
+    fn err<T>(&mut self, at: &Spanned<T>, msg: impl Into<String>, hint: Option<String>) {
+        self.errors
+            .push(self.s.at(&at.referenced, 0, msg).hint(hint));
+    }
+
+    fn scenario(&mut self, raw: RawScenario) -> Scenario {
+        let mut sc = Scenario::nominal(self.s.origin);
+        sc.name = raw.name.as_ref().map(|n| n.value.clone());
+        sc.about = raw.about.as_ref().map(|a| a.value.clone());
+        if let Some(seed) = &raw.seed {
+            sc.seed = seed.value;
+        }
+        if let Some(start) = &raw.start {
+            match parse_start(&start.value) {
+                Ok(i) => sc.start = i,
+                Err((m, h)) => self.err(start, m, h),
+            }
+        }
+        if let Some(days) = &raw.days {
+            if days.value == 0 {
+                self.err(
+                    days,
+                    "`days` must be at least 1",
+                    Some("the horizon in days, e.g. `30`".into()),
+                );
+            } else {
+                sc.days = days.value;
+            }
+        }
+        if let Some(c) = &raw.calibration {
+            match &c.value {
+                RawCalibration::Name(n) if n == "default" => {}
+                RawCalibration::Name(n) => {
+                    if !n.contains(['.', '/']) && did_you_mean(n, ["default"].into_iter()).is_some()
+                    {
+                        self.err(
+                            c,
+                            format!("unknown calibration `{n}`"),
+                            Some("did you mean `default`?".into()),
+                        );
+                    } else {
+                        sc.calibration_file = Some(n.clone());
+                    }
+                }
+                RawCalibration::Inline(cal) => match cal.validate() {
+                    Ok(()) => sc.calibration = (**cal).clone(),
+                    Err(m) => self.err(c, m, None),
+                },
+            }
+        }
+        if let Some(p) = &raw.system_parameters {
+            for (name, value) in &p.value.0 {
+                if let Some(set) = self.param(name, value, false) {
+                    sc.params
+                        .set(&set.name, &set.value)
+                        .expect("checked by `param`");
+                }
+            }
+        }
+        if let Some(f) = &raw.fidelity {
+            sc.fidelity = f.value;
+        }
+        if let Some(h) = &raw.history {
+            match parse_duration(&h.value) {
+                Ok(ms) => sc.history = Some(ms),
+                Err(m) => self.err(h, m, Some("e.g. `10d`".into())),
+            }
+        }
+        sc.plan = self.plan(&raw, &sc);
+        sc
+    }
+
+    fn plan(&mut self, raw: &RawScenario, sc: &Scenario) -> Plan {
+        if let (Some(_), Some(steps)) = (&raw.outages, &raw.steps) {
+            self.err(
+                steps,
+                "a file uses `outages:` or `steps:`, not both",
+                Some(
+                    "write the outages as steps (`stop`, `advance`, `start`), or drop `outages:`"
+                        .into(),
+                ),
+            );
+        }
+        let restart = match &raw.restart {
+            None => Restart::All,
+            Some(r) if raw.outages.is_none() => {
+                let msg =
+                    "`restart` applies to `outages:`; with `steps:` write the restart as steps";
+                self.err(
+                    r,
+                    msg,
+                    Some("remove `restart:`, or describe the outage with `outages:`".into()),
+                );
+                Restart::All
+            }
+            Some(r) => match r.value.as_str() {
+                "all" => Restart::All,
+                "waves" => Restart::Waves,
+                other => {
+                    let h = did_you_mean(other, ["all", "waves"].into_iter())
+                        .or(Some("`all` or `waves`".into()));
+                    self.err(r, format!("unknown restart plan `{other}`"), h);
+                    Restart::All
+                }
+            },
+        };
+        if let Some(outages) = &raw.outages {
+            return Plan::Outages(self.outages(outages, restart, sc));
+        }
+        match &raw.steps {
+            Some(steps) => Plan::Steps(self.steps(steps)),
+            None => Plan::Outages(Vec::new()),
+        }
+    }
+
+    fn outages(
+        &mut self,
+        list: &Spanned<Vec<Spanned<RawOutage>>>,
+        restart: Restart,
+        sc: &Scenario,
+    ) -> Vec<Outage> {
+        let mut out: Vec<Outage> = Vec::new();
+        let horizon = Ms::from(sc.days) * DAY;
+        for o in &list.value {
+            let r = &o.value;
+            let (start, length) = match (&r.start_day, &r.days, &r.start, &r.end) {
+                (Some(sd), Some(d), None, None) => {
+                    if !(sd.value >= 0.0
+                        && d.value > 0.0
+                        && sd.value.is_finite()
+                        && d.value.is_finite())
+                    {
+                        self.err(
+                            o,
+                            "`start_day` must be 0 or more and `days` more than 0",
+                            None,
+                        );
+                        continue;
+                    }
+                    (
+                        (sd.value * DAY as f64).round() as Ms,
+                        (d.value * DAY as f64).round() as Ms,
+                    )
+                }
+                (None, None, Some(s), Some(e)) => {
+                    let (Some(a), Some(b)) = (self.instant(s), self.instant(e)) else {
+                        continue;
+                    };
+                    if a.0 < sc.start.0 {
+                        let h = format!("the scenario starts at {}", sc.start.iso());
+                        self.err(s, "the outage starts before the scenario", Some(h));
+                        continue;
+                    }
+                    if b.0 <= a.0 {
+                        self.err(e, "an outage must end after it starts", None);
+                        continue;
+                    }
+                    (a.0 - sc.start.0, b.0 - a.0)
+                }
+                _ => {
+                    let h =
+                        "write `{start_day: 3, days: 5}` or `{start: 2025-01-09, end: 2025-01-14}`";
+                    self.err(
+                        o,
+                        "an outage is `start_day` + `days`, or `start` + `end`",
+                        Some(h.into()),
+                    );
+                    continue;
+                }
+            };
+            if let Some(prev) = out.last() {
+                if prev.restart == Restart::Waves {
+                    let h = "the waves end when the types are caught up, so a later outage has no fixed \
+                             date: write the scenario as steps, or use `restart: all`";
+                    self.err(o, "an outage after a restart in waves", Some(h.into()));
+                    continue;
+                }
+                if start < prev.start + prev.length {
+                    self.err(o, "outages must be in order and must not overlap", None);
+                    continue;
+                }
+            }
+            if start + length > horizon {
+                let h = format!(
+                    "raise `days` to at least {}",
+                    (start + length + DAY - 1) / DAY
+                );
+                self.err(
+                    o,
+                    format!("the outage ends after the horizon ({} days)", sc.days),
+                    Some(h),
+                );
+                continue;
+            }
+            out.push(Outage {
+                start,
+                length,
+                restart,
+            });
+        }
+        out
+    }
+
+    fn instant(&mut self, s: &Spanned<String>) -> Option<Instant> {
+        match Instant::parse(&s.value) {
+            Ok(i) => Some(i),
+            Err(m) => {
+                self.err(s, m, None);
+                None
+            }
+        }
+    }
+
+    fn steps(&mut self, list: &Spanned<Vec<Spanned<RawStep>>>) -> Vec<ScenarioStep> {
+        let mut out = Vec::new();
+        // Time advanced since the last action: a `run_until` right after it cannot be placed by
+        // the simulator, whose wait starts at the previous action.
+        let mut advanced = false;
+        for st in &list.value {
+            let Some(step) = self.step(st) else { continue };
+            match &step.kind {
+                StepKind::Advance(_) => advanced = true,
+                StepKind::RunUntil { .. } if advanced => {
+                    let h = "put the `advance` after the `run_until` (the wait starts at the previous action)";
+                    self.err(st, "`run_until` right after `advance`", Some(h.into()));
+                }
+                k if !k.harness_only() => advanced = false,
+                _ => {}
+            }
+            out.push(step);
+        }
+        out
+    }
+
+    fn step(&mut self, st: &Spanned<RawStep>) -> Option<ScenarioStep> {
+        let r = &st.value;
+        let present: Vec<&str> = [
+            ("stop", r.stop.is_some()),
+            ("start", r.start.is_some()),
+            ("advance", r.advance.is_some()),
+            ("set_param", r.set_param.is_some()),
+            ("run_until", r.run_until.is_some()),
+            ("sql", r.sql.is_some()),
+            ("psql_file", r.psql_file.is_some()),
+            ("backup", r.backup.is_some()),
+            ("borg_extract", r.borg_extract.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.then_some(n))
+        .collect();
+        if present.len() > 1 {
+            let msg = format!("one action per step, found `{}`", present.join("`, `"));
+            self.err(st, msg, Some("split them into separate `- …` items".into()));
+            return None;
+        }
+        let expect = r.expect.as_ref().map(|e| self.expect(&e.value));
+        let refused = expect.as_ref().and_then(|e| e.refused.as_ref()).is_some();
+        let kind = if let Some(c) = &r.stop {
+            StepKind::Stop {
+                confirm: c.value.confirm.value,
+            }
+        } else if let Some(c) = &r.start {
+            StepKind::Start {
+                confirm: c.value.confirm.value,
+            }
+        } else if let Some(a) = &r.advance {
+            match parse_duration(&a.value) {
+                Ok(ms) => StepKind::Advance(ms),
+                Err(m) => {
+                    self.err(a, m, Some("e.g. `advance: 5d`".into()));
+                    return None;
+                }
+            }
+        } else if let Some(p) = &r.set_param {
+            self.set_param(p, refused, r.expect.as_ref())?
+        } else if let Some(ru) = &r.run_until {
+            let caught_up = self.types(&ru.value.caught_up)?;
+            let within = match &ru.value.within {
+                None => None,
+                Some(w) => match parse_duration(&w.value) {
+                    Ok(ms) => Some(ms),
+                    Err(m) => {
+                        self.err(w, m, Some("e.g. `within: 72h`".into()));
+                        None
+                    }
+                },
+            };
+            StepKind::RunUntil { caught_up, within }
+        } else if let Some(q) = &r.sql {
+            StepKind::Sql(q.value.clone())
+        } else if let Some(p) = &r.psql_file {
+            StepKind::PsqlFile {
+                file: p.value.file.value.clone(),
+            }
+        } else if r.backup.is_some() {
+            StepKind::Backup
+        } else if let Some(b) = &r.borg_extract {
+            StepKind::BorgExtract {
+                archive: b.value.archive.value.clone(),
+                to: b.value.to.value.clone(),
+            }
+        } else if r.expect.is_some() {
+            StepKind::Expect
+        } else {
+            let kinds = "stop, start, advance, set_param, run_until, sql, psql_file, backup, borg_extract, expect";
+            self.err(st, "empty step", Some(format!("name one of: {kinds}")));
+            return None;
+        };
+        Some(ScenarioStep {
+            line: st.referenced.line(),
+            kind,
+            expect,
+        })
+    }
+
+    fn set_param(
+        &mut self,
+        p: &Spanned<Pairs<ParamValue>>,
+        refused: bool,
+        expect: Option<&Spanned<RawExpect>>,
+    ) -> Option<StepKind> {
+        if p.value.0.is_empty() {
+            self.err(
+                p,
+                "`set_param` sets nothing",
+                Some("e.g. `set_param: { max_number_of_worker_instances: 40 }`".into()),
+            );
+            return None;
+        }
+        let n = self.errors.len();
+        let settings: Vec<ParamSetting> = p
+            .value
+            .0
+            .iter()
+            .filter_map(|(k, v)| self.param(k, v, refused))
+            .collect();
+        if self.errors.len() > n {
+            return None;
+        }
+        if let Some(e) = expect.filter(|_| refused) {
+            let wanted = e.value.refused.as_ref().expect("refused");
+            let reasons: Vec<&str> = settings
+                .iter()
+                .filter_map(|s| s.refused.as_deref())
+                .collect();
+            if reasons.is_empty() {
+                self.err(
+                    wanted,
+                    "expected a refusal, but every value is valid",
+                    Some("remove `refused:`".into()),
+                );
+            } else if !reasons.iter().any(|r| r.contains(&wanted.value)) {
+                let msg = format!("refused, but for another reason: {}", reasons.join("; "));
+                self.err(wanted, msg, None);
+            }
+        }
+        Some(StepKind::SetParam(settings))
+    }
+
+    /// Checks one parameter; `Some` when it can be set (or is refused, as expected).
+    fn param(
+        &mut self,
+        name: &Spanned<String>,
+        value: &Spanned<ParamValue>,
+        expect_refused: bool,
+    ) -> Option<ParamSetting> {
+        if let Err(e) = params::column(&name.value) {
+            let hint = match e {
+                params::ParamError::Unknown { hint: Some(h), .. } => {
+                    Some(format!("did you mean `{h}`?"))
+                }
+                _ => None,
+            };
+            self.err(
+                name,
+                format!("unknown system parameter `{}`", name.value),
+                hint,
+            );
+            return None;
+        }
+        let text = match &value.value {
+            ParamValue::Null => "null".to_owned(),
+            ParamValue::Scalar(s) => s.clone(),
+            ParamValue::List(items) if name.value == "job_types_list" => {
+                let mut ok = true;
+                for it in items {
+                    if JobType::from_name(&it.value).is_none() && it.value != "test_job" {
+                        self.err(
+                            it,
+                            format!("unknown job type `{}`", it.value),
+                            type_hint(&it.value),
+                        );
+                        ok = false;
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                let names: Vec<String> = items.iter().map(|i| format!("\"{}\"", i.value)).collect();
+                format!("[{}]", names.join(", "))
+            }
+            ParamValue::List(_) => {
+                let msg = format!("`{}` takes one value, not a list", name.value);
+                self.err(value, msg, Some("only `job_types_list` is a list".into()));
+                return None;
+            }
+        };
+        match refusal(&name.value, &text) {
+            None => Some(ParamSetting {
+                name: name.value.clone(),
+                value: text,
+                refused: None,
+            }),
+            Some((_, _)) if expect_refused => {
+                let (msg, _) = refusal(&name.value, &text).expect("refused");
+                Some(ParamSetting {
+                    name: name.value.clone(),
+                    value: text,
+                    refused: Some(msg),
+                })
+            }
+            Some((msg, hint)) => {
+                self.err(value, msg, hint);
+                None
+            }
+        }
+    }
+
+    fn types(&mut self, t: &Spanned<RawTypes>) -> Option<CaughtUp> {
+        match &t.value {
+            RawTypes::Word(w) if w == "all" => Some(CaughtUp::All),
+            RawTypes::Word(w) => {
+                let h = type_hint(w).or(Some(
+                    "`all` or a list such as `[fsc_rlie_job, rlies1_job]`".into(),
+                ));
+                self.err(
+                    t,
+                    format!("expected `all` or a list of job types, found `{w}`"),
+                    h,
+                );
+                None
+            }
+            RawTypes::List(items) => {
+                let mut out = Vec::new();
+                for it in items {
+                    match JobType::from_name(&it.value) {
+                        Some(jt) => out.push(jt),
+                        None => self.err(
+                            it,
+                            format!("unknown job type `{}`", it.value),
+                            type_hint(&it.value),
+                        ),
+                    }
+                }
+                (out.len() == items.len()).then_some(CaughtUp::Types(out))
+            }
+        }
+    }
+
+    fn job_type(&mut self, s: &Spanned<String>) -> Option<JobType> {
+        let t = JobType::from_name(&s.value);
+        if t.is_none() {
+            self.err(
+                s,
+                format!("unknown job type `{}`", s.value),
+                type_hint(&s.value),
+            );
+        }
+        t
+    }
+
+    fn count(&mut self, c: &Spanned<RawCount>) -> Option<Count> {
+        match &c.value {
+            RawCount::Exact(n) => Some(Count::Eq(*n)),
+            RawCount::Text(t) => {
+                let n = Count::parse(t);
+                if n.is_none() {
+                    self.err(
+                        c,
+                        format!("`{t}` is not a count"),
+                        Some("e.g. `0`, `\"> 0\"` or `\"<= 5\"`".into()),
+                    );
+                }
+                n
+            }
+        }
+    }
+
+    fn expect(&mut self, e: &RawExpect) -> Expect {
+        let mut out = Expect {
+            plan: e.plan.as_ref().map(|p| PlanCounts {
+                add: p.value.add,
+                change: p.value.change,
+                destroy: p.value.destroy,
+            }),
+            nomad_running: e
+                .nomad_running
+                .iter()
+                .flatten()
+                .map(|n| n.value.clone())
+                .collect(),
+            refused: e.refused.as_ref().map(|r| r.value.clone()),
+            errors_only: e
+                .errors_only
+                .iter()
+                .flatten()
+                .map(|n| n.value.clone())
+                .collect(),
+            ..Expect::default()
+        };
+        for (t, c) in e.lost.iter().flat_map(|p| &p.0) {
+            if let (Some(t), Some(c)) = (self.job_type(t), self.count(c)) {
+                out.lost.insert(t, c);
+            }
+        }
+        for (t, reasons) in e.lost_reasons.iter().flat_map(|p| &p.0) {
+            let t = self.job_type(t);
+            for (reason, c) in &reasons.value.0 {
+                if !LOST_REASONS.contains(&reason.value.as_str()) {
+                    let h = did_you_mean(&reason.value, LOST_REASONS.iter().copied())
+                        .or_else(|| Some(format!("one of {}", LOST_REASONS.join(", "))));
+                    self.err(reason, format!("unknown lost reason `{}`", reason.value), h);
+                    continue;
+                }
+                if let (Some(t), Some(c)) = (t, self.count(c)) {
+                    out.lost_reasons
+                        .entry(t)
+                        .or_default()
+                        .insert(reason.value.clone(), c);
+                }
+            }
+        }
+        for q in e.sql.iter().flatten() {
+            let equals = q.value.equals.as_ref().and_then(|v| match &v.value {
+                ParamValue::Null => Some("null".to_owned()),
+                ParamValue::Scalar(s) => Some(s.clone()),
+                ParamValue::List(_) => {
+                    self.err(v, "`equals` takes one value", None);
+                    None
+                }
+            });
+            let equals_backup = q.value.equals_backup.unwrap_or(false);
+            if equals.is_none() && !equals_backup {
+                self.err(
+                    q,
+                    "an SQL check needs `equals:` or `equals_backup: true`",
+                    None,
+                );
+            }
+            out.sql.push(SqlCheck {
+                query: q.value.query.value.clone(),
+                equals,
+                equals_backup,
+            });
+        }
+        if let Some(s) = &e.services_failing {
+            out.services_failing = match &s.value {
+                RawTypes::Word(w) if w == "all" => Some(Services::All),
+                RawTypes::Word(w) if w == "none" => Some(Services::None),
+                RawTypes::Word(w) => {
+                    self.err(
+                        s,
+                        format!("expected `all`, `none` or a list of services, found `{w}`"),
+                        None,
+                    );
+                    None
+                }
+                RawTypes::List(l) => {
+                    Some(Services::Named(l.iter().map(|x| x.value.clone()).collect()))
+                }
+            };
+        }
+        out
+    }
+}
+
+/// Why hrsi refuses a parameter value (message, hint), or `None` when it accepts it.
+pub(crate) fn refusal(name: &str, text: &str) -> Option<(String, Option<String>)> {
+    if let Err(e) = SystemParameters::default().set(name, text) {
+        return Some((e.to_string(), None));
+    }
+    if name != "job_types_list" {
+        return None;
+    }
+    match JobTypesList::parse(text) {
+        JobTypesList::Valid(_) => None,
+        JobTypesList::NotJson => Some((
+            format!(
+                "`{text}` is not a JSON list: every service reads `job_types_list` with json.loads \
+                 and would fail at each loop"
+            ),
+            Some(format!(
+                "write a YAML list `[fsc_rlie_job, rlies1_job]`, or JSON with double quotes: `{}`",
+                text.replace('\'', "\"")
+            )),
+        )),
+        JobTypesList::UnknownType(t) => Some((
+            format!(
+                "unknown job type `{t}` in `job_types_list`: the services would stop until restarted"
+            ),
+            type_hint(t.trim_matches('"')),
+        )),
+    }
+}
+
+fn type_hint(name: &str) -> Option<String> {
+    did_you_mean(name, ALL_TYPES.iter().map(|t| t.name())).or_else(|| {
+        Some(format!(
+            "job types: {}",
+            ALL_TYPES.map(|t| t.name()).join(", ")
+        ))
+    })
+}
+
+/// Parses the start of a scenario: a date or an ISO time at midnight UTC.
+pub(crate) fn parse_start(s: &str) -> Result<Instant, (String, Option<String>)> {
+    let i = Instant::parse(s).map_err(|m| (m, None))?;
+    if i.0.rem_euclid(DAY) != 0 {
+        let msg = format!(
+            "`{s}` is not at 00:00 UTC: the reported period starts at midnight UTC (daily rules use UTC days)"
+        );
+        return Err((
+            msg,
+            Some(format!(
+                "write `{}`",
+                Instant(i.0 - i.0.rem_euclid(DAY)).date()
+            )),
+        ));
+    }
+    Ok(i)
+}
+
+impl Scenario {
+    /// The nominal scenario: seed 1, 2025-01-06, 30 days, defaults, no outage.
+    pub fn nominal(origin: &str) -> Scenario {
+        Scenario {
+            origin: origin.to_owned(),
+            name: None,
+            about: None,
+            seed: DEFAULT_SEED,
+            start: Instant::parse(DEFAULT_START).expect("valid default start"),
+            days: DEFAULT_DAYS,
+            calibration: Calibration::default(),
+            calibration_file: None,
+            params: SystemParameters::default(),
+            fidelity: Fidelity::default(),
+            history: None,
+            plan: Plan::Outages(Vec::new()),
+        }
+    }
+}
