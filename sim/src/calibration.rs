@@ -148,8 +148,9 @@ impl Calibration {
             ("no_product_rate", self.no_product_rate),
         ];
         for (n, v) in shares {
-            if !(0.0..=0.9).contains(&v) && !(n == "error_processing_share" && (0.0..=1.0).contains(&v)) {
-                return Err(format!("calibration `{n}` must be a share between 0 and 0.9, got {v}"));
+            let max = if n == "error_processing_share" { 1.0 } else { 0.9 };
+            if !(0.0..=max).contains(&v) {
+                return Err(format!("calibration `{n}` must be a share between 0 and {max}, got {v}"));
             }
         }
         if self.internal_error_rate + self.external_error_rate > 0.5 {

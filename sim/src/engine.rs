@@ -10,7 +10,7 @@ use crate::inputs::{Geometry, Input, N_TILES, Product};
 use crate::job_type::{ALL_TYPES, Flavor, JobType, N_FLAVORS};
 use crate::model::*;
 use crate::params::{JobTypesList, SystemParameters};
-use crate::pool::workers_to_create;
+use crate::pool::workers_to_create_into;
 use crate::rng::{Stream, normal, unit};
 use crate::status::{Status, allowed_change};
 use crate::time::{DAY, HOUR, MINUTE, Ms, SECOND};
@@ -125,6 +125,27 @@ struct TileState {
     latest_gfsc: Option<(i64, i64)>,
 }
 
+/// Parameters read on hot paths, refreshed when one changes.
+struct Hot {
+    max_workers: i64,
+    xl_cap: i64,
+    maja_threshold: Ms,
+    backward_required: u16,
+    backward_active: bool,
+}
+
+impl Hot {
+    fn of(p: &SystemParameters) -> Hot {
+        Hot {
+            max_workers: p.int("max_number_of_worker_instances").unwrap_or(210),
+            xl_cap: p.int("max_number_of_extra_large_worker_instances").unwrap_or(2),
+            maja_threshold: p.int("maja_consecutive_jobs_threshold_value").unwrap_or(60) * DAY,
+            backward_required: p.int("maja_backward_required_job_number").unwrap_or(8).clamp(1, 100) as u16,
+            backward_active: p.bool("activate_backward_reprocessing").unwrap_or(true),
+        }
+    }
+}
+
 struct Catch {
     candidate: Option<Ms>,
 }
@@ -140,13 +161,15 @@ pub struct Engine<'a> {
     t0: Ms,
     first_day: i64,
     heap: BinaryHeap<Entry>,
-    seq: u64,
+    seq: u32,
     events: u64,
     status_changes: u64,
     illegal: u64,
 
     params: SystemParameters,
+    hot: Hot,
     types: JobTypesList,
+    enabled_mask: u8,
     up: bool,
     halted: bool,
     svc_gen: u32,
@@ -161,10 +184,13 @@ pub struct Engine<'a> {
     to_exec: [Vec<u32>; 5],
     to_publish: [Vec<u32>; 5],
     reset_on_start: Vec<u32>,
+    /// Emptied work lists kept for reuse: a service loop swaps its list out instead of
+    /// allocating a new one every iteration.
+    spare: Vec<Vec<u32>>,
 
     tiles: Vec<TileState>,
     tile_tracks: Vec<Vec<(u16, u16)>>,
-    grd_index: HashMap<(u16, i64, u16), u32>,
+    grd_index: FastMap<(u16, i64, u16), u32>,
     input_job: Vec<u32>,
 
     fifo: [VecDeque<(u32, u32)>; N_FLAVORS],
@@ -188,17 +214,17 @@ pub struct Engine<'a> {
     monitor_at: Option<Ms>,
     monitor_gen: u32,
 
-    s1s2_unit: HashMap<(u16, i64), u32>,
+    s1s2_unit: FastMap<(u16, i64), u32>,
     s1s2_ready: Vec<Vec<u32>>,
     s1s2_uncreated: usize,
     has_fsc: Vec<bool>,
     has_s1: Vec<bool>,
     s1_unpublished: Vec<i32>,
-    wds_done: std::collections::HashSet<(u16, u16, i64)>,
+    wds_done: FastSet<(u16, u16, i64)>,
     s1s2_midnight: Option<Ms>,
     s1s2_reach: i64,
 
-    gfsc_siblings: HashMap<(u16, i64), Vec<u32>>,
+    gfsc_siblings: FastMap<(u16, i64), Vec<u32>>,
     indexed_any: Vec<[u64; WORDS]>,
     indexed_s1: Vec<[u64; WORDS]>,
     indexed_count: Vec<u32>,
@@ -206,7 +232,7 @@ pub struct Engine<'a> {
     daily_first: Option<i64>,
     daily_gen: u32,
     daily_at: Option<Ms>,
-    daily_expected: HashMap<(u16, i64), u32>,
+    daily_expected: FastMap<(u16, i64), u32>,
     daily_by_day: std::collections::BTreeMap<i64, Vec<u32>>,
     daily_created: Vec<(u16, i64)>,
 
@@ -228,6 +254,46 @@ pub struct Engine<'a> {
     step: usize,
     step_wait: Option<Ms>,
     steps_done: usize,
+}
+
+/// A fast, deterministic hasher for the engine's small integer keys (no DoS concern: keys are
+/// ours, not user input).
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Swaps a work list out for a spare empty one.
+macro_rules! take_batch {
+    ($self:ident, $list:expr) => {{
+        let mut b = $self.spare.pop().unwrap_or_default();
+        std::mem::swap(&mut b, &mut $list);
+        b
+    }};
 }
 
 fn bit(set: &[u64; WORDS], t: u16) -> bool {
@@ -260,7 +326,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let mut grd_index = HashMap::new();
+        let mut grd_index = FastMap::default();
         for (i, inp) in inputs.iter().enumerate() {
             if let Product::Grd { track, slice } = inp.product {
                 grd_index.insert((track, inp.sensing.div_euclid(DAY), slice), i as u32);
@@ -287,7 +353,9 @@ impl<'a> Engine<'a> {
             status_changes: 0,
             illegal: 0,
             params: cfg.params.clone(),
+            hot: Hot::of(&cfg.params),
             types: cfg.params.job_types(),
+            enabled_mask: 0,
             up: true,
             halted: false,
             svc_gen: 0,
@@ -301,6 +369,7 @@ impl<'a> Engine<'a> {
             to_exec: Default::default(),
             to_publish: Default::default(),
             reset_on_start: Vec::new(),
+            spare: Vec::new(),
             tiles,
             tile_tracks,
             grd_index,
@@ -324,7 +393,7 @@ impl<'a> Engine<'a> {
             queued_watch: VecDeque::new(),
             monitor_at: None,
             monitor_gen: 0,
-            s1s2_unit: HashMap::new(),
+            s1s2_unit: FastMap::default(),
             s1s2_ready: vec![Vec::new(); n_days],
             s1s2_uncreated: 0,
             has_fsc: vec![false; n_days],
@@ -333,7 +402,7 @@ impl<'a> Engine<'a> {
             wds_done: Default::default(),
             s1s2_midnight: None,
             s1s2_reach: i64::MIN,
-            gfsc_siblings: HashMap::new(),
+            gfsc_siblings: FastMap::default(),
             indexed_any: vec![[0; WORDS]; n_days],
             indexed_s1: vec![[0; WORDS]; n_days],
             indexed_count: vec![0; n_days],
@@ -341,7 +410,7 @@ impl<'a> Engine<'a> {
             daily_first: None,
             daily_gen: 0,
             daily_at: None,
-            daily_expected: HashMap::new(),
+            daily_expected: FastMap::default(),
             daily_by_day: Default::default(),
             daily_created: Vec::new(),
             stats: Default::default(),
@@ -362,6 +431,7 @@ impl<'a> Engine<'a> {
             step_wait: None,
             steps_done: 0,
         };
+        e.refresh_enabled();
         e.precreate_units(baseline);
         e.push(0, Ev::Sample);
         if !cfg.steps.is_empty() {
@@ -379,7 +449,7 @@ impl<'a> Engine<'a> {
 
     fn push(&mut self, at: Ms, ev: Ev) {
         self.seq += 1;
-        self.heap.push(Entry { at, seq: self.seq, ev });
+        self.heap.push(Entry { at: at.max(self.now), seq: self.seq, ev });
     }
 
     fn new_unit(&mut self, ty: JobType, kind: UnitKind, avail: Ms, sensing: Ms, tile: u16, aux: i64) -> u32 {
@@ -407,7 +477,7 @@ impl<'a> Engine<'a> {
 
     /// Units known from the inputs alone: RLIE-S1-S2 tile-days and the baseline's daily tile-days.
     fn precreate_units(&mut self, baseline: Option<&Baseline>) {
-        let mut l1c_of: HashMap<(u16, i64), u32> = HashMap::new();
+        let mut l1c_of: FastMap<(u16, i64), u32> = FastMap::default();
         for (i, inp) in self.inputs.iter().enumerate() {
             if let Product::L1c { tile, cloudy: false } = inp.product
                 && self.geo.tiles[usize::from(tile)].rlie
@@ -452,13 +522,19 @@ impl<'a> Engine<'a> {
     }
 
     fn enabled(&self, t: JobType) -> bool {
-        self.services_ok() && matches!(&self.types, JobTypesList::Valid(v) if v.contains(&t))
+        self.enabled_mask & (1 << t.idx()) != 0
     }
 
-    fn enabled_list(&self) -> Vec<JobType> {
-        match &self.types {
-            JobTypesList::Valid(v) if self.up && !self.halted => v.clone(),
-            _ => Vec::new(),
+    /// Recomputes which types the services work on (after a start, stop or parameter change).
+    fn refresh_enabled(&mut self) {
+        self.enabled_mask = 0;
+        if let JobTypesList::Valid(v) = &self.types
+            && self.up
+            && !self.halted
+        {
+            for t in v {
+                self.enabled_mask |= 1 << t.idx();
+            }
         }
     }
 
@@ -581,8 +657,10 @@ impl<'a> Engine<'a> {
     }
 
     fn finish_units(&mut self, j: u32, bucket: Bucket, reason: LostReason) {
-        for u in self.units_of(j) {
+        let mut u = self.jobs[j as usize].first_unit;
+        while u != NONE {
             self.leave_pending(u, bucket, reason);
+            u = self.units[u as usize].next;
         }
     }
 
@@ -591,6 +669,7 @@ impl<'a> Engine<'a> {
     /// Runs to the horizon and returns the outcome.
     pub fn run(mut self) -> Outcome {
         let horizon = self.cfg.horizon;
+        // Inputs are already sorted by availability: merged with the queue instead of queued.
         loop {
             let next_input = self.inputs.get(self.next_input).map(|i| i.available);
             let next_ev = self.heap.peek().map(|e| e.at);
@@ -715,7 +794,8 @@ impl<'a> Engine<'a> {
     fn creation(&mut self, t: JobType) {
         match t {
             JobType::FscRlieJob => {
-                for u in std::mem::take(&mut self.to_create[0]) {
+                let batch = take_batch!(self, self.to_create[0]);
+                for &u in &batch {
                     let (tile, sensing, i) = {
                         let x = &self.units[u as usize];
                         (x.tile, x.sensing, x.aux as usize)
@@ -733,9 +813,11 @@ impl<'a> Engine<'a> {
                     let d = self.day_idx(sensing.div_euclid(DAY));
                     self.has_fsc[d] = true;
                 }
+                self.give_back(batch);
             }
             JobType::Rlies1Job => {
-                for u in std::mem::take(&mut self.to_create[1]) {
+                let batch = take_batch!(self, self.to_create[1]);
+                for &u in &batch {
                     let (sensing, i) = (self.units[u as usize].sensing, self.units[u as usize].aux as usize);
                     let j = self.new_job(t, 0, sensing, i as u64);
                     if let Product::Grd { track, slice } = self.inputs[i].product {
@@ -750,6 +832,7 @@ impl<'a> Engine<'a> {
                     self.has_s1[d] = true;
                     self.s1_unpublished[d] += 1;
                 }
+                self.give_back(batch);
             }
             JobType::Rlies1s2Job => self.create_rlies1s2(),
             JobType::SwsWdsJob => self.create_sws_wds(),
@@ -822,7 +905,7 @@ impl<'a> Engine<'a> {
 
     fn create_sws_wds(&mut self) {
         // SWS parts (mountain tile x datatake), keyed by (tile, track, day).
-        let mut sws: HashMap<(u16, u16, i64), u32> = HashMap::new();
+        let mut sws: FastMap<(u16, u16, i64), u32> = FastMap::default();
         let mut order: Vec<(u16, u16, i64)> = Vec::new();
         for u in std::mem::take(&mut self.to_create[3]) {
             let unit = &self.units[u as usize];
@@ -992,10 +1075,10 @@ impl<'a> Engine<'a> {
     // ---------------------------------------------------------------- configuration
 
     fn configuration(&mut self, t: JobType) {
-        let mut batch = std::mem::take(&mut self.to_config[t.idx()]);
+        let mut batch = take_batch!(self, self.to_config[t.idx()]);
         batch.sort_unstable();
         batch.dedup();
-        for j in batch {
+        for &j in &batch {
             let st = self.jobs[j as usize].status;
             if st != Status::Initialized && st != Status::Configured {
                 continue;
@@ -1009,6 +1092,12 @@ impl<'a> Engine<'a> {
                 _ => self.make_ready(j),
             }
         }
+        self.give_back(batch);
+    }
+
+    fn give_back(&mut self, mut batch: Vec<u32>) {
+        batch.clear();
+        self.spare.push(batch);
     }
 
     fn make_ready(&mut self, j: u32) {
@@ -1049,7 +1138,7 @@ impl<'a> Engine<'a> {
         }
         let pred = pred.unwrap_or(self.tiles[tile].init_l2a);
         let meas = self.jobs[j as usize].meas;
-        let threshold = self.params.int("maja_consecutive_jobs_threshold_value").unwrap_or(60) * DAY;
+        let threshold = self.hot.maja_threshold;
         let ts = &mut self.tiles[tile];
         if meas - pred > threshold {
             ts.since_init = 0;
@@ -1057,8 +1146,8 @@ impl<'a> Engine<'a> {
         } else {
             ts.since_init = ts.since_init.saturating_add(1);
         }
-        let required = self.params.int("maja_backward_required_job_number").unwrap_or(8).max(1) as u16;
-        if ts.init_pending && ts.since_init >= required && self.params.bool("activate_backward_reprocessing").unwrap_or(true) {
+        let required = self.hot.backward_required;
+        if ts.init_pending && ts.since_init >= required && self.hot.backward_active {
             ts.init_pending = false;
             // One backward job and the re-runs of the degraded dates: reprocessing priority.
             for r in 0..required {
@@ -1096,12 +1185,12 @@ impl<'a> Engine<'a> {
     // ---------------------------------------------------------------- execution, Nomad, workers
 
     fn execution(&mut self, t: JobType) {
-        let mut batch = std::mem::take(&mut self.to_exec[t.idx()]);
+        let mut batch = take_batch!(self, self.to_exec[t.idx()]);
         // Priority only orders the jobs readied in the same pass (stable sort).
         if matches!(t, JobType::FscRlieJob | JobType::SwsWdsJob) {
             batch.sort_by_key(|&j| self.jobs[j as usize].reprocessing);
         }
-        for j in batch {
+        for &j in &batch {
             if self.jobs[j as usize].status != Status::Ready {
                 continue;
             }
@@ -1110,6 +1199,7 @@ impl<'a> Engine<'a> {
             self.wake_monitor(self.now + QUEUED_LIMIT);
             self.enqueue_nomad(j);
         }
+        self.give_back(batch);
     }
 
     fn enqueue_nomad(&mut self, j: u32) {
@@ -1348,8 +1438,41 @@ impl<'a> Engine<'a> {
     }
 
     fn wake_wpm(&mut self) {
-        let at = boundary(self.now, WPM_LOOP, 500);
-        self.wpm_at_or_earlier(at);
+        if let Some(at) = self.wpm_needed_at(boundary(self.now, WPM_LOOP, 500)) {
+            self.wpm_at_or_earlier(at);
+        }
+    }
+
+    /// The first loop boundary from `earliest` at which the worker pool would create or delete
+    /// anything, given the current state: loops that would do nothing are not simulated.
+    fn wpm_needed_at(&self, earliest: Ms) -> Option<Ms> {
+        if !self.services_ok() {
+            return None;
+        }
+        let slots = self.hot.max_workers - self.n_workers;
+        let mut need = 0;
+        let mut flavors = [false; N_FLAVORS];
+        for t in ALL_TYPES.into_iter().filter(|&t| self.enabled(t)) {
+            let f = t.flavor() as usize;
+            need += self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f]);
+            flavors[f] = true;
+        }
+        if (need > 0 && slots > 0) || self.n_orphan.iter().zip(flavors).any(|(&n, on)| on && n > 0) {
+            return Some(earliest);
+        }
+        let mut first: Option<Ms> = None;
+        for (f, idle) in self.idle.iter().enumerate() {
+            if !flavors[f] {
+                continue;
+            }
+            for &w in idle {
+                if let WState::Idle { since, eligible } = self.workers[usize::from(w)].state {
+                    let at = if eligible { since + SLEEPING_AFTER } else { earliest };
+                    first = Some(first.map_or(at, |x: Ms| x.min(at)));
+                }
+            }
+        }
+        first.map(|at| boundary(at.max(earliest), WPM_LOOP, 500))
     }
 
     fn wpm_at_or_earlier(&mut self, at: Ms) {
@@ -1388,19 +1511,27 @@ impl<'a> Engine<'a> {
         if !self.services_ok() {
             return;
         }
-        let list = self.enabled_list();
-        let max = self.params.int("max_number_of_worker_instances").unwrap_or(210);
-        let slots = max - self.n_workers;
-        let needs: Vec<i64> = list
-            .iter()
-            .map(|t| {
-                let f = t.flavor() as usize;
-                self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f])
-            })
-            .collect();
-        let mut result = workers_to_create(&needs, slots);
+        let mut list = [JobType::FscRlieJob; 5];
+        let n = match &self.types {
+            JobTypesList::Valid(v) => {
+                let n = v.len().min(5);
+                list[..n].copy_from_slice(&v[..n]);
+                n
+            }
+            _ => 0,
+        };
+        let list = &list[..n];
+        let slots = self.hot.max_workers - self.n_workers;
+        let mut needs = [0i64; 5];
+        for (i, t) in list.iter().enumerate() {
+            let f = t.flavor() as usize;
+            needs[i] = self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f]);
+        }
+        let needs = &needs[..n];
+        let mut result = [0i64; 5];
+        workers_to_create_into(needs, slots, &mut result);
         if self.cfg.fidelity.xl_worker_cap {
-            let cap = self.params.int("max_number_of_extra_large_worker_instances").unwrap_or(2);
+            let cap = self.hot.xl_cap;
             let xl = self.n_exist[Flavor::HmXlarge as usize];
             for (i, t) in list.iter().enumerate() {
                 if *t == JobType::SwsWdsJob {
@@ -1408,8 +1539,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let mut names = result.iter().sum::<i64>().max(0);
-        let mut created = 0;
+        let mut names = result[..n].iter().sum::<i64>().max(0);
         let mut aborted = false;
         for (i, t) in list.iter().enumerate() {
             for _ in 0..result[i].max(0) {
@@ -1419,10 +1549,8 @@ impl<'a> Engine<'a> {
                 }
                 names -= 1;
                 self.create_worker(t.flavor());
-                created += 1;
             }
         }
-        let mut acted = created > 0;
         if !aborted {
             let snapshot: Vec<u16> = self
                 .idle
@@ -1435,27 +1563,10 @@ impl<'a> Engine<'a> {
                 if result[i] != 0 {
                     continue;
                 }
-                acted |= self.delete_idle(t.flavor(), &snapshot);
+                self.delete_idle(t.flavor(), &snapshot);
             }
         }
-        let need_total: i64 = needs.iter().sum();
-        let busy_next = acted
-            || (need_total > 0 && slots > 0)
-            || self.n_orphan.iter().any(|&n| n > 0)
-            || self.idle.iter().flatten().any(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { eligible: false, .. }));
-        if busy_next {
-            self.wpm_at_or_earlier(self.now + WPM_LOOP);
-        } else if let Some(since) = self
-            .idle
-            .iter()
-            .flatten()
-            .filter_map(|&w| match self.workers[usize::from(w)].state {
-                WState::Idle { since, eligible: true } => Some(since),
-                _ => None,
-            })
-            .min()
-        {
-            let at = boundary((since + SLEEPING_AFTER).max(self.now + 1), WPM_LOOP, 500);
+        if let Some(at) = self.wpm_needed_at(self.now + WPM_LOOP) {
             self.wpm_at_or_earlier(at);
         }
     }
@@ -1486,20 +1597,18 @@ impl<'a> Engine<'a> {
 
     /// Deletion for one type whose creation count is 0: switch a third of the sleeping nodes
     /// off, delete those switched off at the loop's start, and one stale worker.
-    fn delete_idle(&mut self, flavor: Flavor, snapshot: &[u16]) -> bool {
+    fn delete_idle(&mut self, flavor: Flavor, snapshot: &[u16]) {
         let f = flavor as usize;
         let sleeping: Vec<u16> = self.idle[f]
             .iter()
             .copied()
             .filter(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { since, .. } if self.now - since >= SLEEPING_AFTER))
             .collect();
-        let mut acted = false;
         let n = sleeping.len();
         let k = if n == 1 { 1 } else { (n / 3).clamp(1, 10).min(n) };
         for &w in sleeping.iter().take(k) {
             if let WState::Idle { since, eligible: true } = self.workers[usize::from(w)].state {
                 self.workers[usize::from(w)].state = WState::Idle { since, eligible: false };
-                acted = true;
             }
         }
         let mut deleted = 0;
@@ -1510,7 +1619,6 @@ impl<'a> Engine<'a> {
             if snapshot.contains(&w) {
                 self.delete_worker(w);
                 deleted += 1;
-                acted = true;
             }
         }
         if self.n_orphan[f] > 0
@@ -1520,9 +1628,7 @@ impl<'a> Engine<'a> {
             })
         {
             self.delete_worker(w);
-            acted = true;
         }
-        acted
     }
 
     // ---------------------------------------------------------------- monitor
@@ -1582,7 +1688,8 @@ impl<'a> Engine<'a> {
     // ---------------------------------------------------------------- publication and indexing
 
     fn publication(&mut self, t: JobType) {
-        for j in std::mem::take(&mut self.to_publish[t.idx()]) {
+        let batch = take_batch!(self, self.to_publish[t.idx()]);
+        for &j in &batch {
             if self.jobs[j as usize].status != Status::Processed {
                 continue;
             }
@@ -1593,7 +1700,10 @@ impl<'a> Engine<'a> {
             }
             self.set_status(j, Status::Done);
             let in_window = self.now >= 0 && self.now <= self.cfg.horizon;
-            for u in self.units_of(j) {
+            let mut next = self.jobs[j as usize].first_unit;
+            while next != NONE {
+                let u = next;
+                next = self.units[u as usize].next;
                 if self.units[u as usize].bucket != Bucket::Pending {
                     continue;
                 }
@@ -1610,11 +1720,13 @@ impl<'a> Engine<'a> {
                 }
             }
             self.on_published(j);
-            if !no_product {
+            // Only FSC, SWS/WDS and GFSC products are read back from the catalogue.
+            if !no_product && matches!(t, JobType::FscRlieJob | JobType::SwsWdsJob | JobType::GfscJob) {
                 let at = self.now + (self.cal.indexing_minutes * MINUTE as f64) as Ms;
                 self.push(at, Ev::Indexed(j));
             }
         }
+        self.give_back(batch);
     }
 
     /// RLIE-S1-S2 reads the database: published RLIE and RLIE-S1 count at publication.
@@ -1735,6 +1847,7 @@ impl<'a> Engine<'a> {
             return;
         }
         self.up = false;
+        self.refresh_enabled();
         self.svc_gen += 1;
         self.outages.push((self.now, None));
         self.tick_pending = [[false; 5]; 4];
@@ -1810,6 +1923,7 @@ impl<'a> Engine<'a> {
         if matches!(self.types, JobTypesList::UnknownType(_)) {
             self.halted = true;
         }
+        self.refresh_enabled();
         self.daily_last = None;
         self.daily_first = None;
         self.daily_at = None;
@@ -1830,18 +1944,21 @@ impl<'a> Engine<'a> {
         if self.params.set(name, value).is_err() {
             return;
         }
+        self.hot = Hot::of(&self.params);
         if name == "job_types_list" {
             let before: Vec<bool> = ALL_TYPES.iter().map(|&t| self.enabled(t)).collect();
             self.types = self.params.job_types();
             if matches!(self.types, JobTypesList::UnknownType(_)) && self.up {
                 self.halted = true;
             }
+            self.refresh_enabled();
             for t in ALL_TYPES {
-                if !before[t.idx()] && self.enabled(t) {
-                    if let Some(r) = self.restarts.last_mut() {
-                        r.enabled_at[t.idx()] = Some(self.now);
-                        self.catch[t.idx()] = Some(Catch { candidate: None });
-                    }
+                if !before[t.idx()]
+                    && self.enabled(t)
+                    && let Some(r) = self.restarts.last_mut()
+                {
+                    r.enabled_at[t.idx()] = Some(self.now);
+                    self.catch[t.idx()] = Some(Catch { candidate: None });
                 }
             }
             if self.up {
@@ -1909,9 +2026,11 @@ impl<'a> Engine<'a> {
 
     fn track_catch_up(&mut self) {
         let w = (self.cal.confirm_window_hours * HOUR as f64) as Ms;
-        for t in 0..5 {
+        for ty in ALL_TYPES {
+            let t = ty.idx();
+            let on = self.enabled(ty);
             let Some(c) = self.catch[t].as_mut() else { continue };
-            if !matches!(&self.types, JobTypesList::Valid(v) if v.contains(&ALL_TYPES[t])) || !self.up {
+            if !on {
                 c.candidate = None;
                 continue;
             }

@@ -279,7 +279,7 @@ pub struct Entry {
     /// When.
     pub at: Ms,
     /// Tie-breaker.
-    pub seq: u64,
+    pub seq: u32,
     /// What.
     pub ev: Ev,
 }

@@ -5,43 +5,53 @@
 /// `slots` = `max_number_of_worker_instances` − existing workers. Entries may come back negative,
 /// as in the real code.
 pub fn workers_to_create(needs: &[i64], slots: i64) -> Vec<i64> {
-    let total: i64 = needs.iter().sum();
+    let mut out = vec![0; needs.len()];
+    workers_to_create_into(needs, slots, &mut out);
+    out
+}
+
+/// [`workers_to_create`] without allocating: at most 8 types, result written into `out`.
+pub fn workers_to_create_into(needs: &[i64], slots: i64, out: &mut [i64]) {
+    let n = needs.len().min(8);
+    let out = &mut out[..n];
+    out.copy_from_slice(&needs[..n]);
+    let total: i64 = out.iter().sum();
     if slots <= 0 || total <= 0 {
-        return vec![0; needs.len()];
+        out.fill(0);
+        return;
     }
-    let mut v: Vec<i64> = needs.to_vec();
     if total < 3 {
         let k = (3 + total - 1) / total;
-        v.iter_mut().for_each(|x| *x *= k);
+        out.iter_mut().for_each(|x| *x *= k);
     }
     let cap = slots.min(10);
-    let sum: i64 = v.iter().sum();
+    let sum: i64 = out.iter().sum();
     if sum <= cap {
-        return v;
+        return;
     }
     let factor = (sum + cap - 1) / cap;
-    let scaled: Vec<f64> = v.iter().map(|&x| x as f64 / factor as f64).collect();
-    let mut out: Vec<i64> = scaled.iter().map(|&x| (x + 0.5).floor() as i64).collect();
-    let decimals: Vec<f64> = scaled
-        .iter()
-        .map(|&x| {
-            let d = x.rem_euclid(1.0);
-            if d <= 0.5 { d } else { 0.0 }
-        })
-        .collect();
+    let mut scaled = [0f64; 8];
+    let mut decimals = [0f64; 8];
+    for i in 0..n {
+        scaled[i] = out[i] as f64 / factor as f64;
+        let d = scaled[i].rem_euclid(1.0);
+        decimals[i] = if d <= 0.5 { d } else { 0.0 };
+        out[i] = (scaled[i] + 0.5).floor() as i64;
+    }
     if out.iter().sum::<i64>() > cap {
-        out = scaled.iter().map(|&x| round_half_even(x)).collect();
+        for i in 0..n {
+            out[i] = round_half_even(scaled[i]);
+        }
     }
     let sum: i64 = out.iter().sum();
     if sum < cap {
-        let mut order: Vec<usize> = (0..out.len()).collect();
+        let mut order = [0usize, 1, 2, 3, 4, 5, 6, 7];
         // Stable: ties keep dict (list) order, as Python's sorted does.
-        order.sort_by(|&a, &b| decimals[b].total_cmp(&decimals[a]));
-        for &i in order.iter().take((cap - sum) as usize) {
+        order[..n].sort_by(|&a, &b| decimals[b].total_cmp(&decimals[a]));
+        for &i in order[..n].iter().take((cap - sum) as usize) {
             out[i] += 1;
         }
     }
-    out
 }
 
 fn round_half_even(x: f64) -> i64 {
