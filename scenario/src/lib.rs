@@ -159,6 +159,25 @@ impl Scenario {
         Ok(())
     }
 
+    /// Changes how the outages restart (`--restart` without outage options).
+    pub fn set_restart(&mut self, restart: Restart) -> Result<(), String> {
+        match &mut self.plan {
+            Plan::Outages(o) if o.len() == 1 || (!o.is_empty() && restart == Restart::All) => {
+                o.iter_mut().for_each(|o| o.restart = restart);
+                Ok(())
+            }
+            Plan::Outages(o) if !o.is_empty() => Err(format!(
+                "`{}` has {} outages: only the last one can restart in waves (the waves end when \
+                 the types are caught up, so a later outage has no fixed date)",
+                self.origin,
+                o.len()
+            )),
+            _ => Err(
+                "--restart needs an outage (hint: add --outage-start-day and --outage-days)".into(),
+            ),
+        }
+    }
+
     /// The steps written in the file that the simulator skips (harness-only kinds).
     pub fn harness_only_steps(&self) -> usize {
         match &self.plan {

@@ -1,0 +1,211 @@
+//! `hrsi simulate` end to end, through the built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn hrsi(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hrsi"))
+        .arg("simulate")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the hrsi binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn waves_scenario_gives_valid_stable_json_that_conserves_units() {
+    let args = ["scenarios/outage-5-days-waves.yaml", "--json", "-"];
+    let first = hrsi(&args, &repo());
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&first.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).expect("stdout is JSON");
+    let types = report["job_types"].as_object().expect("job_types");
+    assert_eq!(types.len(), 5);
+    for (name, t) in types {
+        let n = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("{name}.{k}"));
+        let buckets = n("published") + n("pending") + n("superseded") + n("cancelled") + n("lost");
+        assert_eq!(n("inputs"), buckets, "conservation for {name}");
+    }
+    assert_eq!(report["steps_not_run"], 0);
+    assert_eq!(report["outages"].as_array().map(Vec::len), Some(1));
+    // Every wave ran, and GFSC (the last wave) has a catch-up time.
+    assert_eq!(report["restarts"].as_array().map(Vec::len), Some(1));
+    assert!(
+        report["restarts"][0]["catch_up_hours"]["gfsc_job"].is_number(),
+        "{}",
+        report["restarts"]
+    );
+    let second = hrsi(&args, &repo());
+    assert!(
+        first.stdout == second.stdout,
+        "two runs of the same scenario differ"
+    );
+}
+
+#[test]
+fn bad_scenario_file_exits_2_with_file_line_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = "name: typo\nseed: 7\nsteps:\n  - advance: 5 days\n  - run_until: { caught_up: [gfsc_jb] }\n";
+    std::fs::write(dir.path().join("bad.yaml"), src).expect("write");
+    let out = hrsi(&["bad.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:4:14: error: `5 days` is not a duration"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "bad.yaml:5:30: error: unknown job type `gfsc_jb` (hint: did you mean `gfsc_job`?)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("4 |   - advance: 5 days"),
+        "no code frame: {err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    std::fs::write(
+        dir.path().join("shape.yaml"),
+        "seed: 7\nsteps:\n  - stpo: { confirm: yes }\n",
+    )
+    .expect("write");
+    let err = text(&hrsi(&["shape.yaml"], dir.path()).stderr);
+    assert!(
+        err.contains("shape.yaml:3:5: error: unknown field `stpo`")
+            && err.contains("did you mean `stop`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_without_running() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["missing.yaml"], "cannot read `missing.yaml`"),
+        (
+            &["--set", "max_number_of_worker_instance=40"],
+            "did you mean `max_number_of_worker_instances`",
+        ),
+        (&["--set", "job_types_list=['gfsc_job']"], "not a JSON list"),
+        (&["--start", "2025-01-06T06:00:00Z"], "00:00 UTC"),
+        (&["--start", "06/01/2025"], "not an ISO-8601"),
+        (&["--fidelity", "xl_cap"], "unknown fidelity switch"),
+        (
+            &[
+                "--days",
+                "5",
+                "--outage-start-day",
+                "3",
+                "--outage-days",
+                "5",
+            ],
+            "after the horizon",
+        ),
+        (
+            &[
+                "scenarios/stop-1-day.yaml",
+                "--outage-start-day",
+                "1",
+                "--outage-days",
+                "1",
+            ],
+            "written as steps",
+        ),
+        (&["--restart", "waves"], "needs an outage"),
+        (&["--calibration", "nowhere.yaml"], "cannot read"),
+    ];
+    for (args, msg) in cases {
+        let out = hrsi(args, &repo());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(msg), "{args:?}: `{msg}` not in {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn steps_that_never_ran_exit_1() {
+    // The waves restart on day 8: with a 9-day horizon the last wave never starts.
+    let out = hrsi(
+        &["scenarios/outage-5-days-waves.yaml", "--days", "9"],
+        &repo(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("never ran"));
+    assert!(text(&out.stdout).contains("steps not run: "));
+}
+
+#[test]
+fn table_for_people_and_timeline_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("t.csv");
+    let json = dir.path().join("r.json");
+    let args = [
+        "--days",
+        "4",
+        "--outage-start-day",
+        "1",
+        "--outage-days",
+        "1",
+        "--set",
+        "max_number_of_worker_instances=100",
+        "--timeline",
+        csv.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+    ];
+    let out = hrsi(&args, &repo());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for s in [
+        "fsc_rlie_job",
+        "catch-up h",
+        "peak workers: ",
+        "restart: ",
+        "ASSUMPTIONS",
+        "max_number_of_worker_instances=100",
+    ] {
+        assert!(table.contains(s), "`{s}` not in\n{table}");
+    }
+    let timeline = std::fs::read_to_string(csv).expect("timeline written");
+    assert!(timeline.starts_with("time,workers,fsc_rlie_job_backlog"));
+    assert!(
+        timeline.lines().count() > 4 * 24 * 6 - 10,
+        "one row per 10 minutes"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).expect("json written")).expect("JSON");
+    assert_eq!(
+        report["peak_workers"].as_i64().map(|p| p <= 101),
+        Some(true),
+        "{}",
+        report["peak_workers"]
+    );
+}
+
+#[test]
+fn help_documents_exit_codes_and_assumptions() {
+    let out = hrsi(&["--help"], &repo());
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("Examples:"),
+        "{help}"
+    );
+    assert!(
+        help.contains("Calibration defaults are ASSUMPTIONS"),
+        "{help}"
+    );
+}
