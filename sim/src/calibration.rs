@@ -19,6 +19,9 @@ pub struct Calibration {
     /// Mean S1 passes per mountain tile per 12-day cycle (real geometry: 6.1 orbits per
     /// mountain tile with two satellites' worth of products; tuned for the SWS/WDS volume).
     pub s1_passes_per_mountain_tile_per_cycle: f64,
+    /// Share of S1 tracks passing in the morning (descending); the others pass in the evening.
+    /// WDS pairs an FSC with S1 data of the same day published before it: morning passes.
+    pub s1_morning_pass_fraction: f64,
     /// Share of EEA39 tiles without any S2 acquisition in the simulated season (polar night).
     pub s2_dark_tile_fraction: f64,
     /// Median processing minutes, FSC/RLIE.
@@ -62,9 +65,10 @@ impl Default for Calibration {
         Calibration {
             s2_l1c_per_day: 500.0,
             s1_grd_per_day: 100.0,
-            s1_passes_per_tile_per_cycle: 2.8,
-            s1_passes_per_mountain_tile_per_cycle: 10.5,
-            s2_dark_tile_fraction: 0.15,
+            s1_passes_per_tile_per_cycle: 2.7,
+            s1_passes_per_mountain_tile_per_cycle: 10.0,
+            s1_morning_pass_fraction: 0.65,
+            s2_dark_tile_fraction: 0.18,
             fsc_rlie_minutes: 40.0,
             rlies1_minutes: 20.0,
             rlies1s2_minutes: 5.0,
@@ -126,8 +130,14 @@ impl Calibration {
         let positive = [
             ("s2_l1c_per_day", self.s2_l1c_per_day),
             ("s1_grd_per_day", self.s1_grd_per_day),
-            ("s1_passes_per_tile_per_cycle", self.s1_passes_per_tile_per_cycle),
-            ("s1_passes_per_mountain_tile_per_cycle", self.s1_passes_per_mountain_tile_per_cycle),
+            (
+                "s1_passes_per_tile_per_cycle",
+                self.s1_passes_per_tile_per_cycle,
+            ),
+            (
+                "s1_passes_per_mountain_tile_per_cycle",
+                self.s1_passes_per_mountain_tile_per_cycle,
+            ),
             ("fsc_rlie_minutes", self.fsc_rlie_minutes),
             ("rlies1_minutes", self.rlies1_minutes),
             ("rlies1s2_minutes", self.rlies1s2_minutes),
@@ -137,20 +147,29 @@ impl Calibration {
         ];
         for (n, v) in positive {
             if !(v.is_finite() && v > 0.0) {
-                return Err(format!("calibration `{n}` must be a positive number, got {v}"));
+                return Err(format!(
+                    "calibration `{n}` must be a positive number, got {v}"
+                ));
             }
         }
         let shares = [
             ("s2_dark_tile_fraction", self.s2_dark_tile_fraction),
+            ("s1_morning_pass_fraction", self.s1_morning_pass_fraction),
             ("internal_error_rate", self.internal_error_rate),
             ("external_error_rate", self.external_error_rate),
             ("error_processing_share", self.error_processing_share),
             ("no_product_rate", self.no_product_rate),
         ];
         for (n, v) in shares {
-            let max = if n == "error_processing_share" { 1.0 } else { 0.9 };
+            let max = if matches!(n, "error_processing_share" | "s1_morning_pass_fraction") {
+                1.0
+            } else {
+                0.9
+            };
             if !(0.0..=max).contains(&v) {
-                return Err(format!("calibration `{n}` must be a share between 0 and {max}, got {v}"));
+                return Err(format!(
+                    "calibration `{n}` must be a share between 0 and {max}, got {v}"
+                ));
             }
         }
         if self.internal_error_rate + self.external_error_rate > 0.5 {
@@ -166,14 +185,21 @@ impl Calibration {
         ];
         for (n, v) in nonneg {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("calibration `{n}` must be zero or positive, got {v}"));
+                return Err(format!(
+                    "calibration `{n}` must be zero or positive, got {v}"
+                ));
             }
         }
         if self.availability_max_hours < self.availability_min_hours {
-            return Err("calibration `availability_max_hours` is below `availability_min_hours`".into());
+            return Err(
+                "calibration `availability_max_hours` is below `availability_min_hours`".into(),
+            );
         }
         if self.duration_sigma > 3.0 {
-            return Err(format!("calibration `duration_sigma` {} is implausibly large (max 3)", self.duration_sigma));
+            return Err(format!(
+                "calibration `duration_sigma` {} is implausibly large (max 3)",
+                self.duration_sigma
+            ));
         }
         Ok(())
     }

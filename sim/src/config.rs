@@ -62,7 +62,12 @@ pub enum Restart {
 /// The runbook's three waves of `job_types_list`.
 pub const WAVES: [&[JobType]; 3] = [
     &[JobType::FscRlieJob, JobType::Rlies1Job],
-    &[JobType::FscRlieJob, JobType::Rlies1Job, JobType::SwsWdsJob, JobType::Rlies1s2Job],
+    &[
+        JobType::FscRlieJob,
+        JobType::Rlies1Job,
+        JobType::SwsWdsJob,
+        JobType::Rlies1s2Job,
+    ],
     &[
         JobType::FscRlieJob,
         JobType::Rlies1Job,
@@ -82,21 +87,43 @@ pub fn job_types_json(types: &[JobType]) -> String {
 /// the list is reduced to wave 1 while stopped (as the runbook does before starting) and widened
 /// when the previous wave is caught up.
 pub fn outage_steps(start: Ms, length: Ms, restart: Restart, prev_end: Ms) -> Vec<Step> {
-    let mut steps = vec![Step { caught_up: vec![], after: start - prev_end, action: Action::Stop }];
+    let mut steps = vec![Step {
+        caught_up: vec![],
+        after: start - prev_end,
+        action: Action::Stop,
+    }];
     match restart {
-        Restart::All => steps.push(Step { caught_up: vec![], after: length, action: Action::Start }),
+        Restart::All => steps.push(Step {
+            caught_up: vec![],
+            after: length,
+            action: Action::Start,
+        }),
         Restart::Waves => {
             steps.push(Step {
                 caught_up: vec![],
                 after: length,
-                action: Action::SetParam { name: "job_types_list".into(), value: job_types_json(WAVES[0]) },
+                action: Action::SetParam {
+                    name: "job_types_list".into(),
+                    value: job_types_json(WAVES[0]),
+                },
             });
-            steps.push(Step { caught_up: vec![], after: 0, action: Action::Start });
+            steps.push(Step {
+                caught_up: vec![],
+                after: 0,
+                action: Action::Start,
+            });
             for w in 1..WAVES.len() {
                 steps.push(Step {
-                    caught_up: WAVES[w - 1].iter().copied().filter(|t| !prev_has(w, *t)).collect(),
+                    caught_up: WAVES[w - 1]
+                        .iter()
+                        .copied()
+                        .filter(|t| !prev_has(w, *t))
+                        .collect(),
                     after: 0,
-                    action: Action::SetParam { name: "job_types_list".into(), value: job_types_json(WAVES[w]) },
+                    action: Action::SetParam {
+                        name: "job_types_list".into(),
+                        value: job_types_json(WAVES[w]),
+                    },
                 });
             }
         }

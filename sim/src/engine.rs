@@ -138,9 +138,14 @@ impl Hot {
     fn of(p: &SystemParameters) -> Hot {
         Hot {
             max_workers: p.int("max_number_of_worker_instances").unwrap_or(210),
-            xl_cap: p.int("max_number_of_extra_large_worker_instances").unwrap_or(2),
+            xl_cap: p
+                .int("max_number_of_extra_large_worker_instances")
+                .unwrap_or(2),
             maja_threshold: p.int("maja_consecutive_jobs_threshold_value").unwrap_or(60) * DAY,
-            backward_required: p.int("maja_backward_required_job_number").unwrap_or(8).clamp(1, 100) as u16,
+            backward_required: p
+                .int("maja_backward_required_job_number")
+                .unwrap_or(8)
+                .clamp(1, 100) as u16,
             backward_active: p.bool("activate_backward_reprocessing").unwrap_or(true),
         }
     }
@@ -337,8 +342,13 @@ impl<'a> Engine<'a> {
             // History before the warm start: each tile's last L2A a few days earlier.
             ts.init_l2a = t0 - DAY - (t as Ms % 5) * DAY;
         }
-        let loops = ["job_creation_loop_sleep", "job_configuration_loop_sleep", "job_execution_loop_sleep", "job_publication_loop_sleep"]
-            .map(|n| cfg.params.int(n).unwrap_or(5).max(1) * SECOND);
+        let loops = [
+            "job_creation_loop_sleep",
+            "job_configuration_loop_sleep",
+            "job_execution_loop_sleep",
+            "job_publication_loop_sleep",
+        ]
+        .map(|n| cfg.params.int(n).unwrap_or(5).max(1) * SECOND);
         let mut e = Engine {
             cfg,
             cal,
@@ -449,10 +459,22 @@ impl<'a> Engine<'a> {
 
     fn push(&mut self, at: Ms, ev: Ev) {
         self.seq += 1;
-        self.heap.push(Entry { at: at.max(self.now), seq: self.seq, ev });
+        self.heap.push(Entry {
+            at: at.max(self.now),
+            seq: self.seq,
+            ev,
+        });
     }
 
-    fn new_unit(&mut self, ty: JobType, kind: UnitKind, avail: Ms, sensing: Ms, tile: u16, aux: i64) -> u32 {
+    fn new_unit(
+        &mut self,
+        ty: JobType,
+        kind: UnitKind,
+        avail: Ms,
+        sensing: Ms,
+        tile: u16,
+        aux: i64,
+    ) -> u32 {
         let id = self.units.len() as u32;
         self.units.push(Unit {
             avail,
@@ -479,7 +501,10 @@ impl<'a> Engine<'a> {
     fn precreate_units(&mut self, baseline: Option<&Baseline>) {
         let mut l1c_of: FastMap<(u16, i64), u32> = FastMap::default();
         for (i, inp) in self.inputs.iter().enumerate() {
-            if let Product::L1c { tile, cloudy: false } = inp.product
+            if let Product::L1c {
+                tile,
+                cloudy: false,
+            } = inp.product
                 && self.geo.tiles[usize::from(tile)].rlie
             {
                 l1c_of.insert((tile, inp.sensing.div_euclid(DAY)), i as u32);
@@ -491,14 +516,23 @@ impl<'a> Engine<'a> {
             let mut s1: Option<u32> = None;
             for &(track, slice) in &self.tile_tracks[usize::from(tile)] {
                 if let Some(&g) = self.grd_index.get(&(track, day, slice))
-                    && s1.is_none_or(|s| self.inputs[g as usize].available < self.inputs[s as usize].available)
+                    && s1.is_none_or(|s| {
+                        self.inputs[g as usize].available < self.inputs[s as usize].available
+                    })
                 {
                     s1 = Some(g);
                 }
             }
             let Some(g) = s1 else { continue };
             let (a, b) = (self.inputs[i as usize], self.inputs[g as usize]);
-            let u = self.new_unit(JobType::Rlies1s2Job, UnitKind::Input, a.available.max(b.available), a.sensing, tile, i64::from(i));
+            let u = self.new_unit(
+                JobType::Rlies1s2Job,
+                UnitKind::Input,
+                a.available.max(b.available),
+                a.sensing,
+                tile,
+                i64::from(i),
+            );
             self.units[u as usize].aux2 = g;
             self.s1s2_unit.insert((tile, day), u);
             self.activation.push((a.available.max(b.available), u));
@@ -506,7 +540,14 @@ impl<'a> Engine<'a> {
         if let Some(b) = baseline {
             for &(tile, day) in &b.daily {
                 let avail = (day + 1) * DAY;
-                let u = self.new_unit(JobType::GfscJob, UnitKind::Daily, avail, day * DAY, tile, day);
+                let u = self.new_unit(
+                    JobType::GfscJob,
+                    UnitKind::Daily,
+                    avail,
+                    day * DAY,
+                    tile,
+                    day,
+                );
                 self.daily_expected.insert((tile, day), u);
                 self.daily_by_day.entry(day).or_default().push(u);
                 self.activation.push((avail, u));
@@ -573,7 +614,11 @@ impl<'a> Engine<'a> {
 
     fn set_status(&mut self, j: u32, to: Status) {
         let job = &mut self.jobs[j as usize];
-        let from = if job.last_change == Ms::MIN { None } else { Some(job.status) };
+        let from = if job.last_change == Ms::MIN {
+            None
+        } else {
+            Some(job.status)
+        };
         if !allowed_change(from, to) {
             self.illegal += 1;
         }
@@ -762,20 +807,43 @@ impl<'a> Engine<'a> {
         let inp = self.inputs[i];
         match inp.product {
             Product::L1c { tile, .. } => {
-                let u = self.new_unit(JobType::FscRlieJob, UnitKind::Input, inp.available, inp.sensing, tile, i as i64);
+                let u = self.new_unit(
+                    JobType::FscRlieJob,
+                    UnitKind::Input,
+                    inp.available,
+                    inp.sensing,
+                    tile,
+                    i as i64,
+                );
                 self.fresh(u);
                 self.to_create[0].push(u);
                 self.tick(Svc::Creation, JobType::FscRlieJob);
             }
             Product::Grd { track, slice } => {
-                let u = self.new_unit(JobType::Rlies1Job, UnitKind::Input, inp.available, inp.sensing, 0, i as i64);
+                let u = self.new_unit(
+                    JobType::Rlies1Job,
+                    UnitKind::Input,
+                    inp.available,
+                    inp.sensing,
+                    0,
+                    i as i64,
+                );
                 self.fresh(u);
                 self.to_create[1].push(u);
                 self.tick(Svc::Creation, JobType::Rlies1Job);
-                let tiles: Vec<u16> = self.geo.tracks[usize::from(track)].slice_tiles(slice).to_vec();
+                let tiles: Vec<u16> = self.geo.tracks[usize::from(track)]
+                    .slice_tiles(slice)
+                    .to_vec();
                 for t in tiles {
                     if self.geo.tiles[usize::from(t)].mountain {
-                        let u = self.new_unit(JobType::SwsWdsJob, UnitKind::Sws, inp.available, inp.sensing, t, i as i64);
+                        let u = self.new_unit(
+                            JobType::SwsWdsJob,
+                            UnitKind::Sws,
+                            inp.available,
+                            inp.sensing,
+                            t,
+                            i as i64,
+                        );
                         self.fresh(u);
                         self.to_create[3].push(u);
                     }
@@ -818,11 +886,17 @@ impl<'a> Engine<'a> {
             JobType::Rlies1Job => {
                 let batch = take_batch!(self, self.to_create[1]);
                 for &u in &batch {
-                    let (sensing, i) = (self.units[u as usize].sensing, self.units[u as usize].aux as usize);
+                    let (sensing, i) = (
+                        self.units[u as usize].sensing,
+                        self.units[u as usize].aux as usize,
+                    );
                     let j = self.new_job(t, 0, sensing, i as u64);
                     if let Product::Grd { track, slice } = self.inputs[i].product {
                         let tr = &self.geo.tracks[usize::from(track)];
-                        let any_rlie = tr.slice_tiles(slice).iter().any(|&x| self.geo.tiles[usize::from(x)].rlie);
+                        let any_rlie = tr
+                            .slice_tiles(slice)
+                            .iter()
+                            .any(|&x| self.geo.tiles[usize::from(x)].rlie);
                         self.jobs[j as usize].no_product = !any_rlie;
                     }
                     self.input_job[i] = j;
@@ -844,7 +918,10 @@ impl<'a> Engine<'a> {
         let today = self.now.div_euclid(DAY);
         let mut start = today - 1;
         if self.cfg.fidelity.rlies1s2_end_of_day_guards {
-            let h = self.params.int("rlies1s2_min_delay_from_end_of_day_hours").unwrap_or(8);
+            let h = self
+                .params
+                .int("rlies1s2_min_delay_from_end_of_day_hours")
+                .unwrap_or(8);
             if self.now < (start + 1) * DAY + h * HOUR {
                 start -= 1;
             }
@@ -862,9 +939,18 @@ impl<'a> Engine<'a> {
             start -= 1;
             steps += 1;
         }
-        let min_w = self.params.int("rlies1s2_min_search_window_days").unwrap_or(7);
-        let max_w = self.params.int("rlies1s2_max_search_window_days").unwrap_or(31);
-        let wait_h = self.params.int("rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products").unwrap_or(24);
+        let min_w = self
+            .params
+            .int("rlies1s2_min_search_window_days")
+            .unwrap_or(7);
+        let max_w = self
+            .params
+            .int("rlies1s2_max_search_window_days")
+            .unwrap_or(31);
+        let wait_h = self
+            .params
+            .int("rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products")
+            .unwrap_or(24);
         let mut prev_created = true;
         let mut k = 0;
         while k <= max_w {
@@ -876,7 +962,11 @@ impl<'a> Engine<'a> {
             let skip = self.cfg.fidelity.rlies1s2_end_of_day_guards
                 && self.s1_unpublished[d] > 0
                 && self.now <= (day + 1) * DAY + wait_h * HOUR;
-            let units = if skip { Vec::new() } else { std::mem::take(&mut self.s1s2_ready[d]) };
+            let units = if skip {
+                Vec::new()
+            } else {
+                std::mem::take(&mut self.s1s2_ready[d])
+            };
             prev_created = !units.is_empty();
             for u in units {
                 self.s1s2_uncreated -= 1;
@@ -899,7 +989,10 @@ impl<'a> Engine<'a> {
         let at = (today + 1) * DAY;
         if self.s1s2_uncreated > 0 && self.s1s2_midnight.is_none_or(|m| m < self.now) {
             self.s1s2_midnight = Some(at);
-            self.push(at, Ev::Tick(Svc::Creation, JobType::Rlies1s2Job, self.svc_gen));
+            self.push(
+                at,
+                Ev::Tick(Svc::Creation, JobType::Rlies1s2Job, self.svc_gen),
+            );
         }
     }
 
@@ -933,9 +1026,21 @@ impl<'a> Engine<'a> {
         wds.dedup_by_key(|w| w.0);
         for (key, sensing, g) in wds {
             self.wds_done.insert(key);
-            let u = self.new_unit(JobType::SwsWdsJob, UnitKind::Wds, self.now, sensing, key.0, g);
+            let u = self.new_unit(
+                JobType::SwsWdsJob,
+                UnitKind::Wds,
+                self.now,
+                sensing,
+                key.0,
+                g,
+            );
             self.fresh(u);
-            let j = self.new_job(JobType::SwsWdsJob, key.0, sensing, (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64);
+            let j = self.new_job(
+                JobType::SwsWdsJob,
+                key.0,
+                sensing,
+                (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64,
+            );
             self.jobs[j as usize].parts = (false, true);
             self.attach(j, u);
             if let Some(su) = sws.remove(&key) {
@@ -946,7 +1051,12 @@ impl<'a> Engine<'a> {
         for key in order {
             if let Some(u) = sws.remove(&key) {
                 let sensing = self.units[u as usize].sensing;
-                let j = self.new_job(JobType::SwsWdsJob, key.0, sensing, (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64 ^ 1);
+                let j = self.new_job(
+                    JobType::SwsWdsJob,
+                    key.0,
+                    sensing,
+                    (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64 ^ 1,
+                );
                 self.jobs[j as usize].parts = (true, false);
                 self.attach(j, u);
             }
@@ -956,7 +1066,13 @@ impl<'a> Engine<'a> {
     fn create_gfsc(&mut self) {
         let mut trig: Vec<(u16, i64, u32)> = std::mem::take(&mut self.to_create[4])
             .into_iter()
-            .map(|u| (self.units[u as usize].tile, self.units[u as usize].sensing.div_euclid(DAY), u))
+            .map(|u| {
+                (
+                    self.units[u as usize].tile,
+                    self.units[u as usize].sensing.div_euclid(DAY),
+                    u,
+                )
+            })
             .collect();
         trig.sort_unstable();
         let mut i = 0;
@@ -968,7 +1084,9 @@ impl<'a> Engine<'a> {
             }
             let group: Vec<u32> = trig[i..k].iter().map(|x| x.2).collect();
             i = k;
-            let s1 = group.iter().any(|&u| self.units[u as usize].kind == UnitKind::TrigS1);
+            let s1 = group
+                .iter()
+                .any(|&u| self.units[u as usize].kind == UnitKind::TrigS1);
             let fsc_pub = group
                 .iter()
                 .filter(|&&u| self.units[u as usize].kind == UnitKind::TrigFsc)
@@ -976,10 +1094,20 @@ impl<'a> Engine<'a> {
                 .max()
                 .unwrap_or(self.now);
             let nth = self.gfsc_siblings.get(&(tile, day)).map_or(0, Vec::len) as u64;
-            let j = self.new_job(JobType::GfscJob, tile, day * DAY, (u64::from(tile) << 40) ^ ((day as u64) << 8) ^ nth);
-            let early = self.cfg.fidelity.gfsc_early_release && bit(&self.indexed_s1[self.day_idx(day)], tile);
+            let j = self.new_job(
+                JobType::GfscJob,
+                tile,
+                day * DAY,
+                (u64::from(tile) << 40) ^ ((day as u64) << 8) ^ nth,
+            );
+            let early = self.cfg.fidelity.gfsc_early_release
+                && bit(&self.indexed_s1[self.day_idx(day)], tile);
             let job = &mut self.jobs[j as usize];
-            job.gfsc = if s1 || early { GfscKind::S1 } else { GfscKind::Fsc };
+            job.gfsc = if s1 || early {
+                GfscKind::S1
+            } else {
+                GfscKind::Fsc
+            };
             job.ready_at = fsc_pub + GFSC_FSC_WAIT;
             job.start_day = day;
             for u in group {
@@ -1035,22 +1163,39 @@ impl<'a> Engine<'a> {
             self.schedule_daily(self.now + 10 * MINUTE);
             return;
         }
-        let gap = self.params.int("gapfilling_search_default_duration_in_days").unwrap_or(7);
+        let gap = self
+            .params
+            .int("gapfilling_search_default_duration_in_days")
+            .unwrap_or(7);
         for tile in 0..N_TILES as u16 {
             if bit(&self.indexed_any[d], tile) {
                 continue;
             }
-            let Some((start_day, product_day)) = self.tiles[usize::from(tile)].latest_gfsc else { continue };
+            let Some((start_day, product_day)) = self.tiles[usize::from(tile)].latest_gfsc else {
+                continue;
+            };
             if product_day < today - 2 * gap || next >= start_day + gap || start_day == next {
                 continue;
             }
-            let j = self.new_job(JobType::GfscJob, tile, next * DAY, (u64::from(tile) << 40) ^ ((next as u64) << 8) ^ 0xDA);
+            let j = self.new_job(
+                JobType::GfscJob,
+                tile,
+                next * DAY,
+                (u64::from(tile) << 40) ^ ((next as u64) << 8) ^ 0xDA,
+            );
             self.jobs[j as usize].gfsc = GfscKind::Daily;
             self.jobs[j as usize].start_day = start_day;
             let u = match self.daily_expected.remove(&(tile, next)) {
                 Some(u) => u,
                 None => {
-                    let u = self.new_unit(JobType::GfscJob, UnitKind::Daily, self.now, next * DAY, tile, next);
+                    let u = self.new_unit(
+                        JobType::GfscJob,
+                        UnitKind::Daily,
+                        self.now,
+                        next * DAY,
+                        tile,
+                        next,
+                    );
                     self.fresh(u);
                     u
                 }
@@ -1058,18 +1203,33 @@ impl<'a> Engine<'a> {
             self.attach(j, u);
             self.daily_created.push((tile, next));
         }
-        // Expected tile-days the service moved past without a job are lost for good.
+        // Expected tile-days settle when the service passes them: days before its first day
+        // since the restart were never covered (lost); on a covered day, a tile without a daily
+        // job either got a product-triggered GFSC instead (superseded) or nothing (lost).
         let first = *self.daily_first.get_or_insert(next);
         let passed: Vec<i64> = self.daily_by_day.range(..=next).map(|(d, _)| *d).collect();
         for d in passed {
             for u in self.daily_by_day.remove(&d).unwrap_or_default() {
-                if self.units[u as usize].job == NONE && (d == next || d < first) {
-                    self.leave_pending(u, Bucket::Lost, LostReason::DailyJobNotCreated);
-                }
+                self.settle_daily(u, d < first);
             }
         }
         self.daily_last = Some(next);
         self.schedule_daily(self.now + self.loops[0]);
+    }
+
+    fn settle_daily(&mut self, u: u32, uncovered: bool) {
+        let unit = &self.units[u as usize];
+        if unit.job != NONE {
+            return;
+        }
+        let key = (unit.tile, unit.aux);
+        if uncovered {
+            self.leave_pending(u, Bucket::Lost, LostReason::DailyJobNotCreated);
+        } else if self.gfsc_siblings.contains_key(&key) {
+            self.leave_pending(u, Bucket::Superseded, LostReason::None);
+        } else {
+            self.leave_pending(u, Bucket::Lost, LostReason::DailyInputNotReady);
+        }
     }
 
     // ---------------------------------------------------------------- configuration
@@ -1151,7 +1311,12 @@ impl<'a> Engine<'a> {
             ts.init_pending = false;
             // One backward job and the re-runs of the degraded dates: reprocessing priority.
             for r in 0..required {
-                let rj = self.new_job(JobType::FscRlieJob, tile as u16, meas - i64::from(r + 1) * DAY, (tile as u64) << 32 ^ meas as u64 ^ u64::from(r));
+                let rj = self.new_job(
+                    JobType::FscRlieJob,
+                    tile as u16,
+                    meas - i64::from(r + 1) * DAY,
+                    (tile as u64) << 32 ^ meas as u64 ^ u64::from(r),
+                );
                 self.jobs[rj as usize].reprocessing = true;
                 if self.now >= 0 && self.now < self.cfg.horizon {
                     self.stats[0].reprocessed += 1;
@@ -1163,11 +1328,19 @@ impl<'a> Engine<'a> {
     }
 
     fn configure_gfsc(&mut self, j: u32) {
-        let (tile, day) = (self.jobs[j as usize].tile, self.jobs[j as usize].meas.div_euclid(DAY));
-        let newer = self
-            .gfsc_siblings
-            .get(&(tile, day))
-            .is_some_and(|s| s.iter().any(|&o| o > j && matches!(self.jobs[o as usize].status, Status::Initialized | Status::Configured | Status::Ready)));
+        let (tile, day) = (
+            self.jobs[j as usize].tile,
+            self.jobs[j as usize].meas.div_euclid(DAY),
+        );
+        let newer = self.gfsc_siblings.get(&(tile, day)).is_some_and(|s| {
+            s.iter().any(|&o| {
+                o > j
+                    && matches!(
+                        self.jobs[o as usize].status,
+                        Status::Initialized | Status::Configured | Status::Ready
+                    )
+            })
+        });
         if newer {
             self.set_status(j, Status::Cancelled);
             self.finish_units(j, Bucket::Superseded, LostReason::None);
@@ -1195,7 +1368,8 @@ impl<'a> Engine<'a> {
                 continue;
             }
             self.set_status(j, Status::Queued);
-            self.queued_watch.push_back((self.now, j, self.jobs[j as usize].epoch));
+            self.queued_watch
+                .push_back((self.now, j, self.jobs[j as usize].epoch));
             self.wake_monitor(self.now + QUEUED_LIMIT);
             self.enqueue_nomad(j);
         }
@@ -1233,9 +1407,12 @@ impl<'a> Engine<'a> {
 
     /// Nomad places on the most recently named eligible idle node.
     fn pop_idle(&mut self, f: usize) -> Option<u16> {
-        let i = self.idle[f]
-            .iter()
-            .rposition(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { eligible: true, .. }))?;
+        let i = self.idle[f].iter().rposition(|&w| {
+            matches!(
+                self.workers[usize::from(w)].state,
+                WState::Idle { eligible: true, .. }
+            )
+        })?;
         Some(self.idle[f].remove(i))
     }
 
@@ -1254,7 +1431,8 @@ impl<'a> Engine<'a> {
         job.run_start = self.now;
         let (key, n) = (job.key, u64::from(job.attempt));
         let median = cal.minutes(job.ty) * MINUTE as f64;
-        let dur = (median * (cal.duration_sigma * normal(seed, Stream::Durations, key, n)).exp()).max(1000.0) as Ms;
+        let dur = (median * (cal.duration_sigma * normal(seed, Stream::Durations, key, n)).exp())
+            .max(1000.0) as Ms;
         let (pre, proc) = (dur / 10, dur * 8 / 10);
         let u = unit(seed, Stream::Errors, key, 3 * n);
         let phase_u = unit(seed, Stream::Errors, key, 3 * n + 1);
@@ -1290,7 +1468,11 @@ impl<'a> Engine<'a> {
 
     /// Writes the phase statuses a run went through up to `phase`.
     fn walk_to(&mut self, j: u32, phase: Status) {
-        for s in [Status::PreProcessing, Status::Processing, Status::PostProcessing] {
+        for s in [
+            Status::PreProcessing,
+            Status::Processing,
+            Status::PostProcessing,
+        ] {
             if s.id() > phase.id() {
                 break;
             }
@@ -1307,7 +1489,10 @@ impl<'a> Engine<'a> {
         self.running[ty.idx()] -= 1;
         let f = ty.flavor() as usize;
         if matches!(self.workers[usize::from(w)].state, WState::Busy { job } if job == j) {
-            self.workers[usize::from(w)].state = WState::Idle { since: self.now, eligible: true };
+            self.workers[usize::from(w)].state = WState::Idle {
+                since: self.now,
+                eligible: true,
+            };
             self.n_idle[f] += 1;
             self.add_idle(f, w);
             self.place(f);
@@ -1429,7 +1614,10 @@ impl<'a> Engine<'a> {
         }
         let f = wk.flavor as usize;
         // A fresh node has no allocation at all: "sleeping" at once for the worker pool.
-        wk.state = WState::Idle { since: self.now - SLEEPING_AFTER, eligible: true };
+        wk.state = WState::Idle {
+            since: self.now - SLEEPING_AFTER,
+            eligible: true,
+        };
         self.n_booting[f] -= 1;
         self.n_idle[f] += 1;
         self.add_idle(f, w);
@@ -1457,7 +1645,13 @@ impl<'a> Engine<'a> {
             need += self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f]);
             flavors[f] = true;
         }
-        if (need > 0 && slots > 0) || self.n_orphan.iter().zip(flavors).any(|(&n, on)| on && n > 0) {
+        if (need > 0 && slots > 0)
+            || self
+                .n_orphan
+                .iter()
+                .zip(flavors)
+                .any(|(&n, on)| on && n > 0)
+        {
             return Some(earliest);
         }
         let mut first: Option<Ms> = None;
@@ -1467,7 +1661,11 @@ impl<'a> Engine<'a> {
             }
             for &w in idle {
                 if let WState::Idle { since, eligible } = self.workers[usize::from(w)].state {
-                    let at = if eligible { since + SLEEPING_AFTER } else { earliest };
+                    let at = if eligible {
+                        since + SLEEPING_AFTER
+                    } else {
+                        earliest
+                    };
                     first = Some(first.map_or(at, |x: Ms| x.min(at)));
                 }
             }
@@ -1557,7 +1755,15 @@ impl<'a> Engine<'a> {
                 .iter()
                 .flatten()
                 .copied()
-                .filter(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { eligible: false, .. }))
+                .filter(|&w| {
+                    matches!(
+                        self.workers[usize::from(w)].state,
+                        WState::Idle {
+                            eligible: false,
+                            ..
+                        }
+                    )
+                })
                 .collect();
             for (i, t) in list.iter().enumerate() {
                 if result[i] != 0 {
@@ -1575,7 +1781,12 @@ impl<'a> Engine<'a> {
         let slot = match self.free_slots.pop() {
             Some(std::cmp::Reverse(s)) => usize::from(s),
             None => {
-                self.workers.push(Worker { state: WState::Free, flavor, created: 0, epoch: 0 });
+                self.workers.push(Worker {
+                    state: WState::Free,
+                    flavor,
+                    created: 0,
+                    epoch: 0,
+                });
                 self.workers.len() - 1
             }
         };
@@ -1605,10 +1816,21 @@ impl<'a> Engine<'a> {
             .filter(|&w| matches!(self.workers[usize::from(w)].state, WState::Idle { since, .. } if self.now - since >= SLEEPING_AFTER))
             .collect();
         let n = sleeping.len();
-        let k = if n == 1 { 1 } else { (n / 3).clamp(1, 10).min(n) };
+        let k = if n == 1 {
+            1
+        } else {
+            (n / 3).clamp(1, 10).min(n)
+        };
         for &w in sleeping.iter().take(k) {
-            if let WState::Idle { since, eligible: true } = self.workers[usize::from(w)].state {
-                self.workers[usize::from(w)].state = WState::Idle { since, eligible: false };
+            if let WState::Idle {
+                since,
+                eligible: true,
+            } = self.workers[usize::from(w)].state
+            {
+                self.workers[usize::from(w)].state = WState::Idle {
+                    since,
+                    eligible: false,
+                };
             }
         }
         let mut deleted = 0;
@@ -1654,8 +1876,14 @@ impl<'a> Engine<'a> {
         // and, unchanged for more than 5 minutes, they are reset.
         for j in std::mem::take(&mut self.reset_on_start) {
             let st = self.jobs[j as usize].status;
-            if matches!(st, Status::Queued | Status::Started | Status::PreProcessing | Status::Processing | Status::PostProcessing)
-                && self.enabled(self.jobs[j as usize].ty)
+            if matches!(
+                st,
+                Status::Queued
+                    | Status::Started
+                    | Status::PreProcessing
+                    | Status::Processing
+                    | Status::PostProcessing
+            ) && self.enabled(self.jobs[j as usize].ty)
             {
                 self.redispatch(j);
             } else if st.is_running() || st == Status::Queued {
@@ -1713,7 +1941,10 @@ impl<'a> Engine<'a> {
                 if unit.avail >= 0 {
                     self.published[t.idx()] += 1;
                     if in_window {
-                        let (lat, age) = ((self.now - unit.avail) / SECOND, (self.now - unit.sensing) / SECOND);
+                        let (lat, age) = (
+                            (self.now - unit.avail) / SECOND,
+                            (self.now - unit.sensing) / SECOND,
+                        );
                         self.stats[t.idx()].latency.push(lat.max(0) as u32);
                         self.stats[t.idx()].age.push(age.max(0) as u32);
                     }
@@ -1721,7 +1952,12 @@ impl<'a> Engine<'a> {
             }
             self.on_published(j);
             // Only FSC, SWS/WDS and GFSC products are read back from the catalogue.
-            if !no_product && matches!(t, JobType::FscRlieJob | JobType::SwsWdsJob | JobType::GfscJob) {
+            if !no_product
+                && matches!(
+                    t,
+                    JobType::FscRlieJob | JobType::SwsWdsJob | JobType::GfscJob
+                )
+            {
                 let at = self.now + (self.cal.indexing_minutes * MINUTE as f64) as Ms;
                 self.push(at, Ev::Indexed(j));
             }
@@ -1746,7 +1982,9 @@ impl<'a> Engine<'a> {
                 let i = job.input as usize;
                 if let Product::Grd { track, slice } = self.inputs[i].product {
                     let day = self.inputs[i].sensing.div_euclid(DAY);
-                    let tiles = self.geo.tracks[usize::from(track)].slice_tiles(slice).to_vec();
+                    let tiles = self.geo.tracks[usize::from(track)]
+                        .slice_tiles(slice)
+                        .to_vec();
                     for t in tiles {
                         if let Some(&u) = self.s1s2_unit.get(&(t, day)) {
                             self.units[u as usize].got_s1 = true;
@@ -1786,7 +2024,14 @@ impl<'a> Engine<'a> {
                 self.fsc_for_wds.push(j);
                 self.tick(Svc::Creation, JobType::SwsWdsJob);
                 let published_at = self.now - (self.cal.indexing_minutes * MINUTE as f64) as Ms;
-                let u = self.new_unit(JobType::GfscJob, UnitKind::TrigFsc, self.now, job.meas, job.tile, published_at);
+                let u = self.new_unit(
+                    JobType::GfscJob,
+                    UnitKind::TrigFsc,
+                    self.now,
+                    job.meas,
+                    job.tile,
+                    published_at,
+                );
                 self.fresh(u);
                 self.to_create[4].push(u);
                 self.tick(Svc::Creation, JobType::GfscJob);
@@ -1795,7 +2040,14 @@ impl<'a> Engine<'a> {
                 self.mark_indexed(d, job.tile, true);
                 let n = u8::from(job.parts.0) + u8::from(job.parts.1);
                 for _ in 0..n {
-                    let u = self.new_unit(JobType::GfscJob, UnitKind::TrigS1, self.now, job.meas, job.tile, 0);
+                    let u = self.new_unit(
+                        JobType::GfscJob,
+                        UnitKind::TrigS1,
+                        self.now,
+                        job.meas,
+                        job.tile,
+                        0,
+                    );
                     self.fresh(u);
                     self.to_create[4].push(u);
                 }
@@ -1822,7 +2074,9 @@ impl<'a> Engine<'a> {
     // ---------------------------------------------------------------- plan of operator steps
 
     fn schedule_step(&mut self, i: usize, origin: Ms) {
-        let Some(step) = self.cfg.steps.get(i) else { return };
+        let Some(step) = self.cfg.steps.get(i) else {
+            return;
+        };
         if step.caught_up.is_empty() {
             self.push(origin + step.after, Ev::Control(i as u32));
         } else {
@@ -1884,7 +2138,10 @@ impl<'a> Engine<'a> {
         // A task waiting for a Nomad restart never gets it: the new Nomad does not know it and
         // the monitor does not watch external_error / error_checked.
         for j in 0..self.jobs.len() as u32 {
-            if matches!(self.jobs[j as usize].status, Status::ExternalError | Status::ErrorChecked) {
+            if matches!(
+                self.jobs[j as usize].status,
+                Status::ExternalError | Status::ErrorChecked
+            ) {
                 self.jobs[j as usize].epoch += 1;
                 self.finish_units(j, Bucket::Lost, LostReason::StuckInExternalError);
             }
@@ -1917,8 +2174,13 @@ impl<'a> Engine<'a> {
         if let Some(o) = self.outages.last_mut() {
             o.1 = Some(self.now);
         }
-        self.loops = ["job_creation_loop_sleep", "job_configuration_loop_sleep", "job_execution_loop_sleep", "job_publication_loop_sleep"]
-            .map(|n| self.params.int(n).unwrap_or(5).max(1) * SECOND);
+        self.loops = [
+            "job_creation_loop_sleep",
+            "job_configuration_loop_sleep",
+            "job_execution_loop_sleep",
+            "job_publication_loop_sleep",
+        ]
+        .map(|n| self.params.int(n).unwrap_or(5).max(1) * SECOND);
         self.types = self.params.job_types();
         if matches!(self.types, JobTypesList::UnknownType(_)) {
             self.halted = true;
@@ -1929,7 +2191,11 @@ impl<'a> Engine<'a> {
         self.daily_at = None;
         self.wpm_at = None;
         self.monitor_at = None;
-        let mut rec = RestartRecord { at: self.now, enabled_at: [None; 5], caught_at: [None; 5] };
+        let mut rec = RestartRecord {
+            at: self.now,
+            enabled_at: [None; 5],
+            caught_at: [None; 5],
+        };
         for t in ALL_TYPES {
             if self.enabled(t) {
                 rec.enabled_at[t.idx()] = Some(self.now);
@@ -2029,7 +2295,9 @@ impl<'a> Engine<'a> {
         for ty in ALL_TYPES {
             let t = ty.idx();
             let on = self.enabled(ty);
-            let Some(c) = self.catch[t].as_mut() else { continue };
+            let Some(c) = self.catch[t].as_mut() else {
+                continue;
+            };
             if !on {
                 c.candidate = None;
                 continue;
@@ -2063,7 +2331,10 @@ impl<'a> Engine<'a> {
         let horizon = self.cfg.horizon;
         let today = horizon.div_euclid(DAY);
         // RLIE-S1-S2 tile-days the backward scan can no longer reach are lost.
-        let max_w = self.params.int("rlies1s2_max_search_window_days").unwrap_or(31);
+        let max_w = self
+            .params
+            .int("rlies1s2_max_search_window_days")
+            .unwrap_or(31);
         let param_day = self
             .params
             .timestamp("gfsc_daily_jobs_creation_start_date")
@@ -2078,7 +2349,13 @@ impl<'a> Engine<'a> {
                 (JobType::Rlies1s2Job, _) => {
                     let s2_job = self.input_job[unit.aux as usize];
                     let s1_job = self.input_job[unit.aux2 as usize];
-                    let failed = |j: u32| j != NONE && self.units_of(j).iter().any(|&x| self.units[x as usize].bucket == Bucket::Lost);
+                    let failed = |j: u32| {
+                        j != NONE
+                            && self
+                                .units_of(j)
+                                .iter()
+                                .any(|&x| self.units[x as usize].bucket == Bucket::Lost)
+                    };
                     if failed(s2_job) || failed(s1_job) {
                         self.leave_pending(u, Bucket::Lost, LostReason::InputFailed);
                     } else if day < today - 1 - max_w {
@@ -2089,8 +2366,10 @@ impl<'a> Engine<'a> {
                     // The service walks forward from its first day: days before it, or passed
                     // without a job, are never created.
                     let reach_from = self.daily_first.or(param_day).unwrap_or(today - 1);
-                    if self.daily_last.is_some_and(|l| day <= l) || day < reach_from {
-                        self.leave_pending(u, Bucket::Lost, LostReason::DailyJobNotCreated);
+                    if day < reach_from {
+                        self.settle_daily(u, true);
+                    } else if self.daily_last.is_some_and(|l| day <= l) {
+                        self.settle_daily(u, false);
                     }
                 }
                 _ => {}
@@ -2105,7 +2384,11 @@ impl<'a> Engine<'a> {
             + self.worker_ms;
         let steps_not_run = self.cfg.steps.len() - self.steps_done;
         Outcome {
-            jobs: if self.cfg.keep_jobs { std::mem::take(&mut self.jobs) } else { Vec::new() },
+            jobs: if self.cfg.keep_jobs {
+                std::mem::take(&mut self.jobs)
+            } else {
+                Vec::new()
+            },
             units: std::mem::take(&mut self.units),
             stats: std::mem::take(&mut self.stats),
             peak_workers: self.peak_workers,

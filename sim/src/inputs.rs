@@ -159,17 +159,30 @@ impl Geometry {
                     Vec::new()
                 } else {
                     let n = around(per_cycle, &mut rng).clamp(1, S2_CYCLE_DAYS as usize);
-                    pick(S2_CYCLE_DAYS as usize, n, &mut rng).into_iter().map(|d| d as u8).collect()
+                    pick(S2_CYCLE_DAYS as usize, n, &mut rng)
+                        .into_iter()
+                        .map(|d| d as u8)
+                        .collect()
                 };
                 // Sentinel-2 crosses Europe mid-morning, west later.
-                let s2_time_of_day = 9 * HOUR + 40 * MINUTE + (uniform(&mut rng) * 2.0 * HOUR as f64) as Ms;
-                Tile { rlie: rlie[t], mountain: mountain[t], s2_days, s2_time_of_day }
+                let s2_time_of_day =
+                    9 * HOUR + 40 * MINUTE + (uniform(&mut rng) * 2.0 * HOUR as f64) as Ms;
+                Tile {
+                    rlie: rlie[t],
+                    mountain: mountain[t],
+                    s2_days,
+                    s2_time_of_day,
+                }
             })
             .collect::<Vec<_>>();
         let mut tracks: Vec<Track> = (0..N_TRACKS)
             .map(|_| {
-                let morning = uniform(&mut rng) < 0.5;
-                let base = if morning { 5 * HOUR } else { 16 * HOUR + 30 * MINUTE };
+                let morning = uniform(&mut rng) < cal.s1_morning_pass_fraction;
+                let base = if morning {
+                    5 * HOUR
+                } else {
+                    16 * HOUR + 30 * MINUTE
+                };
                 Track {
                     cycle_day: (uniform(&mut rng) * S1_CYCLE_DAYS as f64) as u8,
                     time_of_day: base + (uniform(&mut rng) * 1.5 * HOUR as f64) as Ms,
@@ -184,6 +197,7 @@ impl Geometry {
             } else {
                 (cal.s1_passes_per_tile_per_cycle, N_TRACKS)
             };
+            // At most 10 relative orbits cross one tile (tiles_tracks_sws_wds_process.yml).
             let k = around(mean, &mut rng).min(10);
             for tr in pick(pool, k, &mut rng) {
                 tracks[tr].tiles.push(t as u16);
@@ -195,7 +209,11 @@ impl Geometry {
             let share = grds_per_cycle * tr.tiles.len() as f64 / covered.max(1) as f64;
             tr.grds = (around(share, &mut rng).max(1)).min(tr.tiles.len().max(1)) as u16;
         }
-        Geometry { tiles, tracks, epoch_day }
+        Geometry {
+            tiles,
+            tracks,
+            epoch_day,
+        }
     }
 
     /// The input products sensed in `[from, to)` (ms since start), sorted by availability.
@@ -217,7 +235,14 @@ impl Geometry {
                     let cloudy = uniform(&mut rng) < cal.no_product_rate;
                     let available = sensing + min + (uniform(&mut rng) * span) as Ms;
                     if (from..to).contains(&sensing) {
-                        out.push(Input { product: Product::L1c { tile: t as u16, cloudy }, sensing, available });
+                        out.push(Input {
+                            product: Product::L1c {
+                                tile: t as u16,
+                                cloudy,
+                            },
+                            sensing,
+                            available,
+                        });
                     }
                 }
             }
@@ -230,7 +255,14 @@ impl Geometry {
                     let sensing = day * DAY + tr.time_of_day + i64::from(g) * 25 * SECOND;
                     let available = sensing + min + (uniform(&mut rng) * span) as Ms;
                     if (from..to).contains(&sensing) {
-                        out.push(Input { product: Product::Grd { track: k as u16, slice: g }, sensing, available });
+                        out.push(Input {
+                            product: Product::Grd {
+                                track: k as u16,
+                                slice: g,
+                            },
+                            sensing,
+                            available,
+                        });
                     }
                 }
             }

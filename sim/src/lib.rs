@@ -43,7 +43,12 @@ pub fn run(cfg: &Config, baseline: Option<&Baseline>) -> Outcome {
 
 /// The baseline of a config: the same seed, calibration and parameters, no operator step.
 pub fn baseline(cfg: &Config) -> Baseline {
-    let base = Config { steps: Vec::new(), timeline: false, keep_jobs: false, ..cfg.clone() };
+    let base = Config {
+        steps: Vec::new(),
+        timeline: false,
+        keep_jobs: false,
+        ..cfg.clone()
+    };
     let out = run(&base, None);
     let mut nominal = [1i64; 5];
     for (t, samples) in out.overdue_samples.iter().enumerate() {
@@ -54,7 +59,10 @@ pub fn baseline(cfg: &Config) -> Baseline {
             nominal[t] = v[i].max(1);
         }
     }
-    Baseline { nominal_overdue: nominal, daily: out.daily_created }
+    Baseline {
+        nominal_overdue: nominal,
+        daily: out.daily_created,
+    }
 }
 
 /// Runs a config and its baseline (when it has steps) and returns the outcome.
@@ -62,7 +70,13 @@ pub fn run_with_baseline(cfg: &Config) -> Outcome {
     let b = baseline(cfg);
     if cfg.steps.is_empty() {
         // The run is its own baseline: run again with the levels so catch-up is defined.
-        return run(cfg, Some(&Baseline { daily: Vec::new(), ..b }));
+        return run(
+            cfg,
+            Some(&Baseline {
+                daily: Vec::new(),
+                ..b
+            }),
+        );
     }
     run(cfg, Some(&b))
 }

@@ -31,6 +31,9 @@ pub enum LostReason {
     OutsideSearchWindow,
     /// GFSC daily job of a day the service never covered.
     DailyJobNotCreated,
+    /// GFSC daily tile-day the night pass covered without a job: the tile's latest GFSC was not
+    /// indexed yet or already too old for it (catch-up reordering), and no product came either.
+    DailyInputNotReady,
     /// The job ended in `internal_error` after its retries.
     Failed,
     /// The job ran out of Nomad restarts and reschedules: stuck in `external_error`, which the
@@ -47,6 +50,7 @@ impl LostReason {
             LostReason::None => "none",
             LostReason::OutsideSearchWindow => "outside_search_window",
             LostReason::DailyJobNotCreated => "daily_job_not_created",
+            LostReason::DailyInputNotReady => "daily_input_not_ready",
             LostReason::Failed => "failed",
             LostReason::StuckInExternalError => "stuck_in_external_error",
             LostReason::InputFailed => "input_failed",

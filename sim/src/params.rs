@@ -38,7 +38,12 @@ pub struct Column {
 }
 
 const fn col(name: &'static str, kind: Kind, default: Option<&'static str>, read: bool) -> Column {
-    Column { name, kind, default, read }
+    Column {
+        name,
+        kind,
+        default,
+        read,
+    }
 }
 
 /// Default `job_types_list`, with double quotes as in `init_database.sql`.
@@ -47,40 +52,175 @@ pub const DEFAULT_JOB_TYPES_LIST: &str =
 
 /// Every column of `cosims.system_parameters` except `id`.
 pub const COLUMNS: &[Column] = &[
-    col("max_number_of_worker_instances", Kind::Int, Some("210"), true),
+    col(
+        "max_number_of_worker_instances",
+        Kind::Int,
+        Some("210"),
+        true,
+    ),
     col("max_number_of_vcpus", Kind::Int, Some("920"), true),
-    col("max_time_for_worker_without_nomad_allocation", Kind::Int, Some("15"), true),
-    col("max_ratio_of_vcpus_to_be_used", Kind::Float, Some("0.95"), false),
-    col("max_number_of_extra_large_worker_instances", Kind::Int, Some("2"), false),
-    col("job_types_list", Kind::Text, Some(DEFAULT_JOB_TYPES_LIST), true),
-    col("s1_search_default_duration_in_days", Kind::Int, Some("7"), true),
-    col("s1_processing_start_date", Kind::Timestamp, Some("2021-06-24T00:00:00"), true),
-    col("s2_search_default_duration_in_days", Kind::Int, Some("7"), true),
-    col("s2_processing_start_date", Kind::Timestamp, Some("2020-05-01T00:00:00"), true),
-    col("gapfilling_search_default_duration_in_days", Kind::Int, Some("7"), true),
-    col("maja_consecutive_jobs_threshold_value", Kind::Int, Some("60"), true),
-    col("maja_backward_required_job_number", Kind::Int, Some("8"), true),
-    col("activate_backward_reprocessing", Kind::Bool, Some("true"), true),
-    col("rabbitmq_communication_endpoint", Kind::Text, Some("hidden_value"), true),
-    col("docker_image_for_si_processing", Kind::Text, Some("hidden_value"), true),
-    col("docker_image_for_test_job_processing", Kind::Text, Some("hidden_value"), true),
-    col("docker_image_for_rliepart2_processing", Kind::Text, Some("hidden_value"), true),
-    col("docker_image_for_gfsc_processing", Kind::Text, Some("hidden_value"), true),
-    col("docker_image_for_sws_wds_processing", Kind::Text, Some("hidden_value"), true),
-    col("worker_init_package_tag", Kind::Text, Some("hidden_value"), false),
+    col(
+        "max_time_for_worker_without_nomad_allocation",
+        Kind::Int,
+        Some("15"),
+        true,
+    ),
+    col(
+        "max_ratio_of_vcpus_to_be_used",
+        Kind::Float,
+        Some("0.95"),
+        false,
+    ),
+    col(
+        "max_number_of_extra_large_worker_instances",
+        Kind::Int,
+        Some("2"),
+        false,
+    ),
+    col(
+        "job_types_list",
+        Kind::Text,
+        Some(DEFAULT_JOB_TYPES_LIST),
+        true,
+    ),
+    col(
+        "s1_search_default_duration_in_days",
+        Kind::Int,
+        Some("7"),
+        true,
+    ),
+    col(
+        "s1_processing_start_date",
+        Kind::Timestamp,
+        Some("2021-06-24T00:00:00"),
+        true,
+    ),
+    col(
+        "s2_search_default_duration_in_days",
+        Kind::Int,
+        Some("7"),
+        true,
+    ),
+    col(
+        "s2_processing_start_date",
+        Kind::Timestamp,
+        Some("2020-05-01T00:00:00"),
+        true,
+    ),
+    col(
+        "gapfilling_search_default_duration_in_days",
+        Kind::Int,
+        Some("7"),
+        true,
+    ),
+    col(
+        "maja_consecutive_jobs_threshold_value",
+        Kind::Int,
+        Some("60"),
+        true,
+    ),
+    col(
+        "maja_backward_required_job_number",
+        Kind::Int,
+        Some("8"),
+        true,
+    ),
+    col(
+        "activate_backward_reprocessing",
+        Kind::Bool,
+        Some("true"),
+        true,
+    ),
+    col(
+        "rabbitmq_communication_endpoint",
+        Kind::Text,
+        Some("hidden_value"),
+        true,
+    ),
+    col(
+        "docker_image_for_si_processing",
+        Kind::Text,
+        Some("hidden_value"),
+        true,
+    ),
+    col(
+        "docker_image_for_test_job_processing",
+        Kind::Text,
+        Some("hidden_value"),
+        true,
+    ),
+    col(
+        "docker_image_for_rliepart2_processing",
+        Kind::Text,
+        Some("hidden_value"),
+        true,
+    ),
+    col(
+        "docker_image_for_gfsc_processing",
+        Kind::Text,
+        Some("hidden_value"),
+        true,
+    ),
+    col(
+        "docker_image_for_sws_wds_processing",
+        Kind::Text,
+        Some("hidden_value"),
+        true,
+    ),
+    col(
+        "worker_init_package_tag",
+        Kind::Text,
+        Some("hidden_value"),
+        false,
+    ),
     col("ssp_aux_version", Kind::Text, Some("V20211119"), true),
     col("job_creation_loop_sleep", Kind::Int, Some("5"), true),
     col("job_configuration_loop_sleep", Kind::Int, Some("5"), true),
     col("job_execution_loop_sleep", Kind::Int, Some("5"), true),
     col("job_publication_loop_sleep", Kind::Int, Some("5"), true),
-    col("rlies1s2_min_delay_from_end_of_day_hours", Kind::Int, Some("8"), true),
-    col("rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products", Kind::Int, Some("24"), true),
-    col("rlies1s2_min_search_window_days", Kind::Int, Some("7"), true),
-    col("rlies1s2_max_search_window_days", Kind::Int, Some("31"), true),
-    col("rlies1s2_max_search_window_days_absolute", Kind::Int, None, true),
-    col("rlies1s2_earliest_date", Kind::Timestamp, Some("2021-05-01T00:00:00"), true),
+    col(
+        "rlies1s2_min_delay_from_end_of_day_hours",
+        Kind::Int,
+        Some("8"),
+        true,
+    ),
+    col(
+        "rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products",
+        Kind::Int,
+        Some("24"),
+        true,
+    ),
+    col(
+        "rlies1s2_min_search_window_days",
+        Kind::Int,
+        Some("7"),
+        true,
+    ),
+    col(
+        "rlies1s2_max_search_window_days",
+        Kind::Int,
+        Some("31"),
+        true,
+    ),
+    col(
+        "rlies1s2_max_search_window_days_absolute",
+        Kind::Int,
+        None,
+        true,
+    ),
+    col(
+        "rlies1s2_earliest_date",
+        Kind::Timestamp,
+        Some("2021-05-01T00:00:00"),
+        true,
+    ),
     col("rlies1s2_sleep_seconds_between_loop", Kind::Int, None, true),
-    col("gfsc_daily_jobs_creation_start_date", Kind::Timestamp, None, true),
+    col(
+        "gfsc_daily_jobs_creation_start_date",
+        Kind::Timestamp,
+        None,
+        true,
+    ),
 ];
 
 /// A parameter value as the database holds it.
@@ -182,7 +322,13 @@ impl Default for SystemParameters {
     fn default() -> Self {
         let values = COLUMNS
             .iter()
-            .map(|c| (c.name, c.default.map_or(Value::Null, |d| parse_value(c, d).expect("valid default"))))
+            .map(|c| {
+                (
+                    c.name,
+                    c.default
+                        .map_or(Value::Null, |d| parse_value(c, d).expect("valid default")),
+                )
+            })
             .collect();
         SystemParameters { values }
     }
@@ -190,10 +336,13 @@ impl Default for SystemParameters {
 
 /// The column with this name, or an error with the closest name as a hint.
 pub fn column(name: &str) -> Result<&'static Column, ParamError> {
-    COLUMNS.iter().find(|c| c.name == name).ok_or_else(|| ParamError::Unknown {
-        name: name.to_owned(),
-        hint: closest(name, COLUMNS.iter().map(|c| c.name)).map(str::to_owned),
-    })
+    COLUMNS
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| ParamError::Unknown {
+            name: name.to_owned(),
+            hint: closest(name, COLUMNS.iter().map(|c| c.name)).map(str::to_owned),
+        })
 }
 
 /// The candidate closest to `name` by edit distance, if reasonably close.
@@ -230,7 +379,10 @@ fn parse_value(c: &Column, text: &str) -> Result<Value, ParamError> {
     }
     Ok(match c.kind {
         Kind::Int => {
-            let v: i64 = text.trim().parse().map_err(|_| bad("expected an integer"))?;
+            let v: i64 = text
+                .trim()
+                .parse()
+                .map_err(|_| bad("expected an integer"))?;
             if !(-32768..=32767).contains(&v) && c.name != "rlies1s2_sleep_seconds_between_loop" {
                 return Err(bad("out of range for smallint (-32768..32767)"));
             }
@@ -329,14 +481,23 @@ mod tests {
         let p = SystemParameters::default();
         assert_eq!(p.int("max_number_of_worker_instances"), Some(210));
         assert_eq!(p.int("rlies1s2_max_search_window_days"), Some(31));
-        assert_eq!(p.get("gfsc_daily_jobs_creation_start_date"), Some(&Value::Null));
-        assert_eq!(p.job_types(), JobTypesList::Valid(crate::job_type::ALL_TYPES.to_vec()));
+        assert_eq!(
+            p.get("gfsc_daily_jobs_creation_start_date"),
+            Some(&Value::Null)
+        );
+        assert_eq!(
+            p.job_types(),
+            JobTypesList::Valid(crate::job_type::ALL_TYPES.to_vec())
+        );
         assert_eq!(COLUMNS.len(), 34);
     }
 
     #[test]
     fn single_quoted_list_is_not_json_and_unknown_name_is_an_internal_error() {
-        assert_eq!(JobTypesList::parse("['fsc_rlie_job', 'rlies1_job']"), JobTypesList::NotJson);
+        assert_eq!(
+            JobTypesList::parse("['fsc_rlie_job', 'rlies1_job']"),
+            JobTypesList::NotJson
+        );
         assert_eq!(
             JobTypesList::parse(r#"["fsc_rlie_job", "rlie_s1_job"]"#),
             JobTypesList::UnknownType("rlie_s1_job".into())
@@ -347,10 +508,18 @@ mod tests {
     fn unknown_names_get_a_hint_and_bad_values_a_reason() {
         let mut p = SystemParameters::default();
         let e = p.set("max_number_of_worker_instance", "40").unwrap_err();
-        assert!(e.to_string().contains("did you mean `max_number_of_worker_instances`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean `max_number_of_worker_instances`"),
+            "{e}"
+        );
         let e = p.set("max_number_of_worker_instances", "many").unwrap_err();
         assert!(e.to_string().contains("expected an integer"), "{e}");
-        p.set("gfsc_daily_jobs_creation_start_date", "2025-01-10").unwrap();
-        assert_eq!(p.timestamp("gfsc_daily_jobs_creation_start_date"), Instant::parse("2025-01-10").ok());
+        p.set("gfsc_daily_jobs_creation_start_date", "2025-01-10")
+            .unwrap();
+        assert_eq!(
+            p.timestamp("gfsc_daily_jobs_creation_start_date"),
+            Instant::parse("2025-01-10").ok()
+        );
     }
 }

@@ -126,7 +126,11 @@ fn percentiles(v: &mut [u32]) -> Percentiles {
         let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
         Some((f64::from(v[i]) / 3600.0 * 100.0).round() / 100.0)
     };
-    Percentiles { p50: at(0.50), p95: at(0.95), p99: at(0.99) }
+    Percentiles {
+        p50: at(0.50),
+        p95: at(0.95),
+        p99: at(0.99),
+    }
 }
 
 impl Report {
@@ -154,7 +158,11 @@ impl Report {
                 redispatches: out.stats[i].redispatches,
                 nominal_overdue: out.nominal_overdue[i],
             };
-            for u in out.units.iter().filter(|u| u.ty == t && u.avail >= 0 && u.avail < cfg.horizon) {
+            for u in out
+                .units
+                .iter()
+                .filter(|u| u.ty == t && u.avail >= 0 && u.avail < cfg.horizon)
+            {
                 r.inputs += 1;
                 match u.bucket {
                     Bucket::Pending => r.pending += 1,
@@ -183,7 +191,14 @@ impl Report {
             events: out.events,
             status_changes: out.status_changes,
             illegal_transitions: out.illegal_transitions,
-            outages: out.outages.iter().map(|o| OutageReport { start: iso(o.0), end: o.1.map(iso) }).collect(),
+            outages: out
+                .outages
+                .iter()
+                .map(|o| OutageReport {
+                    start: iso(o.0),
+                    end: o.1.map(iso),
+                })
+                .collect(),
             restarts: out
                 .restarts
                 .iter()
@@ -192,7 +207,13 @@ impl Report {
                     catch_up_hours: ALL_TYPES
                         .iter()
                         .filter(|t| r.enabled_at[t.idx()].is_some())
-                        .map(|t| (t.name(), r.caught_at[t.idx()].map(|c| hours(c - r.enabled_at[t.idx()].unwrap_or(c)))))
+                        .map(|t| {
+                            (
+                                t.name(),
+                                r.caught_at[t.idx()]
+                                    .map(|c| hours(c - r.enabled_at[t.idx()].unwrap_or(c))),
+                            )
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -222,7 +243,10 @@ pub fn timeline_csv(cfg: &Config, out: &Outcome) -> String {
         s += &format!("{},{}", Instant(cfg.start.0 + row.at).iso(), row.workers);
         for t in ALL_TYPES {
             let i = t.idx();
-            s += &format!(",{},{},{},{}", row.backlog[i], row.overdue[i], row.running[i], row.published[i]);
+            s += &format!(
+                ",{},{},{},{}",
+                row.backlog[i], row.overdue[i], row.running[i], row.published[i]
+            );
         }
         s.push('\n');
     }

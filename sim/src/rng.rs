@@ -56,12 +56,23 @@ mod tests {
 
     #[test]
     fn keyed_draws_are_stable_and_spread() {
-        assert_eq!(unit(7, Stream::Errors, 42, 0), unit(7, Stream::Errors, 42, 0));
-        assert_ne!(unit(7, Stream::Errors, 42, 0), unit(7, Stream::Durations, 42, 0));
+        assert_eq!(
+            unit(7, Stream::Errors, 42, 0),
+            unit(7, Stream::Errors, 42, 0)
+        );
+        assert_ne!(
+            unit(7, Stream::Errors, 42, 0),
+            unit(7, Stream::Durations, 42, 0)
+        );
         let n = 20_000;
-        let mean: f64 = (0..n).map(|k| normal(1, Stream::Durations, k, 0)).sum::<f64>() / n as f64;
+        let mean: f64 = (0..n)
+            .map(|k| normal(1, Stream::Durations, k, 0))
+            .sum::<f64>()
+            / n as f64;
         assert!(mean.abs() < 0.03, "mean {mean}");
-        let below: usize = (0..n).filter(|&k| unit(3, Stream::Errors, k, 1) < 0.25).count();
+        let below: usize = (0..n)
+            .filter(|&k| unit(3, Stream::Errors, k, 1) < 0.25)
+            .count();
         assert!((4500..5500).contains(&below), "{below}");
     }
 }

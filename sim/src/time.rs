@@ -33,7 +33,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// An instant in UTC, as milliseconds since the Unix epoch.
@@ -45,7 +53,9 @@ impl Instant {
     /// (a space may replace the `T`, as PostgreSQL prints timestamps).
     pub fn parse(s: &str) -> Result<Instant, String> {
         let err = || {
-            format!("`{s}` is not an ISO-8601 UTC date or time (expected e.g. `2025-01-06` or `2025-01-06T00:00:00Z`)")
+            format!(
+                "`{s}` is not an ISO-8601 UTC date or time (expected e.g. `2025-01-06` or `2025-01-06T00:00:00Z`)"
+            )
         };
         let t = s.trim();
         let t = t
@@ -79,7 +89,11 @@ impl Instant {
                 Some(x) => x.parse().map_err(|_| err())?,
                 None => 0.0,
             };
-            if cp.next().is_some() || !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0.0..60.0).contains(&sec) {
+            if cp.next().is_some()
+                || !(0..24).contains(&h)
+                || !(0..60).contains(&mi)
+                || !(0.0..60.0).contains(&sec)
+            {
                 return Err(err());
             }
             ms += h * HOUR + mi * MINUTE + (sec * 1000.0).round() as i64;
@@ -92,7 +106,12 @@ impl Instant {
         let days = self.0.div_euclid(DAY);
         let rem = self.0.rem_euclid(DAY);
         let (y, m, d) = civil_from_days(days);
-        let (h, mi, s, ms) = (rem / HOUR, rem % HOUR / MINUTE, rem % MINUTE / SECOND, rem % SECOND);
+        let (h, mi, s, ms) = (
+            rem / HOUR,
+            rem % HOUR / MINUTE,
+            rem % MINUTE / SECOND,
+            rem % SECOND,
+        );
         if ms == 0 {
             format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
         } else {
@@ -118,7 +137,8 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Parses a duration such as `90s`, `10m`, `6h`, `5d` or `1d12h` into milliseconds.
 pub fn parse_duration(s: &str) -> Result<Ms, String> {
-    let err = || format!("`{s}` is not a duration (expected e.g. `30s`, `10m`, `6h`, `5d` or `1d12h`)");
+    let err =
+        || format!("`{s}` is not a duration (expected e.g. `30s`, `10m`, `6h`, `5d` or `1d12h`)");
     let mut total: Ms = 0;
     let mut num = String::new();
     let mut any = false;
@@ -164,7 +184,10 @@ mod tests {
         let t = Instant::parse("2025-01-06T00:00:00Z").unwrap();
         assert_eq!(t.iso(), "2025-01-06T00:00:00Z");
         assert_eq!(Instant::parse("2025-01-06").unwrap(), t);
-        assert_eq!(Instant::parse("2025-01-10 12:30:00").unwrap().iso(), "2025-01-10T12:30:00Z");
+        assert_eq!(
+            Instant::parse("2025-01-10 12:30:00").unwrap().iso(),
+            "2025-01-10T12:30:00Z"
+        );
         assert!(Instant::parse("2025-02-30").is_err());
         assert!(Instant::parse("06/01/2025").is_err());
     }
