@@ -228,3 +228,93 @@ fn server_alive(dir: &Path) -> bool {
             .unwrap_or_default()
             .contains(") Z ")
 }
+
+#[test]
+fn a_users_schema_and_patch_directory_are_the_starting_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = write(
+        dir.path(),
+        "init_database.sql",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/harness/sql/cosims.sql"
+        ))
+        .unwrap(),
+    );
+    let patches = dir.path().join("patch");
+    std::fs::create_dir(&patches).unwrap();
+    write(
+        &patches,
+        "001_add_column.sql",
+        "alter table cosims.system_parameters add column new_flag boolean;\n",
+    );
+    write(
+        &patches,
+        "002_set_it.sql",
+        "alter table cosims.system_parameters_history add column new_flag boolean;\n",
+    );
+    // Only valid once both directory patches are in.
+    let patch = write(
+        dir.path(),
+        "fix.sql",
+        "update cosims.system_parameters_history set new_flag = true;\n",
+    );
+    let out = run(&[
+        "--patch",
+        patch.to_str().unwrap(),
+        "--schema",
+        schema.to_str().unwrap(),
+        "--patches",
+        patches.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let without = run(&[
+        "--patch",
+        patch.to_str().unwrap(),
+        "--schema",
+        schema.to_str().unwrap(),
+    ]);
+    assert_eq!(without.status.code(), Some(1), "{}", text(&without));
+}
+
+#[test]
+fn an_existing_server_is_used_through_its_url_and_left_as_it_was() {
+    let cluster = hrsi_harness::postgres::Cluster::start().unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port());
+    let dir = tempfile::tempdir().unwrap();
+    let patch = write(dir.path(), "p.sql", MISSING_COMMA);
+    let out = run(&["--patch", patch.to_str().unwrap(), "--postgres-url", &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(":6: ERROR 42601"), "{}", text(&out));
+    let left = Command::new("psql")
+        .args([
+            "-X",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port().to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args([
+            "-c",
+            "select count(*) from pg_database where datname like 'hrsi_%'",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "0");
+}
+
+#[test]
+fn a_patch_that_switches_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = write(
+        dir.path(),
+        "p.sql",
+        "select 1;\n\\connect postgres\ndrop schema cosims cascade;\n",
+    );
+    let out = run(&["--patch", patch.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("p.sql:2"), "{}", text(&out));
+}

@@ -158,10 +158,12 @@ const SYNC_SQL: &str = "
 update cosims.parent_jobs p
 set last_status_id = c.job_status, last_status_change_id = c.id,
     last_status_change_date = c.time, last_status_error_subtype = c.error_subtype,
-    error_raised = exists (select 1 from cosims.job_status_changes e
-                           where e.fk_parent_job_id = p.id and e.job_status between 13 and 15)
-from cosims.job_status_changes c
-where c.id = (select max(id) from cosims.job_status_changes m where m.fk_parent_job_id = p.id);
+    error_raised = c.any_error
+from (select distinct on (fk_parent_job_id) fk_parent_job_id, id, job_status, time, error_subtype,
+             bool_or(job_status between 13 and 15) over (partition by fk_parent_job_id) as any_error
+      from cosims.job_status_changes
+      order by fk_parent_job_id, id desc) c
+where c.fk_parent_job_id = p.id;
 select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), (select max(id) from cosims.parent_jobs));
 ";
 
@@ -313,7 +315,7 @@ impl Rows {
             }
             JobType::SwsWds => {
                 // S1-only assemblies have no FSC input (NULL fsc_id_list).
-                let fsc = if i % 4 == 0 {
+                let fsc = if i.is_multiple_of(4) {
                     "\\N".to_string()
                 } else {
                     format!("FSC_{day}_{tile}")

@@ -274,3 +274,112 @@ async fn the_loader_runs_a_realistic_schema_file_and_pinpoints_errors() {
         .unwrap_err();
     assert_eq!((err.line, err.code.as_deref()), (4, Some("42601")), "{err}");
 }
+
+#[cfg(feature = "docker")]
+#[tokio::test(flavor = "current_thread")]
+async fn the_docker_backend_works_or_fails_at_once_with_a_clear_message() {
+    let start = Instant::now();
+    match Server::docker().await {
+        Ok(server) => {
+            let c = server.connect("postgres").await.unwrap();
+            c.batch_execute("select 1").await.unwrap();
+        }
+        Err(e) => {
+            assert!(
+                !std::path::Path::new("/var/run/docker.sock").exists(),
+                "a daemon runs, yet: {e}"
+            );
+            assert!(start.elapsed() < Duration::from_secs(5));
+            assert!(e.to_string().contains("Docker daemon"), "{e}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_generated_data_is_what_the_trigger_would_have_produced() {
+    use hrsi_harness::dataset::{DatasetSpec, generate};
+    use hrsi_sim::status::{Status, check_path};
+
+    let server = Server::ephemeral().unwrap();
+    let c = server.connect("postgres").await.unwrap();
+    Schema::builtin().load(&c).await.unwrap();
+    let summary = generate(&c, &DatasetSpec::default()).await.unwrap();
+    // parent_jobs.last_status_* agree with the history (the production repair RPC finds
+    // nothing to repair).
+    let unsynced: i64 = c
+        .query_one("select count(*) from cosims.jobs_satus_unsync_jobs()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unsynced, 0);
+    // Every job's history is a path the status table allows.
+    let rows = c
+        .query(
+            "select fk_parent_job_id, array_agg(job_status order by id) from cosims.job_status_changes group by 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as u64, summary.parent_jobs);
+    for r in rows {
+        let path: Vec<Status> = r
+            .get::<_, Vec<i16>>(1)
+            .into_iter()
+            .map(|s| Status::from_id(s as u8).unwrap())
+            .collect();
+        assert_eq!(check_path(&path), Ok(()), "job {}", r.get::<_, i64>(0));
+    }
+    // error_raised is set exactly for jobs that went through 13..15.
+    let wrong: i64 = c
+        .query_one(
+            "select count(*) from cosims.parent_jobs p where error_raised is distinct from exists (select 1 from cosims.job_status_changes c where c.fk_parent_job_id = p.id and c.job_status between 13 and 15)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0);
+    // Every job type and the six services are there; parameter changes went through the
+    // history trigger (seed + 2 updates).
+    for table in [
+        "fsc_rlie_jobs",
+        "rlies1_jobs",
+        "rlies1s2_jobs",
+        "sws_wds_jobs",
+        "gfsc_jobs",
+    ] {
+        let n: i64 = c
+            .query_one(&format!("select count(*) from cosims.{table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(n > 0, "{table}");
+    }
+    let services: i64 = c
+        .query_one("select count(*) from cosims.other_jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(services, 6);
+    let history: i64 = c
+        .query_one("select count(*) from cosims.system_parameters_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(history, 3);
+    // New status inserts go through the trigger on top of the generated history.
+    let queued: i64 = c
+        .query_one(
+            "select id from cosims.parent_jobs where last_status_id = 4 limit 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    c.execute(
+        "insert into cosims.job_status_changes (fk_parent_job_id, job_status) values ($1, 5)",
+        &[&queued],
+    )
+    .await
+    .unwrap();
+}

@@ -171,7 +171,7 @@ fn render(r: &PatchReport) -> String {
     for w in &r.warnings {
         s.push_str(&format!("  warning: {w}\n"));
     }
-    let total: u64 = r.timings_ms.values().sum();
+    let total: u64 = r.timings_ms.iter().map(|(_, ms)| ms).sum();
     s.push_str(&format!(
         "result: {} ({} ms: {})\n",
         if r.passed() {

@@ -23,7 +23,7 @@ pub const RETENTION_ARGS: [&str; 6] = [
 /// The archives (name, creation time) that production's policy keeps at `now`.
 pub fn expected_kept(archives: &[(String, UnixTime)], now: UnixTime) -> BTreeSet<String> {
     let mut sorted: Vec<&(String, UnixTime)> = archives.iter().collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1));
+    sorted.sort_by_key(|a| std::cmp::Reverse(a.1));
     let mut kept: BTreeSet<String> = sorted
         .iter()
         .filter(|(_, t)| t.0 > now.0 - 7 * 86_400)

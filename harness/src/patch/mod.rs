@@ -16,7 +16,6 @@
 //!    database instance), not a failure.
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -28,7 +27,7 @@ use crate::{
     dataset::{self, DatasetSpec},
     postgres::{Error, Result, Server, Template},
     psql::{self, PsqlOptions, PsqlRun, SqlError},
-    schema::{Schema, Script},
+    schema::{Schema, Script, StatementKind},
 };
 
 /// Where the data the patch is tested against comes from.
@@ -141,8 +140,8 @@ pub struct PatchReport {
     pub second_application: Option<Attempt>,
     /// Non-fatal findings (non-idempotent patch, backup loaded with errors, ...).
     pub warnings: Vec<String>,
-    /// Milliseconds per step.
-    pub timings_ms: BTreeMap<String, u64>,
+    /// Milliseconds per step, in order.
+    pub timings_ms: Vec<(String, u64)>,
 }
 
 impl PatchReport {
@@ -152,13 +151,13 @@ impl PatchReport {
     }
 }
 
-struct Clock(BTreeMap<String, u64>, Instant);
+struct Clock(Vec<(String, u64)>, Instant);
 
 impl Clock {
     fn lap(&mut self, step: &str) {
         let now = Instant::now();
         self.0
-            .insert(step.to_string(), (now - self.1).as_millis() as u64);
+            .push((step.to_string(), (now - self.1).as_millis() as u64));
         self.1 = now;
     }
 }
@@ -170,9 +169,21 @@ pub async fn run(options: &PatchTestOptions) -> Result<PatchReport> {
             path: options.patch.clone(),
             source,
         })?;
-    // Only used to map psql's lines to exact lines; psql itself judges the patch.
+    // Only used to map psql's lines to exact lines (psql itself judges the patch), and to
+    // keep the patch on its clone.
     let script = Script::parse(options.patch.display().to_string(), patch_text).ok();
-    let mut clock = Clock(BTreeMap::new(), Instant::now());
+    if let Some(line) = script.as_ref().and_then(connect_line) {
+        return Err(Error::BadInput {
+            what: "patch".into(),
+            value: format!("{}:{line}", options.patch.display()),
+            reason:
+                "it switches database with `\\connect`, which would take it off the throwaway clone"
+                    .into(),
+            hint: "remove the meta-command: production runs patches on database `postgres` already"
+                .into(),
+        });
+    }
+    let mut clock = Clock(Vec::new(), Instant::now());
     let mut warnings = Vec::new();
     match &options.postgres_url {
         None => run_owned(options, script.as_ref(), &mut clock, &mut warnings).await,
@@ -278,6 +289,16 @@ async fn run_external(
     admin.drop_database(&data_db).await?;
     let (report, schema_only) = result?;
     Ok(finish(report, options, Some(&schema_only), warnings, clock))
+}
+
+/// The line of a `\connect` (or `\c`) meta-command, if the patch has one.
+fn connect_line(script: &Script) -> Option<usize> {
+    script.statements().iter().find_map(|st| match &st.kind {
+        StatementKind::Meta { command, .. } if command == "connect" || command == "c" => {
+            Some(st.line)
+        }
+        _ => None,
+    })
 }
 
 fn verdict_options() -> PsqlOptions {

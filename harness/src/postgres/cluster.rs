@@ -161,6 +161,11 @@ impl Cluster {
         tail(&s, 20)
     }
 
+    /// The postmaster's process id, while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        self.postmaster.as_ref().map(|p| p.pid.as_raw())
+    }
+
     /// Whether the server process is still running.
     pub fn is_running(&self) -> bool {
         self.postmaster
@@ -389,7 +394,6 @@ impl Postmaster {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = self.pid;
     }
 }
 

@@ -34,9 +34,10 @@ enum Backend {
     Owned(Box<Cluster>),
     /// An existing server: only databases carrying the ownership mark may be changed.
     External,
-    /// A container started through testcontainers; removed when dropped.
+    /// A container started through testcontainers; removed when dropped (the handle is
+    /// held only for that).
     #[cfg(feature = "docker")]
-    Docker(Box<super::docker::Container>),
+    Docker(#[expect(dead_code)] Box<super::docker::Container>),
 }
 
 impl Server {
@@ -108,7 +109,7 @@ impl Server {
     pub fn owns_server(&self) -> bool {
         match &self.backend {
             Backend::Owned(_) => true,
-            External => false,
+            Backend::External => false,
             #[cfg(feature = "docker")]
             Backend::Docker(_) => true,
         }
@@ -180,8 +181,6 @@ impl Server {
         self.cluster().map(Cluster::binaries)
     }
 }
-
-use Backend::External;
 
 /// A session on the maintenance database, used to create, clone and drop databases.
 pub struct Admin<'s> {
