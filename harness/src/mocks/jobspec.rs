@@ -20,7 +20,7 @@ where
 }
 
 /// A placement constraint (`${node.class} = orchestrator`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Constraint {
     /// Left side, usually an interpolation such as `${node.class}`.

@@ -238,12 +238,7 @@ async fn list_jobs(
 ) -> Response {
     let st = sh.synced();
     let prefix = q.get("prefix").map(String::as_str).unwrap_or("");
-    let stubs: Vec<Value> = st
-        .jobs()
-        .filter(|e| e.job.id.starts_with(prefix))
-        .map(|e| st.job_stub_json(e))
-        .collect();
-    reply(st.index(), Value::Array(stubs))
+    reply(st.index(), Value::Array(st.job_stubs_json(prefix)))
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@
 //! threshold (the runbook's "disappears after some minutes": 5 minutes by default here).
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     time::Duration,
 };
 
@@ -215,6 +215,27 @@ pub struct EvalResult {
     pub job_modify_index: u64,
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct GroupCounts {
+    live: u64,
+    complete: u64,
+    failed: u64,
+    waiting: u64,
+}
+
+#[derive(Debug, Default)]
+struct AllocIndex {
+    groups: HashMap<(String, String), GroupCounts>,
+    live_jobs: HashSet<String>,
+    node_used: HashMap<String, (u64, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct SummaryIndex {
+    groups: HashMap<(String, String), [u64; 5]>,
+    children: HashMap<String, [u64; 3]>,
+}
+
 /// The whole server state.
 #[derive(Debug)]
 pub struct NomadState {
@@ -266,7 +287,8 @@ impl NomadState {
     /// Catches up with virtual time: nodes whose boot is over register, failed batch
     /// allocations reach their reschedule time, dead jobs past the GC threshold vanish.
     pub fn tick(&mut self, now: u64) {
-        if now < self.now {
+        let prev = self.now;
+        if now < prev || (now == prev && !self.booting.iter().any(|(at, _)| *at <= now)) {
             return;
         }
         self.now = now;
@@ -274,6 +296,7 @@ impl NomadState {
             .into_iter()
             .partition(|(at, _)| *at <= now);
         self.booting = still;
+        let registered = !ready.is_empty();
         for (_, mut node) in ready {
             let i = self.bump();
             node.create_index = i;
@@ -281,7 +304,14 @@ impl NomadState {
             node.status_updated_at = now / 1_000_000_000;
             self.nodes.insert(node.id.clone(), node);
         }
-        self.reconcile();
+        // Reads sync the clock first: only reconcile when time changed what can be placed.
+        let timers = self
+            .allocs
+            .values()
+            .any(|a| a.reschedule_at.is_some_and(|t| t > prev && t <= now));
+        if registered || timers {
+            self.reconcile();
+        }
         let gc = self.config.gc_threshold.as_nanos() as u64;
         let doomed: Vec<String> = self
             .jobs
@@ -532,54 +562,74 @@ impl NomadState {
     /// `GET /v1/job/:id/summary` body.
     pub fn summary_json(&self, id: &str) -> Result<Value, ApiError> {
         let e = self.job(id)?;
-        Ok(self.summary_of(e))
+        Ok(self.summary_of(e, &self.summary_index()))
     }
 
-    fn summary_of(&self, e: &JobEntry) -> Value {
+    /// Counts per (job, group) by client status and per parent by child status, in one pass.
+    fn summary_index(&self) -> SummaryIndex {
+        let mut ix = SummaryIndex::default();
+        for a in self.allocs.values() {
+            let c = ix
+                .groups
+                .entry((a.job_id.clone(), a.task_group.clone()))
+                .or_default();
+            match a.client_status.as_str() {
+                "pending" => c[0] += 1,
+                "running" => c[1] += 1,
+                "complete" => c[2] += 1,
+                "failed" => c[3] += 1,
+                "lost" => c[4] += 1,
+                _ => {}
+            }
+        }
+        for child in self.jobs.values().filter(|c| !c.job.parent_id.is_empty()) {
+            let c = ix.children.entry(child.job.parent_id.clone()).or_default();
+            match child.job.status.as_str() {
+                "pending" => c[0] += 1,
+                "running" => c[1] += 1,
+                _ => c[2] += 1,
+            }
+        }
+        ix
+    }
+
+    fn summary_of(&self, e: &JobEntry, ix: &SummaryIndex) -> Value {
         let mut groups = serde_json::Map::new();
         for g in &e.job.task_groups {
-            let mut c = [0u64; 6]; // starting running complete failed lost queued
-            for a in self
-                .allocs
-                .values()
-                .filter(|a| a.job_id == e.job.id && a.task_group == g.name)
-            {
-                match (a.desired_status.as_str(), a.client_status.as_str()) {
-                    (_, "pending") => c[0] += 1,
-                    (_, "running") => c[1] += 1,
-                    (_, "complete") => c[2] += 1,
-                    (_, "failed") => c[3] += 1,
-                    (_, "lost") => c[4] += 1,
-                    _ => {}
-                }
-            }
-            c[5] = e.queued.get(&g.name).copied().unwrap_or(0);
-            groups.insert(g.name.clone(), json!({"Queued": c[5], "Starting": c[0], "Running": c[1], "Complete": c[2], "Failed": c[3], "Lost": c[4], "Unknown": 0}));
+            let c = ix
+                .groups
+                .get(&(e.job.id.clone(), g.name.clone()))
+                .copied()
+                .unwrap_or_default();
+            let queued = e.queued.get(&g.name).copied().unwrap_or(0);
+            groups.insert(g.name.clone(), json!({"Queued": queued, "Starting": c[0], "Running": c[1], "Complete": c[2], "Failed": c[3], "Lost": c[4], "Unknown": 0}));
         }
-        let (mut pending, mut running, mut dead) = (0, 0, 0);
-        for child in self.jobs.values().filter(|c| c.job.parent_id == e.job.id) {
-            match child.job.status.as_str() {
-                "pending" => pending += 1,
-                "running" => running += 1,
-                _ => dead += 1,
-            }
-        }
+        let ch = ix.children.get(&e.job.id).copied().unwrap_or_default();
         json!({
             "JobID": e.job.id, "Namespace": e.job.namespace, "Summary": groups,
-            "Children": {"Pending": pending, "Running": running, "Dead": dead},
+            "Children": {"Pending": ch[0], "Running": ch[1], "Dead": ch[2]},
             "CreateIndex": e.job.create_index, "ModifyIndex": e.job.modify_index,
         })
     }
 
-    /// `GET /v1/jobs` stub of one job.
-    pub fn job_stub_json(&self, e: &JobEntry) -> Value {
+    /// `GET /v1/jobs` stubs of the jobs whose ID starts with `prefix`.
+    pub fn job_stubs_json(&self, prefix: &str) -> Vec<Value> {
+        let ix = self.summary_index();
+        self.jobs
+            .values()
+            .filter(|e| e.job.id.starts_with(prefix))
+            .map(|e| self.job_stub_json(e, &ix))
+            .collect()
+    }
+
+    fn job_stub_json(&self, e: &JobEntry, ix: &SummaryIndex) -> Value {
         let j = &e.job;
         json!({
             "ID": j.id, "ParentID": j.parent_id, "Name": j.name, "Namespace": j.namespace,
             "Datacenters": j.datacenters, "Type": j.job_type, "Priority": j.priority,
             "Periodic": false, "ParameterizedJob": j.parameterized_job.is_some(), "Stop": j.stop,
             "Status": j.status, "StatusDescription": j.status_description,
-            "JobSummary": self.summary_of(e),
+            "JobSummary": self.summary_of(e, ix),
             "CreateIndex": j.create_index, "ModifyIndex": j.modify_index, "JobModifyIndex": j.job_modify_index,
             "SubmitTime": j.submit_time,
         })
@@ -756,62 +806,79 @@ impl NomadState {
 
     // ---- scheduling -----------------------------------------------------------------------
 
-    fn free_on(&self, node_id: &str) -> (u64, u64) {
-        let n = &self.nodes[node_id];
-        let (mut cpu, mut mem) = (n.spec.cpu_mhz, n.spec.memory_mb);
-        for a in self
-            .allocs
-            .values()
-            .filter(|a| a.node_id == node_id && a.is_live())
-        {
-            cpu = cpu.saturating_sub(a.cpu);
-            mem = mem.saturating_sub(a.memory_mb);
+    /// One pass over the allocations: per-group counts, live jobs and per-node usage, so a
+    /// reconciliation costs O(jobs + allocations) rather than their product.
+    fn alloc_index(&self) -> AllocIndex {
+        let mut ix = AllocIndex::default();
+        for a in self.allocs.values() {
+            let c = ix
+                .groups
+                .entry((a.job_id.clone(), a.task_group.clone()))
+                .or_default();
+            if a.is_live() {
+                c.live += 1;
+                ix.live_jobs.insert(a.job_id.clone());
+                let u = ix.node_used.entry(a.node_id.clone()).or_default();
+                u.0 += a.cpu;
+                u.1 += a.memory_mb;
+            }
+            match a.client_status.as_str() {
+                "complete" => c.complete += 1,
+                "failed" => {
+                    c.failed += 1;
+                    if a.reschedule_at.is_some_and(|t| t > self.now) {
+                        c.waiting += 1;
+                    }
+                }
+                _ => {}
+            }
         }
-        (cpu, mem)
+        ix
     }
 
     /// Instances of a group that still need a placement.
-    fn needed(&self, e: &JobEntry, group: &str, count: u64) -> u64 {
+    fn needed(&self, e: &JobEntry, c: Option<&GroupCounts>, count: u64) -> u64 {
         if e.job.stop || e.job.parameterized_job.is_some() {
             return 0;
         }
-        let allocs: Vec<&Alloc> = self
-            .allocs
-            .values()
-            .filter(|a| a.job_id == e.job.id && a.task_group == group)
-            .collect();
-        let live = allocs.iter().filter(|a| a.is_live()).count() as u64;
+        let c = c.copied().unwrap_or_default();
         if e.job.job_type != "batch" {
-            return count.saturating_sub(live);
+            return count.saturating_sub(c.live);
         }
-        let complete = allocs
-            .iter()
-            .filter(|a| a.client_status == "complete")
-            .count() as u64;
-        let failed: Vec<&&Alloc> = allocs
-            .iter()
-            .filter(|a| a.client_status == "failed")
-            .collect();
-        let waiting = failed
-            .iter()
-            .filter(|a| a.reschedule_at.is_some_and(|t| t > self.now))
-            .count() as u64;
-        let exhausted =
-            failed.len() as u64 > u64::from(self.config.batch_reschedule_attempts) * count;
-        if exhausted {
+        if c.failed > u64::from(self.config.batch_reschedule_attempts) * count {
             return 0;
         }
-        count.saturating_sub(live + complete + waiting)
+        count.saturating_sub(c.live + c.complete + c.waiting)
+    }
+
+    /// What placement depends on: dispatched children of one parent share their parent's
+    /// constraints unless the parent changed in between, hence the constraints' hash.
+    fn shape(&self, id: &str, group: &str, cpu: u64, mem: u64) -> (String, u64, String, u64, u64) {
+        use std::hash::{Hash, Hasher};
+        let job = &self.jobs[id].job;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        job.constraints.hash(&mut h);
+        job.datacenters.hash(&mut h);
+        let base = if job.parent_id.is_empty() {
+            job.id.clone()
+        } else {
+            job.parent_id.clone()
+        };
+        (base, h.finish(), group.to_owned(), cpu, mem)
     }
 
     /// Places whatever can be placed, oldest job first; records what stays queued and why.
     fn reconcile(&mut self) {
+        let mut ix = self.alloc_index();
         let mut order: Vec<(u64, String)> = self
             .jobs
             .values()
             .map(|e| (e.job.create_index, e.job.id.clone()))
             .collect();
         order.sort();
+        // Placements only use up capacity within one pass, so once a job shape (parent, group,
+        // ask) fails, every later job of that shape fails the same way: skip the search.
+        let mut failed: HashMap<(String, u64, String, u64, u64), String> = HashMap::new();
         for (_, id) in order {
             let groups: Vec<(String, u64, u64, u64)> = self.jobs[&id]
                 .job
@@ -820,16 +887,32 @@ impl NomadState {
                 .map(|g| (g.name.clone(), g.count.unwrap_or(1), g.cpu(), g.memory_mb()))
                 .collect();
             for (group, count, cpu, mem) in groups {
-                let need = self.needed(&self.jobs[&id], &group, count);
+                let key = (id.clone(), group.clone());
+                let need = self.needed(&self.jobs[&id], ix.groups.get(&key), count);
                 let mut placed = 0;
                 let mut why = String::new();
+                let shape_key = if need > 0 {
+                    self.shape(&id, &group, cpu, mem)
+                } else {
+                    Default::default()
+                };
                 for _ in 0..need {
-                    match self.pick_node(&id, &group, cpu, mem) {
+                    let pick = match failed.get(&shape_key) {
+                        Some(reason) => Err(reason.clone()),
+                        None => self.pick_node(&id, &group, cpu, mem, &ix.node_used),
+                    };
+                    match pick {
                         Ok(node_id) => {
                             self.place(&id, &group, &node_id, cpu, mem);
+                            let u = ix.node_used.entry(node_id).or_default();
+                            u.0 += cpu;
+                            u.1 += mem;
+                            ix.groups.entry(key.clone()).or_default().live += 1;
+                            ix.live_jobs.insert(id.clone());
                             placed += 1;
                         }
                         Err(reason) => {
+                            failed.insert(shape_key.clone(), reason.clone());
                             why = reason;
                             break;
                         }
@@ -845,12 +928,12 @@ impl NomadState {
                     e.blocked.remove(&group);
                 }
             }
-            self.refresh_status(&id);
+            let live = ix.live_jobs.contains(&id);
+            self.refresh_status(&id, live);
         }
     }
 
-    fn refresh_status(&mut self, id: &str) {
-        let live = self.allocs.values().any(|a| a.job_id == id && a.is_live());
+    fn refresh_status(&mut self, id: &str, live: bool) {
         let now = self.now;
         let e = self.jobs.get_mut(id).expect("caller checked");
         let status = if e.job.parameterized_job.is_some() {
@@ -871,7 +954,14 @@ impl NomadState {
     }
 
     /// Feasible nodes, then bin-packing (fullest node that fits), ties by name: deterministic.
-    fn pick_node(&self, job_id: &str, group: &str, cpu: u64, mem: u64) -> Result<String, String> {
+    fn pick_node(
+        &self,
+        job_id: &str,
+        group: &str,
+        cpu: u64,
+        mem: u64,
+        used: &HashMap<String, (u64, u64)>,
+    ) -> Result<String, String> {
         let job = &self.jobs[job_id].job;
         let g = job
             .task_groups
@@ -900,7 +990,11 @@ impl NomadState {
         let mut exhausted = BTreeSet::new();
         let mut best: Option<(u64, &str, &str)> = None;
         for n in feasible {
-            let (fc, fm) = self.free_on(&n.id);
+            let (uc, um) = used.get(&n.id).copied().unwrap_or_default();
+            let (fc, fm) = (
+                n.spec.cpu_mhz.saturating_sub(uc),
+                n.spec.memory_mb.saturating_sub(um),
+            );
             if fc < cpu {
                 exhausted.insert("cpu");
             }
@@ -1146,6 +1240,42 @@ mod tests {
         assert_eq!(status(&s, &second), "running");
         let sum = s.summary_json(&child).unwrap();
         assert_eq!(sum["Summary"]["run-and-log"]["Complete"], 1);
+    }
+
+    #[test]
+    fn queued_dispatches_are_placed_first_in_first_out_as_workers_register() {
+        let mut s = server_with_services(1000);
+        let meta: BTreeMap<String, String> = [
+            ("job_id".into(), "1".into()),
+            ("job_unique_id".into(), "u".into()),
+        ]
+        .into();
+        let children: Vec<String> = (0..300)
+            .map(|_| s.dispatch("si-processing", meta.clone(), None).unwrap().0)
+            .collect();
+        for i in 0..3 {
+            s.add_node(
+                NodeSpec::worker(
+                    &format!("os-worker-{i:03}"),
+                    "hm.medium",
+                    2,
+                    16384,
+                    "10.0.0.1",
+                ),
+                Duration::from_secs(60),
+            );
+        }
+        s.tick(60_000_000_000);
+        let running: Vec<&String> = children
+            .iter()
+            .filter(|c| status(&s, c) == "running")
+            .collect();
+        assert_eq!(running, children.iter().take(3).collect::<Vec<_>>());
+        assert_eq!(status(&s, &children[3]), "pending");
+        assert_eq!(
+            s.summary_json("si-processing").unwrap()["Children"],
+            json!({"Pending": 297, "Running": 3, "Dead": 0})
+        );
     }
 
     #[test]
