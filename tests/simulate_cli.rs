@@ -138,14 +138,40 @@ fn bad_input_exits_2_without_running() {
 
 #[test]
 fn steps_that_never_ran_exit_1() {
-    // The waves restart on day 8: with a 9-day horizon the last wave never starts.
-    let out = hrsi(
-        &["scenarios/outage-5-days-waves.yaml", "--days", "9"],
-        &repo(),
-    );
+    // The restart comes 2.4 h before the horizon, less than the 6-hour window that confirms a
+    // catch-up: waves 2 and 3 cannot start, whatever the model's speed.
+    let args = [
+        "--days",
+        "9",
+        "--outage-start-day",
+        "3",
+        "--outage-days",
+        "5.9",
+        "--restart",
+        "waves",
+    ];
+    let out = hrsi(&args, &repo());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("never ran"));
-    assert!(text(&out.stdout).contains("steps not run: "));
+    assert!(
+        text(&out.stderr).contains("2 step(s) of the plan never ran"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("steps not run: 2"));
+}
+
+#[test]
+fn a_wait_longer_than_within_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = "days: 6\nsteps:\n  - advance: 2d\n  - stop: { confirm: yes }\n  - advance: 2d\n  - start: { confirm: yes }\n  - run_until: { caught_up: [fsc_rlie_job], within: 1m }\n";
+    std::fs::write(dir.path().join("hurry.yaml"), src).expect("write");
+    let out = hrsi(&["hurry.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("hurry.yaml: line 7: `run_until` fsc_rlie_job: "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -73,3 +73,69 @@ pub(crate) fn sim_steps(plan: &Plan, params: &SystemParameters) -> Vec<Step> {
         }
     }
 }
+
+/// The `run_until … within` limits the simulated run did not meet (see [`crate::LateWait`]).
+pub(crate) fn late_waits(
+    plan: &Plan,
+    params: &SystemParameters,
+    report: &hrsi_sim::Report,
+) -> Vec<crate::LateWait> {
+    let Plan::Steps(list) = plan else {
+        return Vec::new();
+    };
+    let mut enabled = match params.job_types() {
+        JobTypesList::Valid(v) => v,
+        _ => Vec::new(),
+    };
+    // Which restart a wait belongs to: the simulator records one when a start finds it down.
+    let (mut up, mut restarts) = (true, 0usize);
+    let mut late = Vec::new();
+    for st in list {
+        match &st.kind {
+            StepKind::Stop { confirm: true } => up = false,
+            StepKind::Start { confirm: true } if !up => {
+                up = true;
+                restarts += 1;
+            }
+            StepKind::SetParam(settings) => {
+                for s in settings
+                    .iter()
+                    .filter(|s| s.refused.is_none() && s.name == "job_types_list")
+                {
+                    if let JobTypesList::Valid(v) = JobTypesList::parse(&s.value) {
+                        enabled = v;
+                    }
+                }
+            }
+            StepKind::RunUntil {
+                caught_up,
+                within: Some(within),
+            } if restarts > 0 => {
+                let Some(restart) = report.restarts.get(restarts - 1) else {
+                    continue;
+                };
+                let types = match caught_up {
+                    CaughtUp::All => enabled.clone(),
+                    CaughtUp::Types(t) => t.clone(),
+                };
+                for t in types {
+                    // A type not restarted there has nothing to catch up.
+                    let Some(hours) = restart.catch_up_hours.get(t.name()) else {
+                        continue;
+                    };
+                    let limit = *within as f64 / hrsi_sim::time::HOUR as f64;
+                    if hours.is_none_or(|h| h > limit) {
+                        late.push(crate::LateWait {
+                            line: st.line,
+                            job_type: t,
+                            within: *within,
+                            catch_up_hours: *hours,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    late
+}

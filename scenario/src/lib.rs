@@ -178,11 +178,51 @@ impl Scenario {
         }
     }
 
+    /// The `run_until: {caught_up, within}` limits a simulated run did not meet: a type whose
+    /// catch-up (simulation.md, measured from when the type was enabled again) is later than
+    /// `within`, or never came.
+    pub fn late_waits(&self, report: &hrsi_sim::Report) -> Vec<LateWait> {
+        convert::late_waits(&self.plan, &self.params, report)
+    }
+
     /// The steps written in the file that the simulator skips (harness-only kinds).
     pub fn harness_only_steps(&self) -> usize {
         match &self.plan {
             Plan::Steps(s) => s.iter().filter(|s| s.kind.harness_only()).count(),
             Plan::Outages(_) => 0,
+        }
+    }
+}
+
+/// A `run_until` whose `within` the simulated run did not meet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateWait {
+    /// Line of the `run_until` in the file.
+    pub line: u64,
+    /// The type that was late.
+    pub job_type: hrsi_sim::JobType,
+    /// The limit, ms.
+    pub within: Ms,
+    /// Its catch-up, hours (`None`: never before the horizon).
+    pub catch_up_hours: Option<f64>,
+}
+
+impl std::fmt::Display for LateWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let within = self.within as f64 / hrsi_sim::time::HOUR as f64;
+        match self.catch_up_hours {
+            Some(h) => write!(
+                f,
+                "line {}: `run_until` {}: caught up after {h:.1} h, later than `within: {within} h`",
+                self.line,
+                self.job_type.name()
+            ),
+            None => write!(
+                f,
+                "line {}: `run_until` {}: never caught up before the horizon (`within: {within} h`)",
+                self.line,
+                self.job_type.name()
+            ),
         }
     }
 }

@@ -536,3 +536,36 @@ fn calibration_files_are_checked() {
     let e = parse_calibration("internal_error_rate: 0.95\n", "c.yaml").unwrap_err();
     assert!(e.to_string().contains("internal_error_rate"), "{e}");
 }
+
+#[test]
+fn late_waits_compare_the_catch_up_with_within() {
+    let sc = parse(
+        "steps:\n  - stop: { confirm: yes }\n  - advance: 1d\n  - start: { confirm: yes }\n  - run_until: { caught_up: all, within: 10h }\n",
+    );
+    let mut report = hrsi_sim::Report::new(
+        &sc.to_sim_config(),
+        hrsi_sim::run(&sc.to_sim_config(), None),
+    );
+    let mut catch = std::collections::BTreeMap::new();
+    for t in hrsi_sim::job_type::ALL_TYPES {
+        catch.insert(t.name(), Some(5.0));
+    }
+    catch.insert("gfsc_job", Some(12.5));
+    catch.insert("rlies1_job", None);
+    report.restarts = vec![hrsi_sim::report::RestartReport {
+        at: "x".into(),
+        catch_up_hours: catch,
+    }];
+    let late: Vec<String> = sc
+        .late_waits(&report)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        late,
+        [
+            "line 5: `run_until` rlies1_job: never caught up before the horizon (`within: 10 h`)",
+            "line 5: `run_until` gfsc_job: caught up after 12.5 h, later than `within: 10 h`",
+        ]
+    );
+}

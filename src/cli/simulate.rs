@@ -79,8 +79,9 @@ Options override the scenario file. The run is deterministic: the same scenario,
 seed give the same bytes of JSON.
 
 Exit codes:
-  0  the run completed and every step of the plan ran
-  1  some steps never ran before the horizon (a wave waiting for a catch-up that never came)
+  0  the run completed, every step of the plan ran, every `run_until` met its `within`
+  1  some steps never ran before the horizon (a wave waiting for a catch-up that never came),
+     or a `run_until` took longer than its `within`
   2  bad input (missing or invalid scenario, bad option value); nothing ran
 
 Examples:
@@ -126,12 +127,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             report.illegal_transitions
         );
     }
+    let late = sc.late_waits(&report);
+    for w in &late {
+        eprintln!("{}: {w}", sc.origin);
+    }
     if report.steps_not_run > 0 {
         eprintln!(
             "{} step(s) of the plan never ran before the horizon ({}): a wave waiting for a catch-up \
              that never came, or a plan longer than `days`",
             report.steps_not_run, report.end
         );
+        return Ok(ExitCode::from(exit::FAILED));
+    }
+    if !late.is_empty() {
         return Ok(ExitCode::from(exit::FAILED));
     }
     Ok(ExitCode::from(exit::OK))
