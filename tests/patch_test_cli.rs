@@ -318,3 +318,64 @@ fn a_patch_that_switches_database_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("p.sql:2"), "{}", text(&out));
 }
+
+#[test]
+fn a_patch_is_tested_against_a_borg_archive_and_against_a_dump() {
+    use hrsi_harness::{
+        backup::Borg, dataset::DatasetSpec, postgres::production_cluster, schema::Schema,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("tf-tutu");
+    let dump = dir.path().join("database-all.sql");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let archive = rt.block_on(async {
+        let spec = DatasetSpec {
+            jobs: 200,
+            ..DatasetSpec::default()
+        };
+        let server = production_cluster(&Schema::builtin(), Some(&spec))
+            .await
+            .unwrap();
+        let borg = Borg::new(&repo, dir.path().join("borg-base"));
+        borg.init().await.unwrap();
+        let archive = borg.backup_dumpall(&server, None).await.unwrap();
+        borg.extract(&archive, &dump).await.unwrap();
+        archive
+    });
+    let data_only = write(
+        dir.path(),
+        "not_null.sql",
+        "alter table cosims.parent_jobs alter column nomad_id set not null;\n",
+    );
+    let from_borg = format!("{}::{archive}", repo.display());
+    let out = run(&[
+        "--patch",
+        data_only.to_str().unwrap(),
+        "--backup",
+        &from_borg,
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("fails on data") && t.contains(&archive), "{t}");
+
+    let good = write(
+        dir.path(),
+        "good.sql",
+        "update cosims.system_parameters set max_number_of_worker_instances = 150;\n",
+    );
+    let out = run(&[
+        "--patch",
+        good.to_str().unwrap(),
+        "--backup",
+        dump.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !text(&out).contains("warning"),
+        "the dump loads cleanly: {}",
+        text(&out)
+    );
+}

@@ -383,3 +383,36 @@ async fn the_generated_data_is_what_the_trigger_would_have_produced() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stopped_server_keeps_its_data_like_the_cold_volume() {
+    let mut server = hrsi_harness::postgres::production_cluster(&Schema::builtin(), None)
+        .await
+        .unwrap();
+    let c = server.connect("postgres").await.unwrap();
+    c.batch_execute("update cosims.system_parameters set max_number_of_worker_instances = 3")
+        .await
+        .unwrap();
+    drop(c);
+    let cluster = server.cluster_mut().unwrap();
+    let pid = cluster.pid().unwrap();
+    cluster.stop_server();
+    assert!(!cluster.is_running());
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(
+        server.connect("postgres").await.is_err(),
+        "the database is down"
+    );
+    server.cluster_mut().unwrap().restart().unwrap();
+    // Same address as before the stop.
+    let c = server.connect("postgres").await.unwrap();
+    let v: i16 = c
+        .query_one(
+            "select max_number_of_worker_instances from cosims.system_parameters",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 3);
+}

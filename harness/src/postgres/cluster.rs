@@ -103,7 +103,7 @@ impl Cluster {
         // binds it: retry with a fresh one.
         let mut last_err = None;
         for _ in 0..5 {
-            match cluster.spawn_server(run_as.as_ref()) {
+            match cluster.spawn_server(run_as.as_ref(), None) {
                 Ok(()) => return Ok(cluster),
                 Err(SpawnError::PortTaken) => last_err = None,
                 Err(SpawnError::Other(e)) => {
@@ -191,15 +191,18 @@ impl Cluster {
             return Ok(());
         }
         let run_as = server_user()?;
-        for _ in 0..5 {
-            match self.spawn_server(run_as.as_ref()) {
+        // Same port as before, as the database VM keeps its address across a stop: clients
+        // holding the old connection parameters reconnect unchanged.
+        let port = self.port;
+        for _ in 0..20 {
+            match self.spawn_server(run_as.as_ref(), Some(port)) {
                 Ok(()) => return Ok(()),
-                Err(SpawnError::PortTaken) => continue,
+                Err(SpawnError::PortTaken) => std::thread::sleep(Duration::from_millis(50)),
                 Err(SpawnError::Other(e)) => return Err(e),
             }
         }
         Err(Error::Server {
-            action: "find a free loopback port".into(),
+            action: format!("restart on port {port} (taken by another process)"),
             log: self.log_tail(),
         })
     }
@@ -237,8 +240,11 @@ impl Cluster {
         Ok(())
     }
 
-    fn spawn_server(&mut self, run_as: Option<&User>) -> Result<(), SpawnError> {
-        self.port = free_port().map_err(|e| SpawnError::Other(Error::io("pick a free port", e)))?;
+    fn spawn_server(&mut self, run_as: Option<&User>, port: Option<u16>) -> Result<(), SpawnError> {
+        self.port = match port {
+            Some(p) => p,
+            None => free_port().map_err(|e| SpawnError::Other(Error::io("pick a free port", e)))?,
+        };
         let log_path = self.dir.join("log");
         let log = File::options()
             .create(true)
