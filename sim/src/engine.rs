@@ -1598,10 +1598,12 @@ impl<'a> Engine<'a> {
             return;
         }
         let (tile, pos) = (usize::from(job.tile), job.pos as usize);
-        if let Some(&s) = self.tiles[tile].fsc.get(pos + 1)
-            && self.jobs[s as usize].waiting
-            && self.jobs[s as usize].status == Status::Configured
-        {
+        // The job waiting on this one is the first waiting job after it: jobs in between ran
+        // past it (their own predecessor was in an error status) and do not block.
+        let waiting = self.tiles[tile].fsc[pos + 1..].iter().copied().find(|&s| {
+            self.jobs[s as usize].waiting && self.jobs[s as usize].status == Status::Configured
+        });
+        if let Some(s) = waiting {
             self.to_config[0].push(s);
             self.tick(Svc::Configuration, JobType::FscRlieJob);
         }
@@ -2144,6 +2146,8 @@ impl<'a> Engine<'a> {
             ) {
                 self.jobs[j as usize].epoch += 1;
                 self.finish_units(j, Bucket::Lost, LostReason::StuckInExternalError);
+                // Its time-series successor no longer waits for it (re-evaluated at start).
+                self.wake_fsc_successor(j);
             }
         }
         self.queued_watch.clear();

@@ -243,6 +243,40 @@ fn units_and_jobs_end_in_consistent_states() {
     }
 }
 
+/// A waiting FSC/RLIE job must have an earlier job of its tile still on its way (not processed,
+/// not in an error status): otherwise its tile's time series is deadlocked.
+fn assert_no_fsc_chain_deadlock(out: &hrsi_sim::Outcome) {
+    let fsc: Vec<_> = out
+        .jobs
+        .iter()
+        .filter(|j| j.ty == JobType::FscRlieJob && !j.reprocessing)
+        .collect();
+    for w in fsc
+        .iter()
+        .filter(|j| j.waiting && j.status == Status::Configured)
+    {
+        let blocker = fsc.iter().any(|p| {
+            p.tile == w.tile
+                && p.meas < w.meas
+                && !matches!(
+                    p.status,
+                    Status::Processed
+                        | Status::StartPublication
+                        | Status::Published
+                        | Status::Done
+                        | Status::InternalError
+                        | Status::ExternalError
+                        | Status::Cancelled
+                )
+        });
+        assert!(
+            blocker,
+            "tile {} job measured at {} waits for nothing",
+            w.tile, w.meas
+        );
+    }
+}
+
 mod conservation {
     use super::*;
     use proptest::prelude::*;
@@ -262,6 +296,8 @@ mod conservation {
             cfg.steps = outage_steps(start_h * HOUR, len_h * HOUR, restart, 0);
             let r = simulate(&cfg);
             assert_conserved(&r);
+            cfg.keep_jobs = true;
+            assert_no_fsc_chain_deadlock(&run_with_baseline(&cfg));
         }
     }
 }
