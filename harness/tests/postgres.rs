@@ -266,6 +266,15 @@ async fn the_loader_runs_a_realistic_schema_file_and_pinpoints_errors() {
     let g: String = c.query_one("select app.g()", &[]).await.unwrap().get(0);
     assert_eq!(g, "a;b';");
 
+    // Roles are cluster-wide: loading again into another database keeps going past them.
+    let roles = Script::parse("roles.sql", "create role app_reader nologin;\n").unwrap();
+    roles.run(&c).await.unwrap();
+    let again = roles.run(&c).await.unwrap();
+    assert_eq!(
+        again.notes,
+        vec!["roles.sql:1: role already exists, kept as is".to_string()]
+    );
+
     let broken = "create table app.t (\n  a int,\n  b int\n  c int\n);\n";
     let err = Script::parse("patch.sql", broken)
         .unwrap()
@@ -415,4 +424,95 @@ async fn a_stopped_server_keeps_its_data_like_the_cold_volume() {
         .unwrap()
         .get(0);
     assert_eq!(v, 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_stored_procedures_answer_on_production_shaped_data() {
+    use hrsi_harness::dataset::DatasetSpec;
+    let server = hrsi_harness::postgres::production_cluster(
+        &Schema::builtin(),
+        Some(&DatasetSpec::default()),
+    )
+    .await
+    .unwrap();
+    let c = server.connect("postgres").await.unwrap();
+    let one = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    // Work-queue selectors read the denormalised last status.
+    assert_eq!(
+        one("select count(*) from cosims.fsc_rlie_jobs_with_last_status(array[12]::smallint[])").await,
+        one("select count(*) from cosims.fsc_rlie_jobs f join cosims.parent_jobs p on p.id = f.fk_parent_job_id where p.last_status_id = 12").await
+    );
+    assert!(
+        one("select count(*) from cosims.gfsc_jobs_with_last_status(array[4,5,6,7,8]::smallint[])")
+            .await
+            > 0
+    );
+    // Date windows: [start, end) for FSC/RLIE, [start, end] for SWS/WDS.
+    let fsc_date: String = c
+        .query_one(
+            "select measurement_date::text from cosims.fsc_rlie_jobs order by id limit 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let n: i64 = c
+        .query_one(
+            "select count(*) from cosims.select_date_fsc_rlie_measurement_date($1::text::timestamp, $1::text::timestamp)",
+            &[&fsc_date],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "the end bound is exclusive");
+    let sws_date: String = c
+        .query_one(
+            "select measurement_date::text from cosims.sws_wds_jobs order by id limit 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let n: i64 = c
+        .query_one(
+            "select count(*) from cosims.select_date_sws_wds_measurement_date($1::text::timestamp, $1::text::timestamp)",
+            &[&sws_date],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n >= 1, "the SWS/WDS end bound is inclusive");
+    // History and the last-status lookup agree with parent_jobs.
+    assert_eq!(
+        one("select count(*) from cosims.last_job_status_id() l join cosims.parent_jobs p on p.id = l.parent_job_id where p.last_status_id = l.status").await,
+        one("select count(*) from cosims.parent_jobs").await
+    );
+    assert!(
+        one("select count(*) from cosims.job_status_history(array[366200]::bigint[])").await >= 1
+    );
+    // A job with no status is invisible in the dashboard views (inner joins).
+    c.batch_execute(
+        "insert into cosims.parent_jobs (name, tile_id, next_log_level) values ('no_status', '32TLR', 20);
+         insert into cosims.rlies1_jobs (fk_parent_job_id, s1grd_id) select max(id), 'S1_NO_STATUS' from cosims.parent_jobs;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one("select count(*) from cosims.rlies1_jobs_view where s1grd_id = 'S1_NO_STATUS'").await,
+        0
+    );
+    // empty_database keeps sequences, parameters and lookups.
+    c.batch_execute("select cosims.empty_database()")
+        .await
+        .unwrap();
+    assert_eq!(one("select count(*) from cosims.parent_jobs").await, 0);
+    assert_eq!(
+        one("select count(*) from cosims.system_parameters").await,
+        1
+    );
+    let next: i64 = one("select nextval(pg_get_serial_sequence('cosims.parent_jobs', 'id'))").await;
+    assert!(next > 366_200);
 }

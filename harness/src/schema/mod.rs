@@ -129,11 +129,17 @@ impl Script {
         for st in &self.statements {
             match &st.kind {
                 StatementKind::Sql => {
-                    client
-                        .batch_execute(&st.text)
-                        .await
-                        .map_err(|e| self.error_at(st, &e))?;
-                    summary.statements += 1;
+                    match client.batch_execute(&st.text).await {
+                        Ok(()) => summary.statements += 1,
+                        // Roles are cluster-wide: a schema loaded into a second database, or
+                        // into an existing server, finds its roles already there. psql -f
+                        // would print the error and go on; so do we, with a note.
+                        Err(e) if role_exists(&st.text, &e) => summary.notes.push(format!(
+                            "{}:{}: role already exists, kept as is",
+                            self.origin, st.line
+                        )),
+                        Err(e) => return Err(self.error_at(st, &e)),
+                    }
                 }
                 StatementKind::CopyFromStdin { data } => {
                     let sink = client
@@ -210,6 +216,15 @@ impl Script {
             },
         }
     }
+}
+
+fn role_exists(sql: &str, e: &tokio_postgres::Error) -> bool {
+    let create_role = sql
+        .split_whitespace()
+        .take(2)
+        .map(str::to_ascii_lowercase)
+        .eq(["create", "role"]);
+    create_role && e.as_db_error().is_some_and(|d| d.code().code() == "42710")
 }
 
 /// A schema: an init script plus patches applied in file-name order.
