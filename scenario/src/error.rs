@@ -140,6 +140,12 @@ impl<'a> Source<'a> {
         } else {
             loc.span().byte_len().map_or(0, |l| l as usize)
         };
+        // A mapping or list is spanned by its opening bracket only: show the whole of it.
+        let len = if len <= 1 && self.src[offset.min(self.src.len())..].starts_with(['{', '[']) {
+            0
+        } else {
+            len
+        };
         let text =
             if len > 0 && offset + len <= self.src.len() && self.src.is_char_boundary(offset + len)
             {
@@ -186,6 +192,26 @@ fn char_to_byte(s: &str, n: usize) -> usize {
 
 /// The token starting a text: up to the end of a key, a flow item, or the line.
 fn token_at(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    // A flow mapping or list: up to its closing bracket when on the same line.
+    if let Some(close) = match line.chars().next() {
+        Some('{') => Some('}'),
+        Some('[') => Some(']'),
+        _ => None,
+    } {
+        let open = line.chars().next().unwrap_or(close);
+        let mut depth = 0;
+        for (i, c) in line.char_indices() {
+            if c == open {
+                depth += 1;
+            } else if c == close {
+                depth -= 1;
+                if depth == 0 {
+                    return line[..=i].to_owned();
+                }
+            }
+        }
+    }
     let end = s.find([':', ',', '}', ']', '\n', '#']).unwrap_or(s.len());
     let t = s[..end].trim_end();
     if t.is_empty() {

@@ -283,6 +283,38 @@ fn each_error_points_at_its_text_with_a_hint() {
             "did you mean `gfsc_minutes`?",
         ),
         ("YAML syntax", "steps: [\n", 1, 8, "unclosed bracket", ""),
+        (
+            "unknown fidelity switch",
+            "fidelity: { xl_worker_cp: yes }\n",
+            1,
+            13,
+            "unknown field `xl_worker_cp`",
+            "did you mean `xl_worker_cap`?",
+        ),
+        (
+            "timestamp parameter",
+            "system_parameters: { gfsc_daily_jobs_creation_start_date: soon }\n",
+            1,
+            59,
+            "invalid value `soon`",
+            "2025-01-10",
+        ),
+        (
+            "overlapping outages",
+            "outages:\n  - { start_day: 2, days: 3 }\n  - { start_day: 4, days: 1 }\n",
+            3,
+            5,
+            "must not overlap",
+            "ends on day 5",
+        ),
+        (
+            "outage after waves",
+            "outages:\n  - { start_day: 2, days: 3 }\n  - { start_day: 9, days: 1 }\nrestart: waves\n",
+            3,
+            5,
+            "after a restart in waves",
+            "write the scenario as steps",
+        ),
     ];
     // Every row is checked before failing, so one run shows every mismatch.
     let mut bad = Vec::new();
@@ -332,6 +364,8 @@ fn offending_text_is_the_value_as_written() {
     assert_eq!(e.text, "max_number_of_worker_instance");
     let e = &errors("name: x\nseeed: 7\n")[0];
     assert_eq!(e.text, "seeed");
+    let e = &errors("outages:\n  - { start_day: 2, days: -1 }\n")[0];
+    assert_eq!(e.text, "{ start_day: 2, days: -1 }");
 }
 
 #[test]

@@ -265,7 +265,7 @@ impl Validator<'_> {
                         self.err(
                             o,
                             "`start_day` must be 0 or more and `days` more than 0",
-                            None,
+                            Some("e.g. `{start_day: 3, days: 0.5}` for 12 hours on day 3".into()),
                         );
                         continue;
                     }
@@ -284,7 +284,11 @@ impl Validator<'_> {
                         continue;
                     }
                     if b.0 <= a.0 {
-                        self.err(e, "an outage must end after it starts", None);
+                        self.err(
+                            e,
+                            "an outage must end after it starts",
+                            Some("swap `start` and `end`".into()),
+                        );
                         continue;
                     }
                     (a.0 - sc.start.0, b.0 - a.0)
@@ -308,7 +312,11 @@ impl Validator<'_> {
                     continue;
                 }
                 if start < prev.start + prev.length {
-                    self.err(o, "outages must be in order and must not overlap", None);
+                    let h = format!(
+                        "the previous outage ends on day {}",
+                        (prev.start + prev.length) as f64 / DAY as f64
+                    );
+                    self.err(o, "outages must be in order and must not overlap", Some(h));
                     continue;
                 }
             }
@@ -667,7 +675,11 @@ impl Validator<'_> {
                 ParamValue::Null => Some("null".to_owned()),
                 ParamValue::Scalar(s) => Some(s.clone()),
                 ParamValue::List(_) => {
-                    self.err(v, "`equals` takes one value", None);
+                    self.err(
+                        v,
+                        "`equals` takes one value",
+                        Some("e.g. `equals: 0`".into()),
+                    );
                     None
                 }
             });
@@ -676,7 +688,7 @@ impl Validator<'_> {
                 self.err(
                     q,
                     "an SQL check needs `equals:` or `equals_backup: true`",
-                    None,
+                    Some("e.g. `equals: 0` under `query:`".into()),
                 );
             }
             out.sql.push(SqlCheck {
@@ -693,7 +705,7 @@ impl Validator<'_> {
                     self.err(
                         s,
                         format!("expected `all`, `none` or a list of services, found `{w}`"),
-                        None,
+                        did_you_mean(w, ["all", "none"].into_iter()),
                     );
                     None
                 }
@@ -709,7 +721,7 @@ impl Validator<'_> {
 /// Why hrsi refuses a parameter value (message, hint), or `None` when it accepts it.
 pub(crate) fn refusal(name: &str, text: &str) -> Option<(String, Option<String>)> {
     if let Err(e) = SystemParameters::default().set(name, text) {
-        return Some((e.to_string(), None));
+        return Some((e.to_string(), value_hint(name)));
     }
     if name != "job_types_list" {
         return None;
@@ -733,6 +745,22 @@ pub(crate) fn refusal(name: &str, text: &str) -> Option<(String, Option<String>)
             type_hint(t.trim_matches('"')),
         )),
     }
+}
+
+/// What a column takes, for a refused value.
+fn value_hint(name: &str) -> Option<String> {
+    let c = params::column(name).ok()?;
+    let what = match c.kind {
+        params::Kind::Int => "a whole number",
+        params::Kind::Float => "a number",
+        params::Kind::Bool => "`true` or `false`",
+        params::Kind::Text => "text",
+        params::Kind::Timestamp => "a date or time such as `2025-01-10` or `2025-01-10T00:00:00Z`",
+    };
+    Some(match c.default {
+        Some(d) => format!("`{name}` takes {what} (SQL default `{d}`)"),
+        None => format!("`{name}` takes {what} or null"),
+    })
 }
 
 fn type_hint(name: &str) -> Option<String> {
