@@ -27,6 +27,8 @@ pub trait DatabaseInstance: Send {
     fn stop(&mut self) -> BoxFuture<'_, Result<(), String>>;
     /// A new, empty volume: the next start initialises a fresh cluster (empty `cosims`).
     fn fresh_volume(&mut self) -> BoxFuture<'_, Result<(), String>>;
+    /// The volume is destroyed: its data is gone for good.
+    fn discard_volume(&mut self) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// An in-memory database instance: enough to test the model's effects without PostgreSQL.
@@ -82,6 +84,17 @@ impl DatabaseInstance for InMemoryDatabase {
             Ok(())
         })
     }
+
+    fn discard_volume(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if self.running {
+                return Err("cannot destroy the volume of a running instance".into());
+            }
+            self.has_volume = false;
+            self.rows.clear();
+            Ok(())
+        })
+    }
 }
 
 /// A shared handle on a database instance, so a test keeps access while the model drives it.
@@ -96,6 +109,10 @@ impl<T: DatabaseInstance> DatabaseInstance for Arc<tokio::sync::Mutex<T>> {
 
     fn fresh_volume(&mut self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { self.lock().await.fresh_volume().await })
+    }
+
+    fn discard_volume(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.lock().await.discard_volume().await })
     }
 }
 
@@ -249,6 +266,7 @@ impl Effects for SystemEffects {
                 cloud_destroyed(os, res).map_err(EffectError::Cloud)?;
             }
             let r = match (res.role, &mut self.database, &self.nomad) {
+                (Role::DatabaseVolume, Some(db), _) => db.discard_volume().await,
                 (Role::DatabaseInstance, Some(db), _) => db.stop().await,
                 (Role::NomadServer, _, Some(n)) => {
                     n.power_off().await;

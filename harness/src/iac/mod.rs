@@ -17,6 +17,7 @@
 
 pub mod effects;
 pub mod model;
+pub mod postgres;
 pub mod scripts;
 pub mod terraform;
 
