@@ -235,3 +235,68 @@ fn help_documents_exit_codes_and_assumptions() {
         "{help}"
     );
 }
+
+#[test]
+fn calibration_file_is_relative_to_the_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("s/cal")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("s/short.yaml"),
+        "days: 2\ncalibration: cal/fast.yaml\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("s/cal/fast.yaml"), "fsc_rlie_minutes: 30\n").expect("write");
+    let out = hrsi(&["s/short.yaml", "--json", "-"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["calibration"]["fsc_rlie_minutes"], 30.0);
+
+    std::fs::write(
+        dir.path().join("s/cal/fast.yaml"),
+        "fsc_rlie_minutes: 30\nboot_minutes: 2\n",
+    )
+    .expect("write");
+    let out = hrsi(&["s/short.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("s/cal/fast.yaml:2:1: error: unknown field `boot_minutes`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_scenario_file_runs_and_holds() {
+    // The runbook's scenarios must run to the end and meet their own `within` limits: a model
+    // change that breaks one is a finding to look at, not noise.
+    let dir = repo().join("scenarios");
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 4);
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let out = hrsi(&[f.to_str().expect("utf-8"), "--json", "-"], &repo());
+            (out.status.code() != Some(0)).then(|| {
+                format!(
+                    "{}: {:?}\n{}",
+                    f.display(),
+                    out.status.code(),
+                    text(&out.stderr)
+                )
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
