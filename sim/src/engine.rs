@@ -151,6 +151,16 @@ impl Hot {
     }
 }
 
+/// The engine's fixed timers, in their order at equal times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Tick(u8, u8),
+    Wpm,
+    Monitor,
+    Daily,
+    Sample,
+}
+
 struct Catch {
     candidate: Option<Ms>,
 }
@@ -177,9 +187,12 @@ pub struct Engine<'a> {
     enabled_mask: u8,
     up: bool,
     halted: bool,
-    svc_gen: u32,
     loops: [Ms; 4],
-    tick_pending: [[bool; 5]; 4],
+    /// Next loop iteration of each service for each type (`Ms::MAX`: idle). Timers are kept out
+    /// of the event queue: the run loop takes the earliest of inputs, timers and queued events.
+    tick_at: [[Ms; 5]; 4],
+    sample_at: Ms,
+    timer_cache: Option<(Ms, Timer)>,
 
     jobs: Vec<Job>,
     units: Vec<Unit>,
@@ -211,13 +224,11 @@ pub struct Engine<'a> {
     n_orphan: [i64; N_FLAVORS],
     n_workers: i64,
     wpm_at: Option<Ms>,
-    wpm_gen: u32,
     peak_workers: i64,
     worker_ms: i128,
 
     queued_watch: VecDeque<(Ms, u32, u32)>,
     monitor_at: Option<Ms>,
-    monitor_gen: u32,
 
     s1s2_unit: FastMap<(u16, i64), u32>,
     s1s2_ready: Vec<Vec<u32>>,
@@ -226,7 +237,6 @@ pub struct Engine<'a> {
     has_s1: Vec<bool>,
     s1_unpublished: Vec<i32>,
     wds_done: FastSet<(u16, u16, i64)>,
-    s1s2_midnight: Option<Ms>,
     s1s2_reach: i64,
 
     gfsc_siblings: FastMap<(u16, i64), Vec<u32>>,
@@ -235,7 +245,6 @@ pub struct Engine<'a> {
     indexed_count: Vec<u32>,
     daily_last: Option<i64>,
     daily_first: Option<i64>,
-    daily_gen: u32,
     daily_at: Option<Ms>,
     daily_expected: FastMap<(u16, i64), u32>,
     daily_by_day: std::collections::BTreeMap<i64, Vec<u32>>,
@@ -368,9 +377,10 @@ impl<'a> Engine<'a> {
             enabled_mask: 0,
             up: true,
             halted: false,
-            svc_gen: 0,
             loops,
-            tick_pending: [[false; 5]; 4],
+            tick_at: [[Ms::MAX; 5]; 4],
+            sample_at: 0,
+            timer_cache: None,
             jobs: Vec::new(),
             units: Vec::new(),
             to_create: Default::default(),
@@ -397,12 +407,10 @@ impl<'a> Engine<'a> {
             n_orphan: [0; N_FLAVORS],
             n_workers: 0,
             wpm_at: None,
-            wpm_gen: 0,
             peak_workers: 0,
             worker_ms: 0,
             queued_watch: VecDeque::new(),
             monitor_at: None,
-            monitor_gen: 0,
             s1s2_unit: FastMap::default(),
             s1s2_ready: vec![Vec::new(); n_days],
             s1s2_uncreated: 0,
@@ -410,7 +418,6 @@ impl<'a> Engine<'a> {
             has_s1: vec![false; n_days],
             s1_unpublished: vec![0; n_days],
             wds_done: Default::default(),
-            s1s2_midnight: None,
             s1s2_reach: i64::MIN,
             gfsc_siblings: FastMap::default(),
             indexed_any: vec![[0; WORDS]; n_days],
@@ -418,7 +425,6 @@ impl<'a> Engine<'a> {
             indexed_count: vec![0; n_days],
             daily_last: None,
             daily_first: None,
-            daily_gen: 0,
             daily_at: None,
             daily_expected: FastMap::default(),
             daily_by_day: Default::default(),
@@ -443,11 +449,9 @@ impl<'a> Engine<'a> {
         };
         e.refresh_enabled();
         e.precreate_units(baseline);
-        e.push(0, Ev::Sample);
         if !cfg.steps.is_empty() {
             e.schedule_step(0, 0);
         }
-        e.push(e.t0, Ev::Monitor(0));
         e.monitor_at = Some(e.t0);
         e.schedule_daily(e.t0);
         e
@@ -580,13 +584,16 @@ impl<'a> Engine<'a> {
     }
 
     fn tick(&mut self, svc: Svc, t: JobType) {
-        if self.tick_pending[svc as usize][t.idx()] || !self.enabled(t) {
+        if !self.enabled(t) {
             return;
         }
-        self.tick_pending[svc as usize][t.idx()] = true;
         let phase = (svc as i64) * 1_250;
         let at = boundary(self.now, self.loops[svc as usize], phase);
-        self.push(at, Ev::Tick(svc, t, self.svc_gen));
+        let slot = &mut self.tick_at[svc as usize][t.idx()];
+        if at < *slot {
+            *slot = at;
+            self.timer_set(at, Timer::Tick(svc as u8, t.idx() as u8));
+        }
     }
 
     fn kick_all(&mut self) {
@@ -714,44 +721,110 @@ impl<'a> Engine<'a> {
     /// Runs to the horizon and returns the outcome.
     pub fn run(mut self) -> Outcome {
         let horizon = self.cfg.horizon;
-        // Inputs are already sorted by availability: merged with the queue instead of queued.
+        // Inputs are already sorted by availability and timers are a fixed set of slots: both
+        // are merged with the queue instead of going through it. At equal times: queued events,
+        // then timers, then inputs.
         loop {
-            let next_input = self.inputs.get(self.next_input).map(|i| i.available);
-            let next_ev = self.heap.peek().map(|e| e.at);
-            match (next_input, next_ev) {
-                (Some(ti), te) if ti < horizon && te.is_none_or(|te| ti < te) => {
-                    self.now = ti;
-                    let i = self.next_input;
-                    self.next_input += 1;
-                    self.events += 1;
-                    self.on_input(i);
-                }
-                (_, Some(te)) if te < horizon => {
-                    let e = self.heap.pop().expect("peeked");
-                    self.now = e.at;
-                    self.events += 1;
-                    self.dispatch(e.ev);
-                }
-                _ => break,
+            let ti = self
+                .inputs
+                .get(self.next_input)
+                .map_or(Ms::MAX, |i| i.available);
+            let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
+            let (tt, timer) = self.next_timer();
+            let t = ti.min(te).min(tt);
+            if t >= horizon {
+                break;
+            }
+            self.now = t;
+            self.events += 1;
+            if te == t {
+                let e = self.heap.pop().expect("peeked");
+                self.dispatch(e.ev);
+            } else if tt == t {
+                self.fire(timer);
+            } else {
+                let i = self.next_input;
+                self.next_input += 1;
+                self.on_input(i);
             }
         }
         self.now = horizon;
         self.finish()
     }
 
-    fn dispatch(&mut self, ev: Ev) {
-        match ev {
-            Ev::Tick(svc, t, epoch) => {
-                self.tick_pending[svc as usize][t.idx()] = false;
-                if epoch == self.svc_gen && self.enabled(t) {
-                    match svc {
-                        Svc::Creation => self.creation(t),
-                        Svc::Configuration => self.configuration(t),
-                        Svc::Execution => self.execution(t),
-                        Svc::Publication => self.publication(t),
+    /// The earliest timer: service loops (by service, then type), worker pool, monitor, GFSC
+    /// daily pass, sampling.
+    fn next_timer(&mut self) -> (Ms, Timer) {
+        if let Some(cached) = self.timer_cache {
+            return cached;
+        }
+        let best = self.scan_timers();
+        self.timer_cache = Some(best);
+        best
+    }
+
+    /// A timer was set to `at`: the cache stays valid when it does not move the minimum.
+    fn timer_set(&mut self, at: Ms, t: Timer) {
+        if let Some((c, ct)) = self.timer_cache
+            && (at < c || (at == c && t < ct))
+        {
+            self.timer_cache = Some((at, t));
+        }
+    }
+
+    fn scan_timers(&self) -> (Ms, Timer) {
+        let mut best = (self.sample_at, Timer::Sample);
+        let mut consider = |at: Ms, t: Timer| {
+            if at < best.0 || (at == best.0 && t < best.1) {
+                best = (at, t);
+            }
+        };
+        for (s, row) in self.tick_at.iter().enumerate() {
+            for (t, &at) in row.iter().enumerate() {
+                if at != Ms::MAX {
+                    consider(at, Timer::Tick(s as u8, t as u8));
+                }
+            }
+        }
+        consider(self.wpm_at.unwrap_or(Ms::MAX), Timer::Wpm);
+        consider(self.monitor_at.unwrap_or(Ms::MAX), Timer::Monitor);
+        consider(self.daily_at.unwrap_or(Ms::MAX), Timer::Daily);
+        best
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        self.timer_cache = None;
+        match timer {
+            Timer::Tick(s, t) => {
+                self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
+                let ty = ALL_TYPES[usize::from(t)];
+                if self.enabled(ty) {
+                    match s {
+                        0 => self.creation(ty),
+                        1 => self.configuration(ty),
+                        2 => self.execution(ty),
+                        _ => self.publication(ty),
                     }
                 }
             }
+            Timer::Wpm => {
+                self.wpm_at = None;
+                self.wpm();
+            }
+            Timer::Monitor => {
+                self.monitor_at = None;
+                self.monitor();
+            }
+            Timer::Daily => {
+                self.daily_at = None;
+                self.daily();
+            }
+            Timer::Sample => self.sample(),
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
             Ev::Wake(j, epoch) => {
                 let job = &self.jobs[j as usize];
                 if job.epoch == epoch && job.status == Status::Configured {
@@ -778,25 +851,6 @@ impl<'a> Engine<'a> {
                 }
             }
             Ev::Indexed(j) => self.on_indexed(j),
-            Ev::Monitor(epoch) => {
-                if epoch == self.monitor_gen {
-                    self.monitor_at = None;
-                    self.monitor();
-                }
-            }
-            Ev::Wpm(epoch) => {
-                if epoch == self.wpm_gen {
-                    self.wpm_at = None;
-                    self.wpm();
-                }
-            }
-            Ev::Daily(epoch) => {
-                if epoch == self.daily_gen {
-                    self.daily_at = None;
-                    self.daily();
-                }
-            }
-            Ev::Sample => self.sample(),
             Ev::Control(i) => self.control(i as usize),
         }
     }
@@ -986,13 +1040,16 @@ impl<'a> Engine<'a> {
         }
         self.s1s2_reach = reach;
         // Days still waiting become creatable as the calendar moves: look again after midnight.
-        let at = (today + 1) * DAY;
-        if self.s1s2_uncreated > 0 && self.s1s2_midnight.is_none_or(|m| m < self.now) {
-            self.s1s2_midnight = Some(at);
-            self.push(
-                at,
-                Ev::Tick(Svc::Creation, JobType::Rlies1s2Job, self.svc_gen),
-            );
+        if self.s1s2_uncreated > 0 {
+            let slot = &mut self.tick_at[Svc::Creation as usize][JobType::Rlies1s2Job.idx()];
+            let at = (today + 1) * DAY;
+            if at < *slot {
+                *slot = at;
+                self.timer_set(
+                    at,
+                    Timer::Tick(Svc::Creation as u8, JobType::Rlies1s2Job.idx() as u8),
+                );
+            }
         }
     }
 
@@ -1129,9 +1186,8 @@ impl<'a> Engine<'a> {
         if self.daily_at.is_some_and(|d| d <= at) {
             return;
         }
-        self.daily_gen += 1;
         self.daily_at = Some(at);
-        self.push(at, Ev::Daily(self.daily_gen));
+        self.timer_set(at, Timer::Daily);
     }
 
     fn daily(&mut self) {
@@ -1628,6 +1684,13 @@ impl<'a> Engine<'a> {
     }
 
     fn wake_wpm(&mut self) {
+        if self
+            .wpm_at
+            .is_some_and(|x| x <= boundary(self.now, WPM_LOOP, 500))
+        {
+            // Already due at the next loop boundary or earlier.
+            return;
+        }
         if let Some(at) = self.wpm_needed_at(boundary(self.now, WPM_LOOP, 500)) {
             self.wpm_at_or_earlier(at);
         }
@@ -1679,9 +1742,8 @@ impl<'a> Engine<'a> {
         if self.wpm_at.is_some_and(|x| x <= at) || !self.services_ok() {
             return;
         }
-        self.wpm_gen += 1;
         self.wpm_at = Some(at);
-        self.push(at, Ev::Wpm(self.wpm_gen));
+        self.timer_set(at, Timer::Wpm);
     }
 
     fn delete_worker(&mut self, w: u16) {
@@ -1812,6 +1874,9 @@ impl<'a> Engine<'a> {
     /// off, delete those switched off at the loop's start, and one stale worker.
     fn delete_idle(&mut self, flavor: Flavor, snapshot: &[u16]) {
         let f = flavor as usize;
+        if self.idle[f].is_empty() && self.n_orphan[f] == 0 {
+            return;
+        }
         let sleeping: Vec<u16> = self.idle[f]
             .iter()
             .copied()
@@ -1865,9 +1930,8 @@ impl<'a> Engine<'a> {
         if self.monitor_at.is_some_and(|x| x <= at) {
             return;
         }
-        self.monitor_gen += 1;
         self.monitor_at = Some(at);
-        self.push(at, Ev::Monitor(self.monitor_gen));
+        self.timer_set(at, Timer::Monitor);
     }
 
     fn monitor(&mut self) {
@@ -2104,9 +2168,12 @@ impl<'a> Engine<'a> {
         }
         self.up = false;
         self.refresh_enabled();
-        self.svc_gen += 1;
         self.outages.push((self.now, None));
-        self.tick_pending = [[false; 5]; 4];
+        self.tick_at = [[Ms::MAX; 5]; 4];
+        self.wpm_at = None;
+        self.monitor_at = None;
+        self.daily_at = None;
+        self.timer_cache = None;
         for f in 0..N_FLAVORS {
             self.fifo[f].clear();
             self.idle[f].clear();
@@ -2174,7 +2241,6 @@ impl<'a> Engine<'a> {
         }
         self.up = true;
         self.halted = false;
-        self.svc_gen += 1;
         if let Some(o) = self.outages.last_mut() {
             o.1 = Some(self.now);
         }
@@ -2195,6 +2261,7 @@ impl<'a> Engine<'a> {
         self.daily_at = None;
         self.wpm_at = None;
         self.monitor_at = None;
+        self.timer_cache = None;
         let mut rec = RestartRecord {
             at: self.now,
             enabled_at: [None; 5],
@@ -2232,8 +2299,8 @@ impl<'a> Engine<'a> {
                 }
             }
             if self.up {
-                self.svc_gen += 1;
-                self.tick_pending = [[false; 5]; 4];
+                self.tick_at = [[Ms::MAX; 5]; 4];
+                self.timer_cache = None;
                 self.kick_all();
             }
         } else if name.starts_with("max_number_of") {
@@ -2291,7 +2358,7 @@ impl<'a> Engine<'a> {
                 workers: self.n_workers,
             });
         }
-        self.push(now + SAMPLE, Ev::Sample);
+        self.sample_at = now + SAMPLE;
     }
 
     fn track_catch_up(&mut self) {

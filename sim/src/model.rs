@@ -251,8 +251,6 @@ pub enum Svc {
 /// A simulation event.
 #[derive(Debug, Clone, Copy)]
 pub enum Ev {
-    /// A service loop iteration for one type.
-    Tick(Svc, JobType, u32),
     /// A waiting job's timer (GFSC 3-hour rule).
     Wake(u32, u32),
     /// A worker's Nomad node becomes ready.
@@ -265,14 +263,6 @@ pub enum Ev {
     Reschedule(u32, u32),
     /// A product appears in the HR-S&I catalogue.
     Indexed(u32),
-    /// The monitor's loop.
-    Monitor(u32),
-    /// The worker-pool loop.
-    Wpm(u32),
-    /// GFSC night-time daily jobs (part of job creation).
-    Daily(u32),
-    /// Sampling for the timeline, overdue and catch-up.
-    Sample,
     /// The next step of the plan.
     Control(u32),
 }
