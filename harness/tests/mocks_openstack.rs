@@ -119,6 +119,22 @@ async fn keystone_issues_scoped_tokens_with_a_catalog_and_refuses_bad_credential
     let c = Client::new();
     let r = c.get(os.auth_url()).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    // Version documents are public: clients negotiate the Nova microversion before logging in.
+    let nova: Value = c
+        .get(format!("{}/compute/v2.1/", os.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            nova["version"]["id"].as_str(),
+            nova["version"]["version"].as_str()
+        ),
+        (Some("v2.1"), Some("2.79"))
+    );
     let (token, compute, network, volume) = login(&c, &os).await;
     assert!(token.starts_with("gAAAAA"));
     assert_eq!(compute, format!("{}/compute/v2.1", os.url()));

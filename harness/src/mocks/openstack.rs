@@ -187,6 +187,11 @@ fn router(shared: Arc<Shared>) -> Router {
             get(show_image).delete(delete_image),
         )
         .route("/compute/v2.1/os-security-groups", get(list_secgroups))
+        .route("/image/v2/images", get(glance_list))
+        .route(
+            "/image/v2/images/{id}",
+            get(glance_show).delete(delete_image),
+        )
         .route("/compute/v2.1/os-quota-sets/{project}", get(quota_set))
         .route("/network/v2.0/networks", get(list_networks))
         .route("/network/v2.0/floatingips", get(list_fips).post(create_fip))
@@ -211,6 +216,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(versions))
         .route("/v3", get(v3))
         .route("/v3/auth/tokens", post(issue_token))
+        .route("/compute", get(nova_versions))
+        .route("/compute/", get(nova_versions))
+        .route("/compute/v2.1", get(nova_version))
+        .route("/compute/v2.1/", get(nova_version))
+        .route("/image", get(glance_versions))
+        .route("/image/", get(glance_versions))
+        .route("/network", get(neutron_versions))
+        .route("/network/", get(neutron_versions))
         .merge(protected)
         .fallback(|| async {
             os_err(OsError::fault(
@@ -336,6 +349,32 @@ fn fractional(ns: u64) -> String {
 }
 
 // ---- nova -------------------------------------------------------------------------------------
+
+/// Nova's version document: clients read the maximum microversion here before asking for one.
+fn nova_version_json(base: &str) -> Value {
+    json!({"id": "v2.1", "status": "CURRENT", "version": "2.79", "min_version": "2.1", "updated": "2013-07-23T11:33:21Z", "links": [{"rel": "self", "href": format!("{base}/compute/v2.1/")}]})
+}
+
+async fn nova_versions(State(sh): Sh) -> Response {
+    ok(
+        StatusCode::OK,
+        json!({"versions": [nova_version_json(&sh.base)]}),
+    )
+}
+
+async fn nova_version(State(sh): Sh) -> Response {
+    ok(
+        StatusCode::OK,
+        json!({"version": nova_version_json(&sh.base)}),
+    )
+}
+
+async fn neutron_versions(State(sh): Sh) -> Response {
+    ok(
+        StatusCode::OK,
+        json!({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [{"rel": "self", "href": format!("{}/network/v2.0/", sh.base)}]}]}),
+    )
+}
 
 /// Nova embeds the flavor from microversion 2.47 on; older clients get a link.
 fn embedded_flavor(h: &HeaderMap) -> bool {
@@ -629,6 +668,50 @@ async fn quota_set(State(sh): Sh, Path(project): Path<String>) -> Response {
         ));
     }
     ok(StatusCode::OK, st.quota_set_json())
+}
+
+// ---- glance -----------------------------------------------------------------------------------
+
+async fn glance_versions(State(sh): Sh) -> Response {
+    ok(
+        StatusCode::MULTIPLE_CHOICES,
+        json!({"versions": [{"id": "v2.9", "status": "CURRENT", "links": [{"rel": "self", "href": format!("{}/image/v2/", sh.base)}]}]}),
+    )
+}
+
+fn glance_json(i: &super::openstack_model::Image) -> Value {
+    json!({
+        "id": i.id, "name": i.name, "status": i.status.to_lowercase(), "visibility": "private",
+        "created_at": iso8601(i.created_s), "updated_at": iso8601(i.created_s), "min_disk": 0, "min_ram": 0,
+        "container_format": "bare", "disk_format": "qcow2", "tags": [], "protected": false,
+        "self": format!("/v2/images/{}", i.id), "file": format!("/v2/images/{}/file", i.id), "schema": "/v2/schemas/image",
+    })
+}
+
+async fn glance_list(State(sh): Sh, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let st = sh.synced();
+    let list: Vec<Value> = st
+        .images()
+        .iter()
+        .filter(|i| q.get("name").is_none_or(|n| *n == i.name))
+        .map(glance_json)
+        .collect();
+    ok(
+        StatusCode::OK,
+        json!({"images": list, "schema": "/v2/schemas/images", "first": "/v2/images"}),
+    )
+}
+
+async fn glance_show(State(sh): Sh, Path(id): Path<String>) -> Response {
+    let st = sh.synced();
+    match st.images().iter().find(|i| i.id == id) {
+        Some(i) => ok(StatusCode::OK, glance_json(i)),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("404 Not Found\n\nNo image found with ID {id}"),
+        )
+            .into_response(),
+    }
 }
 
 // ---- neutron ----------------------------------------------------------------------------------

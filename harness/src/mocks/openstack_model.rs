@@ -407,6 +407,7 @@ impl OpenStackState {
             ep("identity", "keystone", "/v3".into()),
             ep("compute", "nova", "/compute/v2.1".into()),
             ep("network", "neutron", "/network".into()),
+            ep("image", "glance", "/image".into()),
             ep(
                 "volumev3",
                 "cinderv3",
