@@ -116,6 +116,10 @@ fn hint_for(msg: &str) -> Option<String> {
         "a single value or a mapping here, not a list"
     } else if msg.contains("invalid type: map") || msg.contains("expected a sequence") {
         "steps and outages are lists: start each item with `- `"
+    } else if msg.contains("expected mapping start") {
+        "a mapping of `key: value` lines here (a scenario file starts with keys such as `name:`, `seed:`, `steps:`)"
+    } else if msg.contains("expected sequence start") {
+        "a list here: start each item with `- `"
     } else if msg.starts_with("missing field") {
         "add it"
     } else {
@@ -443,7 +447,13 @@ impl Validator<'_> {
             StepKind::Expect
         } else {
             let kinds = "stop, start, advance, set_param, run_until, sql, psql_file, backup, borg_extract, expect";
-            self.err(st, "empty step", Some(format!("name one of: {kinds}")));
+            self.err(
+                st,
+                "empty step",
+                Some(format!(
+                    "name one of: {kinds}, with its value, e.g. `- stop: {{ confirm: yes }}`"
+                )),
+            );
             return None;
         };
         Some(ScenarioStep {
