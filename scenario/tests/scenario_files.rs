@@ -69,3 +69,27 @@ fn every_scenario_file_parses_and_converts() {
         failures.join("\n\n")
     );
 }
+
+#[test]
+fn broken_files_give_errors_never_panics() {
+    // Every prefix of the real files, and each with characters swapped for YAML punctuation:
+    // a cheap fuzz of the positions and code frames of the error path.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files = Vec::new();
+    yaml_files(&dir, &mut files);
+    for path in files {
+        let src = std::fs::read_to_string(&path).expect("readable");
+        let bounds: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
+        for &i in bounds.iter().step_by(4) {
+            let _ = Scenario::from_yaml_str(&src[..i], "prefix.yaml").map_err(|e| e.to_string());
+        }
+        for &i in bounds.iter().skip(1).step_by(9) {
+            let next = src[i..].chars().next().map_or(0, char::len_utf8);
+            for c in ["{", ":", "- ", "\"", "\n", "é"] {
+                let mutated = format!("{}{c}{}", &src[..i], &src[i + next..]);
+                let _ =
+                    Scenario::from_yaml_str(&mutated, "mutated.yaml").map_err(|e| e.to_string());
+            }
+        }
+    }
+}
