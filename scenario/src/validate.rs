@@ -12,10 +12,11 @@ use crate::error::{ScenarioError, ScenarioErrors, Source, WithHint, did_you_mean
 use crate::model::*;
 use crate::raw::*;
 
-/// Lost reasons the model reports (hrsi_sim::model::LostReason).
-const LOST_REASONS: &[&str] = &[
+/// Lost reasons the model reports (hrsi_sim::model::LostReason; a test keeps them in step).
+pub(crate) const LOST_REASONS: &[&str] = &[
     "outside_search_window",
     "daily_job_not_created",
+    "daily_input_not_ready",
     "failed",
     "stuck_in_external_error",
     "input_failed",
