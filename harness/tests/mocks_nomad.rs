@@ -206,7 +206,28 @@ async fn the_runbook_cpu_fix_works_in_the_ui_and_reverts_at_restart() {
 
     // Edit the definition "in the web UI": GET, change CPU, POST it back.
     let (_, mut job) = get(&c, format!("{}/v1/job/worker-pool-management", n.url())).await;
+    let plan_url = format!("{}/v1/job/worker-pool-management/plan", n.url());
+    let (s, plan) = post(&c, plan_url.clone(), json!({"Job": job.clone()})).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        plan["FailedTGAllocs"]["worker-pool-management"]["DimensionExhausted"],
+        json!({"cpu": 1})
+    );
     job["TaskGroups"][0]["Tasks"][0]["Resources"]["CPU"] = json!(1000);
+    // The UI's "Plan" button: a dry run that places the group, without changing anything.
+    let (_, plan) = post(&c, plan_url, json!({"Job": job.clone()})).await;
+    assert_eq!(plan["FailedTGAllocs"], Value::Null);
+    assert_eq!(plan["Diff"]["Type"], "Edited");
+    assert_eq!(
+        plan["Annotations"]["DesiredTGUpdates"]["worker-pool-management"]["Place"],
+        1
+    );
+    let (_, jobs) = get(&c, format!("{}/v1/jobs", n.url())).await;
+    assert_eq!(
+        status_of(&jobs, "worker-pool-management"),
+        "pending",
+        "a plan changes nothing"
+    );
     let (s, r) = post(
         &c,
         format!("{}/v1/job/worker-pool-management", n.url()),

@@ -90,7 +90,7 @@ fn civil(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
 
 /// Deterministic UUID-shaped identifiers: a per-mock sequence mixed through SplitMix64, so two
 /// runs of the same scenario see the same IDs.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct IdGen {
     salt: u64,
     n: u64,

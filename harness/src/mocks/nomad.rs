@@ -325,7 +325,9 @@ async fn job_any(
     body: Bytes,
 ) -> Response {
     let (id, action) = match rest.rsplit_once('/') {
-        Some((id, a @ ("dispatch" | "summary" | "allocations" | "evaluations"))) => (id, a),
+        Some((id, a @ ("dispatch" | "summary" | "allocations" | "evaluations" | "plan"))) => {
+            (id, a)
+        }
         _ => (rest.as_str(), ""),
     };
     match (method.clone(), action) {
@@ -365,6 +367,23 @@ async fn job_any(
                     r.index,
                     json!({"Index": r.index, "JobCreateIndex": r.index, "EvalCreateIndex": r.index, "EvalID": r.eval_id, "DispatchedJobID": child}),
                 ),
+                Err(e) => api_err(e),
+            }
+        }
+        (Method::POST | Method::PUT, "plan") => {
+            let req: RegisterRequest = match decode(&body) {
+                Ok(r) => r,
+                Err(r) => return r.into_response(),
+            };
+            let Some(job) = req.job else {
+                return text_error(StatusCode::BAD_REQUEST, "Job must be specified");
+            };
+            if job.id != id {
+                return text_error(StatusCode::BAD_REQUEST, "Job ID does not match");
+            }
+            let st = sh.synced();
+            match st.plan(job) {
+                Ok(v) => reply(st.index(), v),
                 Err(e) => api_err(e),
             }
         }

@@ -237,7 +237,7 @@ struct SummaryIndex {
 }
 
 /// The whole server state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NomadState {
     /// Configuration.
     pub config: NomadConfig,
@@ -418,6 +418,51 @@ impl NomadState {
             index,
             job_modify_index: index,
         })
+    }
+
+    /// Dry-runs a registration (`POST /v1/job/:id/plan`, the web UI's "Plan" button): what
+    /// would change and which groups could not be placed, without touching the state.
+    pub fn plan(&self, job: Job) -> Result<Value, ApiError> {
+        let mut scratch = self.clone();
+        let id = job.id.clone();
+        let before = self.jobs.get(&id).map(|e| e.job.clone());
+        let r = scratch.register(job)?;
+        let after = scratch.job(&id)?;
+        let diff_type = match &before {
+            None => "Added",
+            Some(b) if b.version == after.job.version => "None",
+            Some(_) => "Edited",
+        };
+        let mut failed = serde_json::Map::new();
+        for (g, why) in &after.blocked {
+            failed.insert(g.clone(), json!({"NodesEvaluated": self.nodes.len(), "NodesExhausted": self.nodes.len(), "DimensionExhausted": dimension_map(why), "CoalescedFailures": after.queued.get(g).copied().unwrap_or(1).saturating_sub(1)}));
+        }
+        let mut updates = serde_json::Map::new();
+        for g in &after.job.task_groups {
+            let placed = scratch
+                .allocs
+                .values()
+                .filter(|a| a.job_id == id && a.task_group == g.name && a.create_index > self.index)
+                .count();
+            let stopped = scratch
+                .allocs
+                .values()
+                .filter(|a| {
+                    a.job_id == id
+                        && a.task_group == g.name
+                        && a.modify_index > self.index
+                        && a.desired_status == "stop"
+                })
+                .count();
+            updates.insert(g.name.clone(), json!({"Place": placed, "Stop": stopped, "DestructiveUpdate": stopped.min(placed), "Ignore": 0, "InPlaceUpdate": 0, "Migrate": 0, "Canary": 0}));
+        }
+        Ok(json!({
+            "Diff": {"ID": id, "Type": diff_type},
+            "Annotations": {"DesiredTGUpdates": updates},
+            "FailedTGAllocs": if failed.is_empty() { Value::Null } else { Value::Object(failed) },
+            "JobModifyIndex": before.map_or(0, |b| b.job_modify_index),
+            "Index": r.index, "Warnings": "",
+        }))
     }
 
     /// Stops a job (`DELETE /v1/job/:id`); with `purge` it is removed at once.
