@@ -114,12 +114,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let report = Report::new(&cfg, out);
     match args.json.as_deref() {
-        Some("-") => print!("{}", report.to_json()),
+        Some("-") => emit(&report.to_json())?,
         Some(path) => {
             write(Path::new(path), &report.to_json())?;
-            print!("{}", render(&sc, &report));
+            emit(&render(&sc, &report))?;
         }
-        None => print!("{}", render(&sc, &report)),
+        None => emit(&render(&sc, &report))?,
     }
     if report.illegal_transitions > 0 {
         eprintln!(
@@ -143,6 +143,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(exit::FAILED));
     }
     Ok(ExitCode::from(exit::OK))
+}
+
+/// Prints to standard output; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
