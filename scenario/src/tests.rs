@@ -607,28 +607,18 @@ fn late_waits_compare_the_catch_up_with_within() {
 #[test]
 fn lost_reasons_are_the_simulators() {
     use hrsi_sim::model::LostReason as R;
-    let all = [
-        R::OutsideSearchWindow,
-        R::DailyJobNotCreated,
-        R::DailyInputNotReady,
-        R::Failed,
-        R::StuckInExternalError,
-        R::InputFailed,
-    ];
-    // Exhaustive on purpose: a reason added to the simulator fails this test's build until it is
-    // listed here and in `validate::LOST_REASONS` (the simulator has no list to read).
-    let named: Vec<&str> = all
-        .iter()
-        .filter(|r| match r {
-            R::None => false,
-            R::OutsideSearchWindow
-            | R::DailyJobNotCreated
-            | R::DailyInputNotReady
-            | R::Failed
-            | R::StuckInExternalError
-            | R::InputFailed => true,
-        })
-        .map(|r| r.name())
-        .collect();
-    assert_eq!(named, crate::validate::LOST_REASONS);
+    // Exhaustive on purpose: a reason added to the simulator fails this test's build until
+    // `LostReason::ALL` lists it, and the validator reads that list.
+    let listed = |r: R| match r {
+        R::None => false,
+        R::OutsideSearchWindow
+        | R::DailyJobNotCreated
+        | R::DailyInputNotReady
+        | R::Failed
+        | R::StuckInExternalError
+        | R::InputFailed => R::ALL.contains(&r),
+    };
+    assert!(R::ALL.iter().all(|&r| listed(r)));
+    assert_eq!(R::ALL.len(), 6);
+    assert_eq!(crate::validate::lost_reasons().count(), R::ALL.len());
 }

@@ -12,15 +12,12 @@ use crate::error::{ScenarioError, ScenarioErrors, Source, WithHint, did_you_mean
 use crate::model::*;
 use crate::raw::*;
 
-/// Lost reasons the model reports (hrsi_sim::model::LostReason; a test keeps them in step).
-pub(crate) const LOST_REASONS: &[&str] = &[
-    "outside_search_window",
-    "daily_job_not_created",
-    "daily_input_not_ready",
-    "failed",
-    "stuck_in_external_error",
-    "input_failed",
-];
+/// Lost reasons the model reports.
+pub(crate) fn lost_reasons() -> impl Iterator<Item = &'static str> + Clone {
+    hrsi_sim::model::LostReason::ALL
+        .into_iter()
+        .map(|r| r.name())
+}
 
 /// Default horizon, days.
 pub(crate) const DEFAULT_DAYS: u32 = 30;
@@ -667,9 +664,13 @@ impl Validator<'_> {
         for (t, reasons) in e.lost_reasons.iter().flat_map(|p| &p.0) {
             let t = self.job_type(t);
             for (reason, c) in &reasons.value.0 {
-                if !LOST_REASONS.contains(&reason.value.as_str()) {
-                    let h = did_you_mean(&reason.value, LOST_REASONS.iter().copied())
-                        .or_else(|| Some(format!("one of {}", LOST_REASONS.join(", "))));
+                if !lost_reasons().any(|r| r == reason.value) {
+                    let h = did_you_mean(&reason.value, lost_reasons()).or_else(|| {
+                        Some(format!(
+                            "one of {}",
+                            lost_reasons().collect::<Vec<_>>().join(", ")
+                        ))
+                    });
                     self.err(reason, format!("unknown lost reason `{}`", reason.value), h);
                     continue;
                 }

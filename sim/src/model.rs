@@ -44,6 +44,16 @@ pub enum LostReason {
 }
 
 impl LostReason {
+    /// Every reason a unit can be lost for (all but [`LostReason::None`]), in report order.
+    pub const ALL: [LostReason; 6] = [
+        LostReason::OutsideSearchWindow,
+        LostReason::DailyJobNotCreated,
+        LostReason::DailyInputNotReady,
+        LostReason::Failed,
+        LostReason::StuckInExternalError,
+        LostReason::InputFailed,
+    ];
+
     /// The name used in reports.
     pub fn name(self) -> &'static str {
         match self {
