@@ -117,7 +117,16 @@ impl Error {
                 format!("{}: {}", db.code().code(), db.message()),
                 Some(db.code().code().to_string()),
             ),
-            None => (err.to_string(), None),
+            None => {
+                // tokio-postgres keeps the cause (e.g. "Connection refused") in the source.
+                let mut text = err.to_string();
+                let mut cause = std::error::Error::source(err);
+                while let Some(c) = cause {
+                    text.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                (text, None)
+            }
         };
         Error::Sql {
             action: action.into(),
