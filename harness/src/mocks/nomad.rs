@@ -238,7 +238,10 @@ async fn list_jobs(
 ) -> Response {
     let st = sh.synced();
     let prefix = q.get("prefix").map(String::as_str).unwrap_or("");
-    reply(st.index(), Value::Array(st.job_stubs_json(prefix)))
+    let body = st.job_stubs_body(prefix);
+    let mut r = reply(st.index(), Value::Null);
+    *r.body_mut() = axum::body::Body::from(body);
+    r
 }
 
 #[derive(Deserialize)]

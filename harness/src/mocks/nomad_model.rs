@@ -231,9 +231,66 @@ struct AllocIndex {
 }
 
 #[derive(Debug, Default)]
-struct SummaryIndex {
-    groups: HashMap<(String, String), [u64; 5]>,
-    children: HashMap<String, [u64; 3]>,
+struct SummaryIndex<'a> {
+    groups: HashMap<(&'a str, &'a str), [u64; 5]>,
+    children: HashMap<&'a str, [u64; 3]>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GroupSummary {
+    queued: u64,
+    starting: u64,
+    running: u64,
+    complete: u64,
+    failed: u64,
+    lost: u64,
+    unknown: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Children {
+    pending: u64,
+    running: u64,
+    dead: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct JobSummary<'a> {
+    #[serde(rename = "JobID")]
+    job_id: &'a str,
+    namespace: &'a str,
+    summary: BTreeMap<&'a str, GroupSummary>,
+    children: Children,
+    create_index: u64,
+    modify_index: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct JobStub<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "ParentID")]
+    parent_id: &'a str,
+    name: &'a str,
+    namespace: &'a str,
+    datacenters: &'a [String],
+    #[serde(rename = "Type")]
+    job_type: &'a str,
+    priority: i64,
+    periodic: bool,
+    parameterized_job: bool,
+    stop: bool,
+    status: &'a str,
+    status_description: &'a str,
+    job_summary: JobSummary<'a>,
+    create_index: u64,
+    modify_index: u64,
+    job_modify_index: u64,
+    submit_time: i64,
 }
 
 /// The whole server state.
@@ -585,7 +642,7 @@ impl NomadState {
             },
         );
         let eval_id = self.ids.uuid();
-        self.reconcile();
+        self.reconcile_some(Some(&child_id));
         Ok((
             child_id,
             EvalResult {
@@ -607,16 +664,16 @@ impl NomadState {
     /// `GET /v1/job/:id/summary` body.
     pub fn summary_json(&self, id: &str) -> Result<Value, ApiError> {
         let e = self.job(id)?;
-        Ok(self.summary_of(e, &self.summary_index()))
+        Ok(serde_json::to_value(self.summary_of(e, &self.summary_index())).unwrap_or(Value::Null))
     }
 
     /// Counts per (job, group) by client status and per parent by child status, in one pass.
-    fn summary_index(&self) -> SummaryIndex {
+    fn summary_index(&self) -> SummaryIndex<'_> {
         let mut ix = SummaryIndex::default();
         for a in self.allocs.values() {
             let c = ix
                 .groups
-                .entry((a.job_id.clone(), a.task_group.clone()))
+                .entry((a.job_id.as_str(), a.task_group.as_str()))
                 .or_default();
             match a.client_status.as_str() {
                 "pending" => c[0] += 1,
@@ -628,7 +685,7 @@ impl NomadState {
             }
         }
         for child in self.jobs.values().filter(|c| !c.job.parent_id.is_empty()) {
-            let c = ix.children.entry(child.job.parent_id.clone()).or_default();
+            let c = ix.children.entry(child.job.parent_id.as_str()).or_default();
             match child.job.status.as_str() {
                 "pending" => c[0] += 1,
                 "running" => c[1] += 1,
@@ -638,46 +695,83 @@ impl NomadState {
         ix
     }
 
-    fn summary_of(&self, e: &JobEntry, ix: &SummaryIndex) -> Value {
-        let mut groups = serde_json::Map::new();
-        for g in &e.job.task_groups {
-            let c = ix
-                .groups
-                .get(&(e.job.id.clone(), g.name.clone()))
-                .copied()
-                .unwrap_or_default();
-            let queued = e.queued.get(&g.name).copied().unwrap_or(0);
-            groups.insert(g.name.clone(), json!({"Queued": queued, "Starting": c[0], "Running": c[1], "Complete": c[2], "Failed": c[3], "Lost": c[4], "Unknown": 0}));
+    fn summary_of<'a>(&'a self, e: &'a JobEntry, ix: &SummaryIndex<'a>) -> JobSummary<'a> {
+        let summary = e
+            .job
+            .task_groups
+            .iter()
+            .map(|g| {
+                let c = ix
+                    .groups
+                    .get(&(e.job.id.as_str(), g.name.as_str()))
+                    .copied()
+                    .unwrap_or_default();
+                let queued = e.queued.get(&g.name).copied().unwrap_or(0);
+                (
+                    g.name.as_str(),
+                    GroupSummary {
+                        queued,
+                        starting: c[0],
+                        running: c[1],
+                        complete: c[2],
+                        failed: c[3],
+                        lost: c[4],
+                        unknown: 0,
+                    },
+                )
+            })
+            .collect();
+        let ch = ix
+            .children
+            .get(e.job.id.as_str())
+            .copied()
+            .unwrap_or_default();
+        JobSummary {
+            job_id: &e.job.id,
+            namespace: &e.job.namespace,
+            summary,
+            children: Children {
+                pending: ch[0],
+                running: ch[1],
+                dead: ch[2],
+            },
+            create_index: e.job.create_index,
+            modify_index: e.job.modify_index,
         }
-        let ch = ix.children.get(&e.job.id).copied().unwrap_or_default();
-        json!({
-            "JobID": e.job.id, "Namespace": e.job.namespace, "Summary": groups,
-            "Children": {"Pending": ch[0], "Running": ch[1], "Dead": ch[2]},
-            "CreateIndex": e.job.create_index, "ModifyIndex": e.job.modify_index,
-        })
     }
 
-    /// `GET /v1/jobs` stubs of the jobs whose ID starts with `prefix`.
-    pub fn job_stubs_json(&self, prefix: &str) -> Vec<Value> {
+    /// `GET /v1/jobs` stubs of the jobs whose ID starts with `prefix`, serialized (typed, so
+    /// a list of hundreds of dispatched jobs stays cheap).
+    pub fn job_stubs_body(&self, prefix: &str) -> Vec<u8> {
         let ix = self.summary_index();
-        self.jobs
+        let stubs: Vec<JobStub<'_>> = self
+            .jobs
             .values()
             .filter(|e| e.job.id.starts_with(prefix))
-            .map(|e| self.job_stub_json(e, &ix))
-            .collect()
-    }
-
-    fn job_stub_json(&self, e: &JobEntry, ix: &SummaryIndex) -> Value {
-        let j = &e.job;
-        json!({
-            "ID": j.id, "ParentID": j.parent_id, "Name": j.name, "Namespace": j.namespace,
-            "Datacenters": j.datacenters, "Type": j.job_type, "Priority": j.priority,
-            "Periodic": false, "ParameterizedJob": j.parameterized_job.is_some(), "Stop": j.stop,
-            "Status": j.status, "StatusDescription": j.status_description,
-            "JobSummary": self.summary_of(e, ix),
-            "CreateIndex": j.create_index, "ModifyIndex": j.modify_index, "JobModifyIndex": j.job_modify_index,
-            "SubmitTime": j.submit_time,
-        })
+            .map(|e| {
+                let j = &e.job;
+                JobStub {
+                    id: &j.id,
+                    parent_id: &j.parent_id,
+                    name: &j.name,
+                    namespace: &j.namespace,
+                    datacenters: &j.datacenters,
+                    job_type: &j.job_type,
+                    priority: j.priority,
+                    periodic: false,
+                    parameterized_job: j.parameterized_job.is_some(),
+                    stop: j.stop,
+                    status: &j.status,
+                    status_description: &j.status_description,
+                    job_summary: self.summary_of(e, &ix),
+                    create_index: j.create_index,
+                    modify_index: j.modify_index,
+                    job_modify_index: j.job_modify_index,
+                    submit_time: j.submit_time,
+                }
+            })
+            .collect();
+        serde_json::to_vec(&stubs).unwrap_or_default()
     }
 
     /// Blocked evaluations, in the shape of `GET /v1/job/:id/evaluations`.
@@ -914,10 +1008,17 @@ impl NomadState {
 
     /// Places whatever can be placed, oldest job first; records what stays queued and why.
     fn reconcile(&mut self) {
+        self.reconcile_some(None);
+    }
+
+    /// Reconciles one job, or all of them. A new job only uses capacity up, so it cannot make
+    /// another queued job placeable: a dispatch reconciles only its child (O(1), not O(jobs)).
+    fn reconcile_some(&mut self, only: Option<&str>) {
         let mut ix = self.alloc_index();
         let mut order: Vec<(u64, String)> = self
             .jobs
             .values()
+            .filter(|e| only.is_none_or(|id| e.job.id == id))
             .map(|e| (e.job.create_index, e.job.id.clone()))
             .collect();
         order.sort();
