@@ -301,3 +301,32 @@ mod conservation {
         }
     }
 }
+
+#[test]
+fn the_extra_large_cap_is_read_by_no_code_unless_the_fidelity_switch_is_on() {
+    let run_with = |switch: bool, cap: &str| {
+        let mut cfg = outage(10, 2, 2, Restart::All, 8);
+        cfg.params
+            .set("max_number_of_extra_large_worker_instances", cap)
+            .unwrap();
+        cfg.fidelity.xl_worker_cap = switch;
+        simulate(&cfg)
+    };
+    // As coded: the parameter changes nothing at all.
+    let as_coded = run_with(false, "2");
+    let mut other = run_with(false, "50");
+    other.system_parameters = as_coded.system_parameters.clone();
+    assert_eq!(as_coded.to_json(), other.to_json());
+    // The documented intent: two extra-large workers cannot keep up with ~225 one-hour jobs a
+    // day, so the SWS/WDS backlog grows without end (jobs.md §1.4).
+    let capped = run_with(true, "2");
+    let (p_capped, p_coded) = (
+        capped.job_types["sws_wds_job"].pending,
+        as_coded.job_types["sws_wds_job"].pending,
+    );
+    assert!(
+        p_capped > 10 * p_coded.max(10),
+        "pending SWS/WDS: capped {p_capped}, as coded {p_coded}"
+    );
+    assert!(capped.peak_workers <= as_coded.peak_workers);
+}
