@@ -606,7 +606,7 @@ async fn injected_faults_answer_and_expire_and_the_log_holds_no_bodies() {
 async fn a_lost_node_shows_lost_allocations_to_the_monitor() {
     let n = mock(1000).await;
     let c = Client::new();
-    let id = n.with_state(|s| {
+    n.with_state(|s| {
         s.add_node(
             NodeSpec::worker("os-worker-001", "hm.large", 4, 32768, "10.0.0.1"),
             Duration::ZERO,
@@ -619,7 +619,8 @@ async fn a_lost_node_shows_lost_allocations_to_the_monitor() {
     )
     .await;
     let child = d["DispatchedJobID"].as_str().unwrap().to_owned();
-    n.with_state(|s| s.node_down(&id)).unwrap();
+    assert!(n.lose_node("os-worker-001"));
+    assert!(!n.lose_node("os-worker-999"));
     let (_, sum) = get(&c, format!("{}/v1/job/{child}/summary", n.url())).await;
     assert_eq!(
         (

@@ -183,7 +183,7 @@ async fn calls_need_a_valid_token_and_an_expired_one_gets_401() {
         .0,
         200
     );
-    os.with_state(|s| s.expire_tokens());
+    os.expire_tokens();
     let (s, b) = call(
         &c,
         reqwest::Method::GET,

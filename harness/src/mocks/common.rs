@@ -203,7 +203,7 @@ pub struct LoggedRequest {
     pub fault: Option<FaultKind>,
 }
 
-/// Fault rules and the request log of one mock; shared with the harness through [`Handle`].
+/// Fault rules and the request log of one mock, reached through each mock's `control()`.
 #[derive(Debug, Default)]
 pub struct Control {
     faults: Mutex<Vec<Fault>>,

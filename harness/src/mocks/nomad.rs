@@ -116,6 +116,16 @@ impl NomadMock {
         &self.control
     }
 
+    /// Fault: the node named `name` stops heartbeating (its VM died): it goes `down` and its
+    /// allocations are `lost`; Nomad places replacements where it can. Returns false when no
+    /// node has that name.
+    pub fn lose_node(&self, name: &str) -> bool {
+        self.with_state(|s| match s.node_by_name(name).map(|n| n.id.clone()) {
+            Some(id) => s.node_down(&id).is_ok(),
+            None => false,
+        })
+    }
+
     /// The job files on tf-tete, in registration order.
     pub fn job_files(&self) -> Vec<(String, String)> {
         lock(&self.shared.files).clone()

@@ -120,6 +120,16 @@ impl OpenStackMock {
     pub fn control(&self) -> &Control {
         &self.control
     }
+
+    /// Fault: every token issued so far is expired (the next call gets Keystone's 401).
+    pub fn expire_tokens(&self) {
+        self.with_state(OpenStackState::expire_tokens);
+    }
+
+    /// Fault: replaces the project's quotas (Nova answers 403, Cinder 413, Neutron 409 past them).
+    pub fn set_quotas(&self, quotas: super::openstack_model::Quotas) {
+        self.with_state(|s| s.quotas = quotas);
+    }
 }
 
 /// Makes worker VMs register with Nomad: a server created from an image other than the base
