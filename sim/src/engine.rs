@@ -239,6 +239,8 @@ pub struct Engine<'a> {
     has_s1: Vec<bool>,
     s1_unpublished: Vec<i32>,
     wds_done: FastSet<(u16, u16, i64)>,
+    assemblies: FastMap<(u16, i64, u16), u32>,
+    dependents: FastMap<u32, Vec<u32>>,
     s1s2_reach: i64,
 
     gfsc_siblings: FastMap<(u16, i64), Vec<u32>>,
@@ -422,6 +424,8 @@ impl<'a> Engine<'a> {
             has_s1: vec![false; n_days],
             s1_unpublished: vec![0; n_days],
             wds_done: Default::default(),
+            assemblies: Default::default(),
+            dependents: Default::default(),
             s1s2_reach: i64::MIN,
             gfsc_siblings: FastMap::default(),
             indexed_any: vec![[0; WORDS]; n_days],
@@ -672,6 +676,7 @@ impl<'a> Engine<'a> {
             key: key ^ ((ty as u64) << 56),
             input: NONE,
             pos: 0,
+            master: NONE,
             first_unit: NONE,
             start_day: meas.div_euclid(DAY),
         });
@@ -1107,6 +1112,7 @@ impl<'a> Engine<'a> {
                 (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64,
             );
             self.jobs[j as usize].parts = (false, true);
+            self.assign_master(j, key);
             self.attach(j, u);
             if let Some(su) = sws.remove(&key) {
                 self.jobs[j as usize].parts.0 = true;
@@ -1123,8 +1129,50 @@ impl<'a> Engine<'a> {
                     (u64::from(key.0) << 40) ^ (u64::from(key.1) << 24) ^ key.2 as u64 ^ 1,
                 );
                 self.jobs[j as usize].parts = (true, false);
+                self.assign_master(j, key);
                 self.attach(j, u);
             }
+        }
+    }
+
+    /// S1 slices are assembled two by two per datatake: the first job of an assembly is its
+    /// master (it builds the assembly file); the others wait for it (jobs.md §1.4, E8).
+    fn assign_master(&mut self, j: u32, (tile, track, day): (u16, u16, i64)) {
+        let Some(&(_, slice)) = self.tile_tracks[usize::from(tile)]
+            .iter()
+            .find(|(t, _)| *t == track)
+        else {
+            return;
+        };
+        match self.assemblies.get(&(track, day, slice / 2)) {
+            Some(&m) => {
+                self.jobs[j as usize].master = m;
+                self.dependents.entry(m).or_default().push(j);
+            }
+            None => {
+                self.assemblies.insert((track, day, slice / 2), j);
+            }
+        }
+    }
+
+    fn configure_sws(&mut self, j: u32) {
+        let m = self.jobs[j as usize].master;
+        if m == NONE {
+            return self.make_ready(j);
+        }
+        let master = &self.jobs[m as usize];
+        let failed = master.first_unit != NONE
+            && self.units[master.first_unit as usize].bucket == Bucket::Lost;
+        match master.status {
+            Status::Processed | Status::StartPublication | Status::Published | Status::Done => {
+                self.make_ready(j)
+            }
+            _ if failed => {
+                // No assembly file will ever exist: the dependent is cancelled.
+                self.set_status(j, Status::Cancelled);
+                self.finish_units(j, Bucket::Cancelled, LostReason::None);
+            }
+            _ => self.jobs[j as usize].waiting = true,
         }
     }
 
@@ -1313,6 +1361,7 @@ impl<'a> Engine<'a> {
             match t {
                 JobType::FscRlieJob => self.configure_fsc(j),
                 JobType::GfscJob => self.configure_gfsc(j),
+                JobType::SwsWdsJob => self.configure_sws(j),
                 _ => self.make_ready(j),
             }
         }
@@ -1575,7 +1624,7 @@ impl<'a> Engine<'a> {
                 let t = self.jobs[j as usize].ty;
                 self.to_publish[t.idx()].push(j);
                 self.tick(Svc::Publication, t);
-                self.wake_fsc_successor(j);
+                self.wake_waiters(j);
             }
             RunEnd::External(phase) => {
                 self.walk_to(j, phase);
@@ -1588,7 +1637,7 @@ impl<'a> Engine<'a> {
                 } else {
                     self.nomad_restart(j);
                 }
-                self.wake_fsc_successor(j);
+                self.wake_waiters(j);
             }
             RunEnd::Internal(phase) => {
                 self.walk_to(j, phase);
@@ -1602,7 +1651,7 @@ impl<'a> Engine<'a> {
                     self.nomad_restart(j);
                 } else {
                     self.fail(j, LostReason::Failed);
-                    self.wake_fsc_successor(j);
+                    self.wake_waiters(j);
                 }
             }
             RunEnd::MonitorReset(phase) => {
@@ -1637,6 +1686,7 @@ impl<'a> Engine<'a> {
         } else {
             self.release_worker(j);
             self.finish_units(j, Bucket::Lost, LostReason::StuckInExternalError);
+            self.wake_waiters(j);
         }
     }
 
@@ -1656,8 +1706,31 @@ impl<'a> Engine<'a> {
         self.tick(Svc::Execution, t);
     }
 
-    fn wake_fsc_successor(&mut self, j: u32) {
+    /// A job left the "on its way" states (processed, or failed for good): the jobs waiting on
+    /// it are evaluated again (its FSC/RLIE time-series successor, its SWS/WDS assembly's
+    /// dependents).
+    fn wake_waiters(&mut self, j: u32) {
         let job = &self.jobs[j as usize];
+        if job.ty == JobType::SwsWdsJob {
+            // Woken on a transient error too; the list is kept until the master is final.
+            let done = matches!(job.status, Status::Processed | Status::Done)
+                || (job.first_unit != NONE
+                    && self.units[job.first_unit as usize].bucket == Bucket::Lost);
+            let dependents = if done {
+                self.dependents.remove(&j)
+            } else {
+                self.dependents.get(&j).cloned()
+            };
+            for d in dependents.unwrap_or_default() {
+                if self.jobs[d as usize].waiting
+                    && self.jobs[d as usize].status == Status::Configured
+                {
+                    self.to_config[3].push(d);
+                    self.tick(Svc::Configuration, JobType::SwsWdsJob);
+                }
+            }
+            return;
+        }
         if job.ty != JobType::FscRlieJob || job.reprocessing {
             return;
         }
@@ -2220,7 +2293,7 @@ impl<'a> Engine<'a> {
                 self.jobs[j as usize].epoch += 1;
                 self.finish_units(j, Bucket::Lost, LostReason::StuckInExternalError);
                 // Its time-series successor no longer waits for it (re-evaluated at start).
-                self.wake_fsc_successor(j);
+                self.wake_waiters(j);
             }
         }
         self.queued_watch.clear();

@@ -203,6 +203,8 @@ pub struct Job {
     pub input: u32,
     /// FSC/RLIE: position in its tile's time series.
     pub pos: u32,
+    /// SWS/WDS: the master job of its S1 assembly ([`NONE`] for masters and other types).
+    pub master: u32,
     /// First unit it serves.
     pub first_unit: u32,
     /// GFSC: start date (day) of its product.
