@@ -275,6 +275,22 @@ fn assert_no_fsc_chain_deadlock(out: &hrsi_sim::Outcome) {
             w.tile, w.meas
         );
     }
+    // An SWS/WDS job waiting for its assembly's master: the master must still be on its way.
+    for w in out
+        .jobs
+        .iter()
+        .filter(|j| j.ty == JobType::SwsWdsJob && j.waiting && j.status == Status::Configured)
+    {
+        let m = &out.jobs[w.master as usize];
+        assert!(
+            !matches!(
+                m.status,
+                Status::Processed | Status::Published | Status::Done
+            ),
+            "an SWS/WDS dependent waits for a master that is {:?}",
+            m.status
+        );
+    }
 }
 
 mod conservation {
