@@ -39,6 +39,7 @@ use super::{
     nomad_model::NodeSpec,
     openstack_model::{
         OpenStackConfig, OpenStackState, OsError, ServerEvent, ServerRequest, server_json,
+        servers_detail_body,
     },
 };
 
@@ -451,12 +452,17 @@ async fn list_servers_detail(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let st = sh.synced();
-    let emb = embedded_flavor(&headers);
-    let list: Vec<Value> = filtered(&st, &q)
-        .iter()
-        .map(|s| server_json(s, &sh.base, &st.config.project_id, emb))
-        .collect();
-    ok(StatusCode::OK, json!({ "servers": list }))
+    let body = servers_detail_body(
+        filtered(&st, &q).into_iter(),
+        &sh.base,
+        &st.config.project_id,
+        embedded_flavor(&headers),
+    );
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 async fn show_server(State(sh): Sh, headers: HeaderMap, Path(id): Path<String>) -> Response {
