@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod exit;
 pub mod patch_test;
+pub mod plan;
 pub mod simulate;
 
 /// Rehearse HR-S&I operations procedures and plan capacity.
@@ -21,6 +22,8 @@ pub struct Cli {
 enum Command {
     /// Simulate the production, an outage and its recovery (pure, deterministic, fast).
     Simulate(simulate::Args),
+    /// Capacity answers with confidence: sweep settings over seeds, answer a question, plot.
+    Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
 }
@@ -30,6 +33,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(args),
+        Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
     };
     match result {

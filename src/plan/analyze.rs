@@ -1,0 +1,211 @@
+//! From run records to what people read: per point, means with 95 % intervals over the seeds,
+//! the runs that never caught up, the share meeting `--within`; then the goal's answer.
+
+use std::collections::BTreeMap;
+
+use hrsi_sim::Calibration;
+use serde::Serialize;
+
+use super::exec::RunRecord;
+use super::goals::{self, GoalResult};
+use super::stats::{Mean, Proportion, mean, proportion};
+use super::sweep::{Plan, label_map};
+
+/// One point of the sweep, summarised over its seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointSummary {
+    /// Position in the sweep.
+    pub index: usize,
+    /// Axis values.
+    pub values: BTreeMap<String, String>,
+    /// Runs (seeds).
+    pub runs: usize,
+    /// Runs with a restart (an outage).
+    pub restarted: usize,
+    /// Runs that never caught up before the horizon (of those with a restart).
+    pub never_caught_up: usize,
+    /// Catch-up hours over the runs that caught up.
+    pub catch_up_hours: Option<Mean>,
+    /// Runs caught up within `--within` hours (a run that never caught up does not).
+    pub within: Option<Proportion>,
+    /// Units lost.
+    pub lost: Option<Mean>,
+    /// Mean units lost per reason.
+    pub lost_by_reason: BTreeMap<String, f64>,
+    /// Most worker VMs at once.
+    pub peak_workers: Option<Mean>,
+    /// Worker VM hours.
+    pub worker_hours: Option<Mean>,
+    /// Re-dispatches (jobs the monitor re-queued).
+    pub redispatches: Option<Mean>,
+    /// Runs where a step of the plan never ran (a wave that never came).
+    pub runs_with_steps_not_run: usize,
+}
+
+/// Everything `hrsi plan` reports (the JSON document).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// The question asked.
+    pub question: String,
+    /// The command that reproduces this plan.
+    pub command: String,
+    /// Axes and their values, in order.
+    pub axes: Vec<AxisSummary>,
+    /// Seeds (one run per point and seed).
+    pub seeds: Vec<u64>,
+    /// The deadline for "caught up in time", hours from the restart.
+    pub within_hours: Option<f64>,
+    /// Every point.
+    pub points: Vec<PointSummary>,
+    /// The goal's answer.
+    pub goal: Option<GoalResult>,
+    /// The base world: horizon, outage, parameters changed at the start.
+    pub base: BaseSummary,
+    /// The calibration used (before calibration axes).
+    pub calibration: Calibration,
+    /// What the calibration's defaults are.
+    pub assumptions: &'static str,
+}
+
+/// An axis and its values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AxisSummary {
+    /// `param.NAME`, `calib.NAME` or `scenario.X`.
+    pub key: String,
+    /// Its values.
+    pub values: Vec<String>,
+}
+
+/// The base world of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaseSummary {
+    /// Where it comes from.
+    pub scenario: String,
+    /// Start of the reported period.
+    pub start: String,
+    /// Horizon, days.
+    pub days: u32,
+    /// The outage, in words.
+    pub outage: String,
+    /// System parameters changed from their SQL defaults at the start.
+    pub system_parameters: BTreeMap<String, String>,
+}
+
+/// Summarises the records of a plan and answers its goal.
+pub fn analyze(plan: &Plan, records: &[RunRecord]) -> Analysis {
+    let within = plan.inputs.within_hours;
+    let mut by_point: Vec<Vec<&RunRecord>> = vec![Vec::new(); plan.points.len()];
+    for r in records {
+        by_point[r.point].push(r);
+    }
+    let points: Vec<PointSummary> = plan
+        .points
+        .iter()
+        .map(|p| {
+            summarise(
+                p.index,
+                label_map(&plan.labels(p)),
+                &by_point[p.index],
+                within,
+            )
+        })
+        .collect();
+    let goal = plan
+        .inputs
+        .goal
+        .map(|g| goals::answer(g, plan, &points, &by_point));
+    let base = &plan.base;
+    let outage = match plan.base_outage {
+        Some(o) => {
+            let n = |x: f64| {
+                if x.is_nan() {
+                    "(swept)".to_owned()
+                } else {
+                    x.to_string()
+                }
+            };
+            format!(
+                "{} day(s) from day {}, restart {}",
+                n(o.days),
+                n(o.start_day),
+                super::sweep::restart_name(o.restart)
+            )
+        }
+        None => "none".to_owned(),
+    };
+    Analysis {
+        question: goals::question(plan),
+        command: plan.command(),
+        axes: plan
+            .axes
+            .iter()
+            .map(|a| AxisSummary {
+                key: a.key.clone(),
+                values: a.values.clone(),
+            })
+            .collect(),
+        seeds: plan.seeds.clone(),
+        within_hours: within,
+        points,
+        goal,
+        base: BaseSummary {
+            scenario: base.name.clone().unwrap_or_else(|| base.origin.clone()),
+            start: base.start.iso(),
+            days: base.days,
+            outage,
+            system_parameters: base
+                .params
+                .changed()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_string()))
+                .collect(),
+        },
+        calibration: base.calibration.clone(),
+        assumptions: hrsi_sim::calibration::ASSUMPTIONS,
+    }
+}
+
+/// Whether a run caught up within the deadline (never = no).
+pub fn met(r: &RunRecord, within: f64) -> bool {
+    r.catch_up_hours.is_some_and(|h| h <= within)
+}
+
+fn summarise(
+    index: usize,
+    values: BTreeMap<String, String>,
+    runs: &[&RunRecord],
+    within: Option<f64>,
+) -> PointSummary {
+    let f = |g: &dyn Fn(&RunRecord) -> f64| mean(&runs.iter().map(|r| g(r)).collect::<Vec<_>>());
+    let restarted: Vec<&&RunRecord> = runs.iter().filter(|r| r.restarted).collect();
+    let caught: Vec<f64> = restarted.iter().filter_map(|r| r.catch_up_hours).collect();
+    let mut reasons: BTreeMap<String, f64> = BTreeMap::new();
+    for r in runs {
+        for (k, v) in &r.lost_by_reason {
+            *reasons.entry(k.clone()).or_default() += *v as f64;
+        }
+    }
+    for v in reasons.values_mut() {
+        *v = super::stats::round2(*v / runs.len().max(1) as f64);
+    }
+    PointSummary {
+        index,
+        values,
+        runs: runs.len(),
+        restarted: restarted.len(),
+        never_caught_up: restarted.len() - caught.len(),
+        catch_up_hours: mean(&caught),
+        within: within.filter(|_| !restarted.is_empty()).map(|w| {
+            proportion(
+                restarted.iter().filter(|r| met(r, w)).count(),
+                restarted.len(),
+            )
+        }),
+        lost: f(&|r| r.lost as f64),
+        lost_by_reason: reasons,
+        peak_workers: f(&|r| r.peak_workers as f64),
+        worker_hours: f(&|r| r.worker_hours),
+        redispatches: f(&|r| r.redispatches as f64),
+        runs_with_steps_not_run: runs.iter().filter(|r| r.steps_not_run > 0).count(),
+    }
+}

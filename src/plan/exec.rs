@@ -1,0 +1,258 @@
+//! Running a plan: every (point, seed) once, each baseline once, in parallel (rayon), results
+//! collected and sorted so the output does not depend on the thread count.
+//!
+//! A baseline depends on the seed, the calibration, the parameters and the horizon, not on the
+//! outage or the restart plan (design/simulation.md, "Catch-up"): runs that differ only in
+//! scenario settings share one. Shards split the work by baseline, so no baseline is computed
+//! twice across shards either.
+
+use std::collections::BTreeMap;
+
+use hrsi_sim::{Baseline, Config, Report};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::stats::round2;
+use super::sweep::Plan;
+
+/// What one run gives the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Point index.
+    pub point: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Whether the run had a restart (an outage); without one there is no catch-up to measure.
+    pub restarted: bool,
+    /// Hours from the restart until every type enabled again is caught up (waves included:
+    /// the last type's catch-up, design/simulation.md, counted from the restart instead of from
+    /// its own wave). `None`: not before the horizon, or no restart.
+    pub catch_up_hours: Option<f64>,
+    /// Each type's catch-up, from the instant it was enabled again (the report's definition).
+    pub catch_up_by_type: BTreeMap<String, Option<f64>>,
+    /// Units lost, every type and reason.
+    pub lost: u64,
+    /// Units lost by reason.
+    pub lost_by_reason: BTreeMap<String, u64>,
+    /// Most worker VMs at once.
+    pub peak_workers: i64,
+    /// Worker VM hours.
+    pub worker_hours: f64,
+    /// Jobs the monitor re-queued.
+    pub redispatches: u64,
+    /// Plan steps that never ran (a wave waiting for a catch-up that never came).
+    pub steps_not_run: usize,
+}
+
+/// A slice of a sweep: shard `index` of `count` (0-based index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 0-based.
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `I/N` with I in 1..=N (as people number shards; a CI matrix or Nomad meta value).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || {
+            format!(
+                "`--shard {text}` is not `I/N` with 1 ≤ I ≤ N (hint: `--shard 2/4` runs the second of four slices)"
+            )
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (i, n): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if n == 0 || i == 0 || i > n {
+            return Err(bad());
+        }
+        Ok(Shard {
+            index: i - 1,
+            count: n,
+        })
+    }
+}
+
+/// The work of a plan (or of one shard): baselines to compute, runs to make.
+pub struct Work {
+    baselines: Vec<Config>,
+    runs: Vec<(usize, u64, Config, usize)>,
+}
+
+impl Work {
+    /// Lays out the runs of a plan, grouped by baseline; with a shard, only its groups.
+    pub fn new(plan: &Plan, shard: Option<Shard>) -> Result<Work, String> {
+        let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+        let mut groups: Vec<Config> = Vec::new();
+        let mut runs = Vec::new();
+        for p in &plan.points {
+            for &seed in &plan.seeds {
+                let cfg = plan.config(p, seed)?;
+                let base = Config {
+                    steps: Vec::new(),
+                    timeline: false,
+                    keep_jobs: false,
+                    ..cfg.clone()
+                };
+                // Config has no Hash; its Debug text is complete and deterministic (sorted maps).
+                let key = format!("{base:?}");
+                let next = groups.len();
+                let g = *keys.entry(key).or_insert(next);
+                if g == next {
+                    groups.push(base);
+                }
+                runs.push((p.index, seed, cfg, g));
+            }
+        }
+        let Some(shard) = shard else {
+            return Ok(Work {
+                baselines: groups,
+                runs,
+            });
+        };
+        // Groups in order of first use, dealt round-robin: every shard computes each of its
+        // baselines once and the slices stay within one group of each other in size.
+        let mine = |g: usize| g % shard.count == shard.index;
+        let mut remap = vec![usize::MAX; groups.len()];
+        let mut baselines = Vec::new();
+        for (g, cfg) in groups.into_iter().enumerate() {
+            if mine(g) {
+                remap[g] = baselines.len();
+                baselines.push(cfg);
+            }
+        }
+        let runs = runs
+            .into_iter()
+            .filter(|r| mine(r.3))
+            .map(|(p, s, c, g)| (p, s, c, remap[g]))
+            .collect();
+        Ok(Work { baselines, runs })
+    }
+
+    /// Runs (simulations with an outage or not).
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Baselines to compute.
+    pub fn baselines(&self) -> usize {
+        self.baselines.len()
+    }
+
+    /// Baselines, then runs, in parallel on the current rayon pool; `tick` is called after each
+    /// (for a progress bar). Records come back sorted by point, then seed.
+    pub fn execute(&self, tick: &(dyn Fn() + Sync)) -> Vec<RunRecord> {
+        let baselines: Vec<Baseline> = self
+            .baselines
+            .par_iter()
+            .map(|cfg| {
+                let b = hrsi_sim::baseline(cfg);
+                tick();
+                b
+            })
+            .collect();
+        let mut records: Vec<RunRecord> = self
+            .runs
+            .par_iter()
+            .map(|(point, seed, cfg, g)| {
+                let b = &baselines[*g];
+                let out = if cfg.steps.is_empty() {
+                    // No outage: the run is its own baseline (as `hrsi simulate` does).
+                    hrsi_sim::run(
+                        cfg,
+                        Some(&Baseline {
+                            daily: Vec::new(),
+                            ..b.clone()
+                        }),
+                    )
+                } else {
+                    hrsi_sim::run(cfg, Some(b))
+                };
+                let r = record(*point, *seed, cfg, out);
+                tick();
+                r
+            })
+            .collect();
+        records.sort_by_key(|r| (r.point, r.seed));
+        records
+    }
+}
+
+/// Runs one point and seed with its timeline (for the backlog plot of the chosen plan).
+pub fn timeline(
+    plan: &Plan,
+    point: usize,
+    seed: u64,
+) -> Result<(Config, hrsi_sim::Outcome), String> {
+    let mut cfg = plan.config(&plan.points[point], seed)?;
+    cfg.timeline = true;
+    let out = hrsi_sim::run_with_baseline(&cfg);
+    Ok((cfg, out))
+}
+
+fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunRecord {
+    let restarted = !out.restarts.is_empty();
+    let catch_up_hours = out.restarts.last().and_then(|r| {
+        if out.steps_not_run > 0 {
+            return None;
+        }
+        let mut last = r.at;
+        for (enabled, caught) in r.enabled_at.iter().zip(&r.caught_at) {
+            if enabled.is_some() {
+                last = last.max((*caught)?);
+            }
+        }
+        Some(round2((last - r.at) as f64 / hrsi_sim::time::HOUR as f64))
+    });
+    let steps_not_run = out.steps_not_run;
+    let report = Report::new(cfg, out);
+    let mut lost_by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut lost, mut redispatches) = (0, 0);
+    for t in report.job_types.values() {
+        lost += t.lost;
+        redispatches += t.redispatches;
+        for (k, v) in &t.lost_reasons {
+            *lost_by_reason.entry((*k).to_owned()).or_default() += v;
+        }
+    }
+    let catch_up_by_type = report
+        .restarts
+        .last()
+        .map(|r| {
+            r.catch_up_hours
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect()
+        })
+        .unwrap_or_default();
+    RunRecord {
+        point,
+        seed,
+        restarted,
+        catch_up_hours,
+        catch_up_by_type,
+        lost,
+        lost_by_reason,
+        peak_workers: report.peak_workers,
+        worker_hours: report.worker_hours,
+        redispatches,
+        steps_not_run,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_specs_are_one_based_and_checked() {
+        assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 1, count: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "1", "a/b", "1/2/3"] {
+            let e = Shard::parse(bad).unwrap_err();
+            assert!(e.contains("hint"), "{e}");
+        }
+    }
+}

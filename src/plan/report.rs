@@ -1,0 +1,158 @@
+//! `--report DIR`: one self-contained HTML page (no script, no external file: styles, font and
+//! plots inline) with the question, the answer, the plots, the calibration and assumptions, and
+//! the command that reproduces it.
+
+use super::analyze::Analysis;
+use super::plots::{self, Chart};
+use super::stats::Mean;
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn m(x: &Option<Mean>) -> String {
+    match x {
+        Some(m) if m.n > 1 => format!("{} <small>[{}–{}]</small>", m.mean, m.lo, m.hi),
+        Some(m) => m.mean.to_string(),
+        None => "–".into(),
+    }
+}
+
+const CSS: &str = "body{font-family:\"DejaVu Sans Embedded\",\"DejaVu Sans\",sans-serif;\
+margin:2em auto;max-width:1100px;color:#222;line-height:1.4;padding:0 1em}\
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}\
+.answer{background:#eef6ee;border-left:4px solid #2c8c2c;padding:.6em 1em;margin:.5em 0}\
+table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:.2em .5em;\
+text-align:right}th{background:#f3f3f3}td.k,th.k{text-align:left}\
+pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap;word-break:break-all}\
+figure{margin:1em 0}figcaption{font-size:.85em;color:#555}svg{max-width:100%;height:auto}";
+
+/// The page. `charts` are rendered here (SVG inline, the font once for the page).
+pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
+    let mut h = String::new();
+    h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+    h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    h += "<title>hrsi plan — ";
+    h += &esc(&a.question);
+    h += "</title>\n<style>";
+    h += &plots::font_face_css();
+    h += CSS;
+    h += "</style>\n</head>\n<body>\n";
+    h += &format!("<h1>{}</h1>\n", esc(&a.question));
+    h += "<h2>Answer</h2>\n";
+    match &a.goal {
+        Some(g) => {
+            for ans in &g.answers {
+                let group = if ans.group.is_empty() {
+                    String::new()
+                } else {
+                    let kv: Vec<String> =
+                        ans.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("<b>{}</b>: ", esc(&kv.join(", ")))
+                };
+                h += &format!("<p class=\"answer\">{group}{}</p>\n", esc(&ans.text));
+            }
+        }
+        None => {
+            h += "<p class=\"answer\">No goal was asked: the table below has every point.</p>\n"
+        }
+    }
+    h += &format!(
+        "<p>\"With 95 % confidence\" means at least 95 % of the seeds meet the goal, shown with n \
+         and the Wilson lower bound; a run that never catches up does not meet a deadline. \
+         Catch-up is the time from the restart until every job type is back to its nominal \
+         overdue level (waves included). Seeds: {} ({} per point).</p>\n",
+        esc(&format!("{:?}", a.seeds)),
+        a.seeds.len()
+    );
+    h += "<h2>Plots</h2>\n";
+    if charts.is_empty() {
+        h += "<p>No plot applies to this sweep.</p>\n";
+    }
+    for c in charts {
+        h += &format!(
+            "<figure id=\"{}\">\n{}\n<figcaption>{}{}</figcaption>\n</figure>\n",
+            esc(&c.stem),
+            plots::svg(c)?,
+            esc(&c.title),
+            c.note
+                .as_ref()
+                .map(|n| format!(" — {}", esc(n)))
+                .unwrap_or_default()
+        );
+    }
+    h += "<h2>Every point</h2>\n<table>\n<tr>";
+    for x in &a.axes {
+        h += &format!("<th class=\"k\">{}</th>", esc(&x.key));
+    }
+    h += "<th>runs</th><th>catch-up h [95 % CI]</th><th>never caught up</th>";
+    if let Some(w) = a.within_hours {
+        h += &format!("<th>≤ {w} h (Wilson lb)</th>");
+    }
+    h += "<th>lost</th><th>peak workers</th><th>worker-hours</th><th>redispatches</th></tr>\n";
+    for p in &a.points {
+        h += "<tr>";
+        for x in &a.axes {
+            h += &format!(
+                "<td class=\"k\">{}</td>",
+                esc(p.values.get(&x.key).map_or("", String::as_str))
+            );
+        }
+        h += &format!(
+            "<td>{}</td><td>{}</td><td>{}</td>",
+            p.runs,
+            m(&p.catch_up_hours),
+            p.never_caught_up
+        );
+        if a.within_hours.is_some() {
+            h += &match &p.within {
+                Some(w) => format!("<td>{}/{} ({:.2})</td>", w.k, w.n, w.wilson_lower),
+                None => "<td>–</td>".into(),
+            };
+        }
+        h += &format!(
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            m(&p.lost),
+            m(&p.peak_workers),
+            m(&p.worker_hours),
+            m(&p.redispatches)
+        );
+    }
+    h += "</table>\n";
+    h += "<h2>World, calibration and assumptions</h2>\n";
+    h += &format!(
+        "<p>Base: {} — {} days from {}; outage: {}.</p>\n",
+        esc(&a.base.scenario),
+        a.base.days,
+        esc(&a.base.start),
+        esc(&a.base.outage)
+    );
+    if !a.base.system_parameters.is_empty() {
+        h += "<p>System parameters changed at the start: ";
+        let kv: Vec<String> = a
+            .base
+            .system_parameters
+            .iter()
+            .map(|(k, v)| format!("<code>{}={}</code>", esc(k), esc(v)))
+            .collect();
+        h += &kv.join(", ");
+        h += "</p>\n";
+    }
+    h += "<table>\n<tr><th class=\"k\">calibration</th><th>value</th></tr>\n";
+    let cal = serde_json::to_value(&a.calibration).map_err(|e| e.to_string())?;
+    if let Some(obj) = cal.as_object() {
+        for (k, v) in obj {
+            h += &format!("<tr><td class=\"k\">{}</td><td>{}</td></tr>\n", esc(k), v);
+        }
+    }
+    h += "</table>\n";
+    h += &format!("<p>{}</p>\n", esc(a.assumptions));
+    h += "<h2>Reproduce</h2>\n";
+    h += &format!("<pre>{}</pre>\n", esc(&a.command));
+    h += "</body>\n</html>\n";
+    Ok(h)
+}
