@@ -159,6 +159,8 @@ enum Timer {
     Monitor,
     Daily,
     Sample,
+    Boot,
+    Index,
 }
 
 struct Catch {
@@ -192,6 +194,8 @@ pub struct Engine<'a> {
     /// of the event queue: the run loop takes the earliest of inputs, timers and queued events.
     tick_at: [[Ms; 5]; 4],
     sample_at: Ms,
+    boot_q: VecDeque<(Ms, u16, u32)>,
+    index_q: VecDeque<(Ms, u32)>,
     timer_cache: Option<(Ms, Timer)>,
 
     jobs: Vec<Job>,
@@ -384,6 +388,8 @@ impl<'a> Engine<'a> {
             loops,
             tick_at: [[Ms::MAX; 5]; 4],
             sample_at: 0,
+            boot_q: VecDeque::new(),
+            index_q: VecDeque::new(),
             timer_cache: None,
             jobs: Vec::new(),
             units: Vec::new(),
@@ -802,6 +808,8 @@ impl<'a> Engine<'a> {
         consider(self.wpm_at.unwrap_or(Ms::MAX), Timer::Wpm);
         consider(self.monitor_at.unwrap_or(Ms::MAX), Timer::Monitor);
         consider(self.daily_at.unwrap_or(Ms::MAX), Timer::Daily);
+        consider(self.boot_q.front().map_or(Ms::MAX, |b| b.0), Timer::Boot);
+        consider(self.index_q.front().map_or(Ms::MAX, |b| b.0), Timer::Index);
         best
     }
 
@@ -833,6 +841,14 @@ impl<'a> Engine<'a> {
                 self.daily();
             }
             Timer::Sample => self.sample(),
+            Timer::Boot => {
+                let (_, w, epoch) = self.boot_q.pop_front().expect("a boot is due");
+                self.on_boot(w, epoch);
+            }
+            Timer::Index => {
+                let (_, j) = self.index_q.pop_front().expect("an indexing is due");
+                self.on_indexed(j);
+            }
         }
     }
 
@@ -846,7 +862,6 @@ impl<'a> Engine<'a> {
                     self.tick(Svc::Configuration, ty);
                 }
             }
-            Ev::Boot(w, epoch) => self.on_boot(w, epoch),
             Ev::RunEnd(j, epoch) => {
                 if self.jobs[j as usize].epoch == epoch {
                     self.on_run_end(j);
@@ -863,7 +878,6 @@ impl<'a> Engine<'a> {
                     self.enqueue_nomad(j);
                 }
             }
-            Ev::Indexed(j) => self.on_indexed(j),
             Ev::Control(i) => self.control(i as usize),
         }
     }
@@ -1945,7 +1959,12 @@ impl<'a> Engine<'a> {
             self.peak_workers = self.peak_workers.max(self.n_workers);
         }
         let boot = (self.cal.worker_boot_minutes * MINUTE as f64) as Ms;
-        self.push(self.now + boot, Ev::Boot(slot as u16, epoch));
+        // Boot time is constant: a FIFO in time order, not the event queue.
+        let at = self.now + boot;
+        if self.boot_q.is_empty() {
+            self.timer_set(at, Timer::Boot);
+        }
+        self.boot_q.push_back((at, slot as u16, epoch));
     }
 
     /// Deletion for one type whose creation count is 0: switch a third of the sleeping nodes
@@ -2104,7 +2123,11 @@ impl<'a> Engine<'a> {
                 )
             {
                 let at = self.now + (self.cal.indexing_minutes * MINUTE as f64) as Ms;
-                self.push(at, Ev::Indexed(j));
+                // Indexing delay is constant: a FIFO in time order, not the event queue.
+                if self.index_q.is_empty() {
+                    self.timer_set(at, Timer::Index);
+                }
+                self.index_q.push_back((at, j));
             }
         }
         self.give_back(batch);

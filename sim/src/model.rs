@@ -265,16 +265,12 @@ pub enum Svc {
 pub enum Ev {
     /// A waiting job's timer (GFSC 3-hour rule).
     Wake(u32, u32),
-    /// A worker's Nomad node becomes ready.
-    Boot(u16, u32),
     /// A worker run ends (done, error, monitor reset).
     RunEnd(u32, u32),
     /// Nomad restarts a failed task in place.
     Restart(u32, u32),
     /// Nomad reschedules a failed allocation.
     Reschedule(u32, u32),
-    /// A product appears in the HR-S&I catalogue.
-    Indexed(u32),
     /// The next step of the plan.
     Control(u32),
 }
