@@ -1510,7 +1510,7 @@ impl<'a> Engine<'a> {
         self.fifo[f].push_back((j, epoch));
         self.pending[ty.idx()] += 1;
         self.place(f);
-        self.wake_wpm();
+        self.wake_wpm_for_pending();
     }
 
     fn place(&mut self, f: usize) {
@@ -1623,7 +1623,7 @@ impl<'a> Engine<'a> {
             self.n_idle[f] += 1;
             self.add_idle(f, w);
             self.place(f);
-            self.wake_wpm();
+            self.wake_wpm_for_idle(w);
         }
     }
 
@@ -1775,7 +1775,41 @@ impl<'a> Engine<'a> {
         self.n_idle[f] += 1;
         self.add_idle(f, w);
         self.place(f);
-        self.wake_wpm();
+        self.wake_wpm_for_idle(w);
+    }
+
+    // The worker pool's next useful loop moves only earlier through these two changes, so they
+    // update it directly instead of rescanning every idle worker (`wpm_needed_at`).
+
+    /// A worker that is still idle after Nomad's placement: deletable once it sleeps.
+    fn wake_wpm_for_idle(&mut self, w: u16) {
+        let wk = self.workers[usize::from(w)];
+        let WState::Idle { since, .. } = wk.state else {
+            return;
+        };
+        if !ALL_TYPES
+            .iter()
+            .any(|&t| t.flavor() == wk.flavor && self.enabled(t))
+        {
+            return;
+        }
+        let at = boundary((since + SLEEPING_AFTER).max(self.now), WPM_LOOP, 500);
+        self.wpm_at_or_earlier(at);
+    }
+
+    /// A job more in a Nomad queue: workers may be needed.
+    fn wake_wpm_for_pending(&mut self) {
+        if !self.services_ok() {
+            return;
+        }
+        let mut need = 0;
+        for t in ALL_TYPES.into_iter().filter(|&t| self.enabled(t)) {
+            let f = t.flavor() as usize;
+            need += self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f]);
+        }
+        if need > 0 && self.hot.max_workers > self.n_workers {
+            self.wpm_at_or_earlier(boundary(self.now, WPM_LOOP, 500));
+        }
     }
 
     fn wake_wpm(&mut self) {
