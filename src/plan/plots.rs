@@ -110,6 +110,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
         .x_desc(c.x_label.as_str())
         .y_desc(c.y_label.as_str())
         .label_style(("sans-serif", 13))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .axis_desc_style(("sans-serif", 14))
         .light_line_style(WHITE.mix(0.0))
         .draw()
@@ -152,6 +154,16 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
             .map_err(e)?;
     }
     root.present().map_err(e)
+}
+
+/// An axis tick: whole numbers without decimals, others with as few as they need.
+fn tick(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
 }
 
 /// The chart as SVG text using [`FONT_FAMILY`] (the font itself not included: see
@@ -329,18 +341,15 @@ pub fn lost_chart(plan: &Plan, a: &Analysis) -> Option<Chart> {
     let (series, total) = against(plan, a, o, &|p| {
         p.lost.as_ref().map(|m| (m.mean, m.lo, m.hi))
     });
+    let note = left_out(series.len(), total);
     Some(Chart {
         stem: "lost_vs_outage".into(),
         title: "Products lost against the outage length (mean, 95 % CI)".into(),
         x_label: "outage length, days".into(),
         y_label: "units lost (all types)".into(),
         series,
-        note: left_out(series_len_hint(total), total),
+        note,
     })
-}
-
-fn series_len_hint(total: usize) -> usize {
-    total.min(MAX_SERIES)
 }
 
 #[cfg(test)]
