@@ -888,50 +888,28 @@ impl<'a> Engine<'a> {
         let inp = self.inputs[i];
         match inp.product {
             Product::L1c { tile, .. } => {
-                let u = self.new_unit(
-                    JobType::FscRlieJob,
-                    UnitKind::Input,
-                    inp.available,
-                    inp.sensing,
-                    tile,
-                    i as i64,
-                );
-                self.fresh(u);
-                self.to_create[0].push(u);
-                self.tick(Svc::Creation, JobType::FscRlieJob);
+                self.input_unit(JobType::FscRlieJob, UnitKind::Input, i, tile);
             }
             Product::Grd { track, slice } => {
-                let u = self.new_unit(
-                    JobType::Rlies1Job,
-                    UnitKind::Input,
-                    inp.available,
-                    inp.sensing,
-                    0,
-                    i as i64,
-                );
-                self.fresh(u);
-                self.to_create[1].push(u);
-                self.tick(Svc::Creation, JobType::Rlies1Job);
-                let tiles: Vec<u16> = self.geo.tracks[usize::from(track)]
-                    .slice_tiles(slice)
-                    .to_vec();
-                for t in tiles {
+                self.input_unit(JobType::Rlies1Job, UnitKind::Input, i, 0);
+                let tr = usize::from(track);
+                for k in 0..self.geo.tracks[tr].slice_tiles(slice).len() {
+                    let t = self.geo.tracks[tr].slice_tiles(slice)[k];
                     if self.geo.tiles[usize::from(t)].mountain {
-                        let u = self.new_unit(
-                            JobType::SwsWdsJob,
-                            UnitKind::Sws,
-                            inp.available,
-                            inp.sensing,
-                            t,
-                            i as i64,
-                        );
-                        self.fresh(u);
-                        self.to_create[3].push(u);
+                        self.input_unit(JobType::SwsWdsJob, UnitKind::Sws, i, t);
                     }
                 }
-                self.tick(Svc::Creation, JobType::SwsWdsJob);
             }
         }
+    }
+
+    /// A unit that arrives with input product `i`, queued for its type's creation loop.
+    fn input_unit(&mut self, ty: JobType, kind: UnitKind, i: usize, tile: u16) {
+        let inp = self.inputs[i];
+        let u = self.new_unit(ty, kind, inp.available, inp.sensing, tile, i as i64);
+        self.fresh(u);
+        self.to_create[ty.idx()].push(u);
+        self.tick(Svc::Creation, ty);
     }
 
     fn fresh(&mut self, u: u32) {
