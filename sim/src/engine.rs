@@ -193,6 +193,7 @@ pub struct Engine<'a> {
     /// Next loop iteration of each service for each type (`Ms::MAX`: idle). Timers are kept out
     /// of the event queue: the run loop takes the earliest of inputs, timers and queued events.
     tick_at: [[Ms; 5]; 4],
+    tick_armed: u32,
     sample_at: Ms,
     boot_q: VecDeque<(Ms, u16, u32)>,
     index_q: VecDeque<(Ms, u32)>,
@@ -387,6 +388,7 @@ impl<'a> Engine<'a> {
             halted: false,
             loops,
             tick_at: [[Ms::MAX; 5]; 4],
+            tick_armed: 0,
             sample_at: 0,
             boot_q: VecDeque::new(),
             index_q: VecDeque::new(),
@@ -607,6 +609,7 @@ impl<'a> Engine<'a> {
         }
         let phase = (svc as i64) * 1_250;
         let at = boundary(self.now, self.loops[svc as usize], phase);
+        self.tick_armed |= 1 << (svc as usize * 5 + t.idx());
         let slot = &mut self.tick_at[svc as usize][t.idx()];
         if at < *slot {
             *slot = at;
@@ -798,12 +801,13 @@ impl<'a> Engine<'a> {
                 best = (at, t);
             }
         };
-        for (s, row) in self.tick_at.iter().enumerate() {
-            for (t, &at) in row.iter().enumerate() {
-                if at != Ms::MAX {
-                    consider(at, Timer::Tick(s as u8, t as u8));
-                }
-            }
+        // Only the armed service loops (a bit per service and type).
+        let mut armed = self.tick_armed;
+        while armed != 0 {
+            let k = armed.trailing_zeros() as usize;
+            armed &= armed - 1;
+            let (s, t) = (k / 5, k % 5);
+            consider(self.tick_at[s][t], Timer::Tick(s as u8, t as u8));
         }
         consider(self.wpm_at.unwrap_or(Ms::MAX), Timer::Wpm);
         consider(self.monitor_at.unwrap_or(Ms::MAX), Timer::Monitor);
@@ -818,6 +822,7 @@ impl<'a> Engine<'a> {
         match timer {
             Timer::Tick(s, t) => {
                 self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
+                self.tick_armed &= !(1 << (usize::from(s) * 5 + usize::from(t)));
                 let ty = ALL_TYPES[usize::from(t)];
                 if self.enabled(ty) {
                     match s {
@@ -1046,6 +1051,7 @@ impl<'a> Engine<'a> {
         self.s1s2_reach = reach;
         // Days still waiting become creatable as the calendar moves: look again after midnight.
         if self.s1s2_uncreated > 0 {
+            self.tick_armed |= 1 << (Svc::Creation as usize * 5 + JobType::Rlies1s2Job.idx());
             let slot = &mut self.tick_at[Svc::Creation as usize][JobType::Rlies1s2Job.idx()];
             let at = (today + 1) * DAY;
             if at < *slot {
@@ -1169,26 +1175,24 @@ impl<'a> Engine<'a> {
     }
 
     fn create_gfsc(&mut self) {
-        let mut trig: Vec<(u16, i64, u32)> = std::mem::take(&mut self.to_create[4])
-            .into_iter()
-            .map(|u| {
-                (
-                    self.units[u as usize].tile,
-                    self.units[u as usize].sensing.div_euclid(DAY),
-                    u,
-                )
-            })
-            .collect();
-        trig.sort_unstable();
+        let mut trig = take_batch!(self, self.to_create[4]);
+        // One job per (tile, product day) in a pass: group the triggers.
+        trig.sort_unstable_by_key(|&u| {
+            let x = &self.units[u as usize];
+            (x.tile, x.sensing.div_euclid(DAY), u)
+        });
+        let key = |e: &Self, u: u32| {
+            let x = &e.units[u as usize];
+            (x.tile, x.sensing.div_euclid(DAY))
+        };
         let mut i = 0;
         while i < trig.len() {
-            let (tile, day, _) = trig[i];
-            let mut k = i;
-            while k < trig.len() && trig[k].0 == tile && trig[k].1 == day {
-                k += 1;
-            }
-            let group: Vec<u32> = trig[i..k].iter().map(|x| x.2).collect();
-            i = k;
+            let (tile, day) = key(self, trig[i]);
+            let k = i + trig[i..]
+                .iter()
+                .take_while(|&&u| key(self, u) == (tile, day))
+                .count();
+            let group = &trig[i..k];
             let s1 = group
                 .iter()
                 .any(|&u| self.units[u as usize].kind == UnitKind::TrigS1);
@@ -1215,18 +1219,21 @@ impl<'a> Engine<'a> {
             };
             job.ready_at = fsc_pub + GFSC_FSC_WAIT;
             job.start_day = day;
-            for u in group {
+            for &u in &trig[i..k] {
                 self.attach(j, u);
             }
+            i = k;
+            // Older siblings still waiting are evaluated again: the newer job overrides them.
             let sib = self.gfsc_siblings.entry((tile, day)).or_default();
-            let older: Vec<u32> = sib.clone();
             sib.push(j);
-            for o in older {
+            for n in 0..sib.len() - 1 {
+                let o = self.gfsc_siblings[&(tile, day)][n];
                 if self.jobs[o as usize].status == Status::Configured {
                     self.to_config[4].push(o);
                 }
             }
         }
+        self.give_back(trig);
     }
 
     fn schedule_daily(&mut self, from: Ms) {
@@ -2284,6 +2291,7 @@ impl<'a> Engine<'a> {
         self.refresh_enabled();
         self.outages.push((self.now, None));
         self.tick_at = [[Ms::MAX; 5]; 4];
+        self.tick_armed = 0;
         self.wpm_at = None;
         self.monitor_at = None;
         self.daily_at = None;
@@ -2414,6 +2422,7 @@ impl<'a> Engine<'a> {
             }
             if self.up {
                 self.tick_at = [[Ms::MAX; 5]; 4];
+                self.tick_armed = 0;
                 self.timer_cache = None;
                 self.kick_all();
             }
