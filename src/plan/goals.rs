@@ -414,11 +414,27 @@ fn compare(
     means: (&Option<Mean>, &Option<Mean>),
     diff: Option<Mean>,
 ) -> (Option<String>, String) {
-    let (Some(ma), Some(mb), Some(d)) = (means.0, means.1, diff) else {
-        return (
-            None,
-            format!("{what}: not comparable (too few runs caught up)"),
-        );
+    let (ma, mb, d) = match (means.0, means.1, diff) {
+        (Some(a), Some(b), Some(d)) => (a, b, d),
+        // A plan that never catches up is the slower one.
+        (Some(_), None, _) => {
+            return (
+                Some(names.0.to_owned()),
+                format!("{what}: {} ({} never caught up)", names.0, names.1),
+            );
+        }
+        (None, Some(_), _) => {
+            return (
+                Some(names.1.to_owned()),
+                format!("{what}: {} ({} never caught up)", names.1, names.0),
+            );
+        }
+        _ => {
+            return (
+                None,
+                format!("{what}: not comparable (no paired runs caught up)"),
+            );
+        }
     };
     let detail = format!(
         "{} {}{unit} vs {} {}{unit}; paired difference {}{unit}, 95 % CI {}–{}, {} seeds",
@@ -595,4 +611,94 @@ fn outage_limit(plan: &Plan, runs: &[Vec<&RunRecord>]) -> Vec<Answer> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::analyze::analyze;
+    use crate::plan::sweep::PlanInputs;
+
+    fn plan(sweeps: &[&str], goal: Goal) -> Plan {
+        Plan::new(PlanInputs {
+            days: Some(6),
+            outage_start_day: Some(2.0),
+            outage_days: Some(2.0),
+            sweeps: sweeps.iter().map(|s| (*s).to_owned()).collect(),
+            replications: Some(20),
+            goal: Some(goal),
+            within_hours: Some(48.0),
+            ..PlanInputs::default()
+        })
+        .expect("valid plan")
+    }
+
+    fn rec(point: usize, seed: u64, catch_up: Option<f64>) -> RunRecord {
+        RunRecord {
+            point,
+            seed,
+            restarted: true,
+            catch_up_hours: catch_up,
+            catch_up_by_type: BTreeMap::new(),
+            lost: 0,
+            lost_by_reason: BTreeMap::new(),
+            peak_workers: 10,
+            worker_hours: 100.0 + seed as f64,
+            redispatches: 0,
+            steps_not_run: 0,
+        }
+    }
+
+    #[test]
+    fn worker_cap_is_the_smallest_from_which_every_larger_cap_meets_the_deadline() {
+        let p = plan(
+            &["param.max_number_of_worker_instances=20,40,60,80"],
+            Goal::WorkerCap,
+        );
+        let mut records = Vec::new();
+        for seed in 1..=20 {
+            // 20: always in time, but 40 is not, so 20 is no answer; 40: one run never
+            // catches up and one is late (18/20); 60: one never (19/20 = 95 %: enough);
+            // 80: 20/20.
+            records.push(rec(0, seed, Some(10.0)));
+            records.push(rec(
+                1,
+                seed,
+                match seed {
+                    1 => None,
+                    2 => Some(60.0),
+                    _ => Some(30.0),
+                },
+            ));
+            records.push(rec(2, seed, if seed == 1 { None } else { Some(40.0) }));
+            records.push(rec(3, seed, Some(20.0)));
+        }
+        let a = analyze(&p, &records);
+        let g = a.goal.expect("goal answered");
+        let ans = &g.answers[0];
+        assert_eq!(ans.value.as_deref(), Some("60"), "{}", ans.text);
+        let c = ans.confidence.as_ref().expect("confidence");
+        assert_eq!((c.k, c.n, c.confident), (19, 20, true));
+        assert_eq!(a.points[1].never_caught_up, 1);
+        assert_eq!(a.points[1].within.as_ref().map(|w| w.k), Some(18));
+        assert_eq!(g.chosen_point, Some(2));
+    }
+
+    #[test]
+    fn restart_plan_that_never_catches_up_is_the_slower_one() {
+        let p = plan(&[], Goal::Restart);
+        let mut records = Vec::new();
+        for seed in 1..=20 {
+            records.push(rec(0, seed, Some(12.0 + seed as f64 * 0.1)));
+            records.push(rec(1, seed, None));
+        }
+        let a = analyze(&p, &records);
+        let ans = &a.goal.expect("goal").answers[0];
+        assert!(
+            ans.text.starts_with("faster: all (waves never caught up)"),
+            "{}",
+            ans.text
+        );
+        assert_eq!(ans.point, Some(0));
+    }
 }

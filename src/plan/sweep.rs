@@ -625,14 +625,14 @@ impl Plan {
     }
 
     fn check_goal(&self) -> Result<(), String> {
+        if self
+            .inputs
+            .within_hours
+            .is_some_and(|w| !(w > 0.0 && w.is_finite()))
+        {
+            return Err("--within must be a positive number of hours".into());
+        }
         let Some(goal) = self.inputs.goal else {
-            if self
-                .inputs
-                .within_hours
-                .is_some_and(|w| !(w > 0.0 && w.is_finite()))
-            {
-                return Err("--within must be a positive number of hours".into());
-            }
             return Ok(());
         };
         let has = |k: &str| self.axis(k).is_some();
@@ -656,16 +656,12 @@ impl Plan {
                             .into(),
                     );
                 }
-                match self.inputs.within_hours {
-                    Some(w) if w > 0.0 && w.is_finite() => {}
-                    Some(_) => return Err("--within must be a positive number of hours".into()),
-                    None => {
-                        return Err(
-                            "--goal worker-cap needs a deadline (hint: add --within 48, \
-                                    hours from the restart)"
-                                .into(),
-                        );
-                    }
+                if self.inputs.within_hours.is_none() {
+                    return Err(
+                        "--goal worker-cap needs a deadline (hint: add --within 48, hours \
+                                from the restart)"
+                            .into(),
+                    );
                 }
                 need_outage()
             }
