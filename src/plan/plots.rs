@@ -319,6 +319,20 @@ pub fn catch_up_chart(plan: &Plan, a: &Analysis) -> Option<Chart> {
     let (series, total) = against(plan, a, cap, &|p| {
         p.catch_up_hours.as_ref().map(|m| (m.mean, m.lo, m.hi))
     });
+    let mut series = series;
+    if let Some(w) = a.within_hours {
+        let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        if x0.is_finite() && series.len() < MAX_SERIES {
+            series.push(Series {
+                name: format!("deadline {w} h"),
+                points: vec![(x0, w), (x1, w)],
+                band: Vec::new(),
+            });
+        }
+    }
     let never: usize = a.points.iter().map(|p| p.never_caught_up).sum();
     let mut note = left_out(series.len(), total);
     if never > 0 {

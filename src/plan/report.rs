@@ -65,7 +65,10 @@ pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
         "<p>\"With 95 % confidence\" means at least 95 % of the seeds meet the goal, shown with n \
          and the Wilson lower bound; a run that never catches up does not meet a deadline. \
          Catch-up is the time from the restart until every job type is back to its nominal \
-         overdue level (waves included). Seeds: {} ({} per point).</p>\n",
+         overdue level (waves included). The nominal level comes from the baseline with the \
+         same parameters (design/simulation.md), so a cap too small to keep up even without an \
+         outage can show a short catch-up: the worker-cap answer therefore requires every \
+         larger swept cap to meet the deadline too. Seeds: {} ({} per point).</p>\n",
         esc(&format!("{:?}", a.seeds)),
         a.seeds.len()
     );
