@@ -81,6 +81,14 @@ mod tests {
     }
 
     #[test]
+    fn rounding_can_overshoot_the_free_slots_as_coded() {
+        // Each 9/15 = 0.6 rounds to 1 both half-up and half-even: 5 workers for 3 free slots.
+        assert_eq!(workers_to_create(&[9, 9, 9, 9, 9], 3), vec![1, 1, 1, 1, 1]);
+        // Seen in a run: 4 free slots, 5 created.
+        assert_eq!(workers_to_create(&[-23, 0, 46, 0, 280], 4).iter().sum::<i64>(), 5);
+    }
+
+    #[test]
     fn never_creates_without_slots() {
         assert_eq!(workers_to_create(&[50, 50], 0), vec![0, 0]);
         assert_eq!(workers_to_create(&[50, 50], -3), vec![0, 0]);
