@@ -85,7 +85,12 @@ mod tests {
         // Each 9/15 = 0.6 rounds to 1 both half-up and half-even: 5 workers for 3 free slots.
         assert_eq!(workers_to_create(&[9, 9, 9, 9, 9], 3), vec![1, 1, 1, 1, 1]);
         // Seen in a run: 4 free slots, 5 created.
-        assert_eq!(workers_to_create(&[-23, 0, 46, 0, 280], 4).iter().sum::<i64>(), 5);
+        assert_eq!(
+            workers_to_create(&[-23, 0, 46, 0, 280], 4)
+                .iter()
+                .sum::<i64>(),
+            5
+        );
     }
 
     #[test]
