@@ -282,6 +282,16 @@ fn bad_input_exits_2_with_a_hint() {
         assert!(!err.contains("panicked"), "{err}");
         assert!(out.stdout.is_empty());
     }
+    let out = hrsi(
+        &["scenarios/outage-5-days-waves.yaml", "--goal", "restart"],
+        &repo(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is written as steps (hint:"),
+        "{}",
+        text(&out.stderr)
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("junk.json"), "{}").expect("write");
     let out = hrsi(&["merge", "junk.json"], dir.path());

@@ -637,7 +637,18 @@ impl Plan {
         };
         let has = |k: &str| self.axis(k).is_some();
         let need_outage = || {
-            if self.points.iter().all(|p| self.outage(p).is_none()) {
+            let steps = matches!(&self.base.plan, ScenarioPlan::Steps(s) if !s.is_empty());
+            if steps && matches!(goal, Goal::Restart | Goal::GfscStartDate) {
+                return Err(format!(
+                    "--goal {} varies the outage or its restart, but `{}` is written as steps \
+                     (hint: plan from a scenario with `outages:`, or from none with \
+                     --outage-start-day and --outage-days)",
+                    goal.name(),
+                    self.base.origin
+                ));
+            }
+            // A scenario written as steps has its own stop and restart.
+            if !steps && self.points.iter().all(|p| self.outage(p).is_none()) {
                 Err(format!(
                     "--goal {} needs an outage (hint: add --outage-start-day 3 --outage-days 5, \
                      or a scenario file with one outage)",
