@@ -162,7 +162,7 @@ pub fn answer(
     let answers = match goal {
         Goal::WorkerCap => worker_cap(plan, points, runs),
         Goal::SearchWindow => search_window(plan, runs),
-        Goal::GfscStartDate => gfsc(plan, points, runs),
+        Goal::GfscStartDate => gfsc(plan, runs),
         Goal::Restart => restart(plan, points, runs),
         Goal::OutageLimit => outage_limit(plan, runs),
     };
@@ -322,7 +322,7 @@ fn search_window(plan: &Plan, runs: &[Vec<&RunRecord>]) -> Vec<Answer> {
         .collect()
 }
 
-fn gfsc(plan: &Plan, points: &[PointSummary], runs: &[Vec<&RunRecord>]) -> Vec<Answer> {
+fn gfsc(plan: &Plan, runs: &[Vec<&RunRecord>]) -> Vec<Answer> {
     let Some(g) = plan.axis("scenario.gfsc_start_date") else {
         return Vec::new();
     };
@@ -355,7 +355,6 @@ fn gfsc(plan: &Plan, points: &[PointSummary], runs: &[Vec<&RunRecord>]) -> Vec<A
                 )
             };
             let (pu, ps) = (clean(unset), clean(set));
-            let _ = points;
             if pu.confident {
                 Answer {
                     group,

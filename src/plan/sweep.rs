@@ -168,8 +168,9 @@ pub struct Plan {
 
 /// Default number of replications (seeds) per point.
 pub const DEFAULT_REPLICATIONS: u32 = 10;
-/// Most points × seeds one plan may hold: a typo in a range should not start a week of work.
-pub const MAX_RUNS: usize = 1_000_000;
+/// Most points × seeds one plan may hold: a typo in a range should not start a week of work,
+/// and every run's config is laid out in memory first (a few kB each), shards included.
+pub const MAX_RUNS: usize = 200_000;
 const SCENARIO_AXES: &str = "outage_days, outage_start_day, restart, days, gfsc_start_date";
 
 fn axis_hint() -> String {
