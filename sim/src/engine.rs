@@ -327,8 +327,22 @@ fn set_bit(set: &mut [u64; WORDS], t: u16) {
 }
 
 /// Next instant ≥ `t` on a loop of period `p` and phase `phase`.
+#[inline]
 fn boundary(t: Ms, p: Ms, phase: Ms) -> Ms {
-    phase + (t - phase).div_euclid(p) * p + if (t - phase).rem_euclid(p) == 0 { 0 } else { p }
+    // The default 5-second loop gets a constant divisor (a multiplication, not a division):
+    // this runs a few million times a simulated year.
+    #[inline(always)]
+    fn up(x: Ms, p: Ms) -> Ms {
+        let r = x.rem_euclid(p);
+        x - r + if r == 0 { 0 } else { p }
+    }
+    let x = t - phase;
+    phase
+        + match p {
+            5_000 => up(x, 5_000),
+            60_000 => up(x, 60_000),
+            _ => up(x, p),
+        }
 }
 
 impl<'a> Engine<'a> {
@@ -2597,6 +2611,24 @@ impl<'a> Engine<'a> {
             nominal_overdue: self.nominal,
             daily_created: std::mem::take(&mut self.daily_created),
             steps_not_run,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boundary;
+
+    #[test]
+    fn boundary_is_the_next_loop_instant_at_or_after_t() {
+        for p in [1_000, 5_000, 7_000, 60_000] {
+            for phase in [0, 500, 1_250, 3_750] {
+                for t in (-130_000..130_000).step_by(333) {
+                    let b = boundary(t, p, phase);
+                    assert!(b >= t && b - t < p, "t {t} p {p} phase {phase}: {b}");
+                    assert_eq!((b - phase).rem_euclid(p), 0);
+                }
+            }
         }
     }
 }
