@@ -691,7 +691,6 @@ impl<'a> Engine<'a> {
             parts: (false, false),
             end: RunEnd::Done,
             meas,
-            created: self.now,
             last_change: Ms::MIN,
             ready_at: 0,
             run_start: 0,

@@ -187,8 +187,6 @@ pub struct Job {
     pub end: RunEnd,
     /// Sensing (measurement) time.
     pub meas: Ms,
-    /// Creation time.
-    pub created: Ms,
     /// Last status change.
     pub last_change: Ms,
     /// GFSC: earliest time an FSC-triggered job may become ready.
