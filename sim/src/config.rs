@@ -175,16 +175,10 @@ impl Config {
         }
     }
 
-    /// Adds an outage with a restart plan (appended after the existing steps).
+    /// Sets the plan to one outage `[start, start + length)` (ms since the start) and a restart
+    /// plan. Several outages: compose [`outage_steps`] with each origin.
     pub fn with_outage(mut self, start: Ms, length: Ms, restart: Restart) -> Config {
-        let prev_end: Ms = 0;
-        let mut steps = outage_steps(start, length, restart, prev_end);
-        if !self.steps.is_empty() {
-            // Later outages are relative to the previous step; callers composing several use
-            // `outage_steps` directly with the right origin.
-            steps[0].after = start;
-        }
-        self.steps.extend(steps);
+        self.steps = outage_steps(start, length, restart, 0);
         self
     }
 }
