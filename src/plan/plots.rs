@@ -128,10 +128,13 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
                 )))
                 .map_err(e)?;
         }
+        // Thin lines for dense series: plotters' bitmap rasteriser draws thick near-vertical
+        // segments past their ends (spikes below the axis on a backlog that drops at once).
+        let width = if s.points.len() > 200 { 1 } else { 2 };
         let line = chart
             .draw_series(LineSeries::new(
                 s.points.iter().copied(),
-                color.stroke_width(2),
+                color.stroke_width(width),
             ))
             .map_err(e)?;
         line.label(s.name.as_str()).legend(move |(x, y)| {
