@@ -213,7 +213,9 @@ pub struct Engine<'a> {
 
     tiles: Vec<TileState>,
     tile_tracks: Vec<Vec<(u16, u16)>>,
-    grd_index: FastMap<(u16, i64, u16), u32>,
+    /// GRD input index per (day, track × slice); `NONE` where no slice was sensed.
+    grd_index: Grid<u32>,
+    max_grds: usize,
     input_job: Vec<u32>,
 
     fifo: [VecDeque<(u32, u32)>; N_FLAVORS],
@@ -237,18 +239,19 @@ pub struct Engine<'a> {
     queued_watch: VecDeque<(Ms, u32, u32)>,
     monitor_at: Option<Ms>,
 
-    s1s2_unit: FastMap<(u16, i64), u32>,
+    s1s2_unit: Grid<u32>,
     s1s2_ready: Vec<Vec<u32>>,
     s1s2_uncreated: usize,
     has_fsc: Vec<bool>,
     has_s1: Vec<bool>,
     s1_unpublished: Vec<i32>,
-    wds_done: FastSet<(u16, u16, i64)>,
+    /// WDS parts created per (day, tile): a bit per position in the tile's track list.
+    wds_done: Grid<u16>,
     assemblies: FastMap<(u16, i64, u16), u32>,
     dependents: FastMap<u32, Vec<u32>>,
     s1s2_reach: i64,
 
-    gfsc_siblings: FastMap<(u16, i64), Vec<u32>>,
+    gfsc_siblings: Grid<Vec<u32>>,
     indexed_any: Vec<[u64; WORDS]>,
     indexed_s1: Vec<[u64; WORDS]>,
     indexed_count: Vec<u32>,
@@ -308,7 +311,39 @@ impl std::hash::Hasher for KeyHasher {
 }
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
-type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Values keyed by (UTC day, small integer), stored flat: the engine's hottest lookups
+/// (tile-days, track passes) without hashing.
+struct Grid<T> {
+    first_day: i64,
+    days: usize,
+    width: usize,
+    cells: Vec<T>,
+}
+
+impl<T: Clone> Grid<T> {
+    fn new(first_day: i64, days: usize, width: usize, fill: T) -> Grid<T> {
+        Grid {
+            first_day,
+            days,
+            width,
+            cells: vec![fill; days * width],
+        }
+    }
+
+    fn index(&self, day: i64, k: usize) -> Option<usize> {
+        let d = usize::try_from(day - self.first_day).ok()?;
+        (d < self.days && k < self.width).then_some(d * self.width + k)
+    }
+
+    fn get(&self, day: i64, k: usize) -> Option<&T> {
+        self.index(day, k).map(|i| &self.cells[i])
+    }
+
+    fn get_mut(&mut self, day: i64, k: usize) -> Option<&mut T> {
+        self.index(day, k).map(|i| &mut self.cells[i])
+    }
+}
 
 /// Swaps a work list out for a spare empty one.
 macro_rules! take_batch {
@@ -363,10 +398,21 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let mut grd_index = FastMap::default();
+        let max_grds = geo
+            .tracks
+            .iter()
+            .map(|t| usize::from(t.grds))
+            .max()
+            .unwrap_or(1);
+        let mut grd_index = Grid::new(first_day, n_days, geo.tracks.len() * max_grds, NONE);
         for (i, inp) in inputs.iter().enumerate() {
-            if let Product::Grd { track, slice } = inp.product {
-                grd_index.insert((track, inp.sensing.div_euclid(DAY), slice), i as u32);
+            if let Product::Grd { track, slice } = inp.product
+                && let Some(c) = grd_index.get_mut(
+                    inp.sensing.div_euclid(DAY),
+                    usize::from(track) * max_grds + usize::from(slice),
+                )
+            {
+                *c = i as u32;
             }
         }
         let mut tiles: Vec<TileState> = (0..N_TILES).map(|_| TileState::default()).collect();
@@ -419,6 +465,7 @@ impl<'a> Engine<'a> {
             tiles,
             tile_tracks,
             grd_index,
+            max_grds,
             input_job: vec![NONE; inputs.len()],
             inputs,
             fifo: Default::default(),
@@ -439,17 +486,17 @@ impl<'a> Engine<'a> {
             worker_ms: 0,
             queued_watch: VecDeque::new(),
             monitor_at: None,
-            s1s2_unit: FastMap::default(),
+            s1s2_unit: Grid::new(first_day, n_days, N_TILES, NONE),
             s1s2_ready: vec![Vec::new(); n_days],
             s1s2_uncreated: 0,
             has_fsc: vec![false; n_days],
             has_s1: vec![false; n_days],
             s1_unpublished: vec![0; n_days],
-            wds_done: Default::default(),
+            wds_done: Grid::new(first_day, n_days, N_TILES, 0),
             assemblies: Default::default(),
             dependents: Default::default(),
             s1s2_reach: i64::MIN,
-            gfsc_siblings: FastMap::default(),
+            gfsc_siblings: Grid::new(first_day, n_days, N_TILES, Vec::new()),
             indexed_any: vec![[0; WORDS]; n_days],
             indexed_s1: vec![[0; WORDS]; n_days],
             indexed_count: vec![0; n_days],
@@ -553,7 +600,7 @@ impl<'a> Engine<'a> {
         for (tile, day, i) in keys {
             let mut s1: Option<u32> = None;
             for &(track, slice) in &self.tile_tracks[usize::from(tile)] {
-                if let Some(&g) = self.grd_index.get(&(track, day, slice))
+                if let Some(g) = self.grd(track, day, slice)
                     && s1.is_none_or(|s| {
                         self.inputs[g as usize].available < self.inputs[s as usize].available
                     })
@@ -572,7 +619,9 @@ impl<'a> Engine<'a> {
                 i64::from(i),
             );
             self.units[u as usize].aux2 = g;
-            self.s1s2_unit.insert((tile, day), u);
+            if let Some(c) = self.s1s2_unit.get_mut(day, usize::from(tile)) {
+                *c = u;
+            }
             self.activation.push((a.available.max(b.available), u));
         }
         if let Some(b) = baseline {
@@ -1090,23 +1139,30 @@ impl<'a> Engine<'a> {
             }
         }
         // WDS parts: each new FSC with S1 data of the same day already available.
-        let mut wds: Vec<((u16, u16, i64), Ms, i64)> = Vec::new();
+        let mut wds: Vec<((u16, u16, i64), Ms, i64, usize)> = Vec::new();
         for fj in std::mem::take(&mut self.fsc_for_wds) {
             let (tile, meas) = (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas);
             let day = meas.div_euclid(DAY);
-            for &(track, slice) in &self.tile_tracks[usize::from(tile)] {
-                if let Some(&g) = self.grd_index.get(&(track, day, slice)) {
+            let done = self
+                .wds_done
+                .get(day, usize::from(tile))
+                .copied()
+                .unwrap_or(0);
+            for (pos, &(track, slice)) in self.tile_tracks[usize::from(tile)].iter().enumerate() {
+                if let Some(g) = self.grd(track, day, slice) {
                     let grd = self.inputs[g as usize];
-                    if grd.available <= self.now && !self.wds_done.contains(&(tile, track, day)) {
-                        wds.push(((tile, track, day), grd.sensing, i64::from(g)));
+                    if grd.available <= self.now && done & (1 << pos) == 0 {
+                        wds.push(((tile, track, day), grd.sensing, i64::from(g), pos));
                     }
                 }
             }
         }
         wds.sort_unstable_by_key(|w| w.0);
         wds.dedup_by_key(|w| w.0);
-        for (key, sensing, g) in wds {
-            self.wds_done.insert(key);
+        for (key, sensing, g, pos) in wds {
+            if let Some(done) = self.wds_done.get_mut(key.2, usize::from(key.0)) {
+                *done |= 1 << pos;
+            }
             let u = self.new_unit(
                 JobType::SwsWdsJob,
                 UnitKind::Wds,
@@ -1187,6 +1243,12 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The GRD input of a track's slice on a day.
+    fn grd(&self, track: u16, day: i64, slice: u16) -> Option<u32> {
+        let k = usize::from(track) * self.max_grds + usize::from(slice);
+        self.grd_index.get(day, k).copied().filter(|&g| g != NONE)
+    }
+
     fn create_gfsc(&mut self) {
         let mut trig = take_batch!(self, self.to_create[4]);
         // One job per (tile, product day) in a pass: group the triggers.
@@ -1215,7 +1277,10 @@ impl<'a> Engine<'a> {
                 .map(|&u| self.units[u as usize].aux)
                 .max()
                 .unwrap_or(self.now);
-            let nth = self.gfsc_siblings.get(&(tile, day)).map_or(0, Vec::len) as u64;
+            let nth = self
+                .gfsc_siblings
+                .get(day, usize::from(tile))
+                .map_or(0, Vec::len) as u64;
             let j = self.new_job(
                 JobType::GfscJob,
                 tile,
@@ -1237,12 +1302,13 @@ impl<'a> Engine<'a> {
             }
             i = k;
             // Older siblings still waiting are evaluated again: the newer job overrides them.
-            let sib = self.gfsc_siblings.entry((tile, day)).or_default();
-            sib.push(j);
-            for n in 0..sib.len() - 1 {
-                let o = self.gfsc_siblings[&(tile, day)][n];
-                if self.jobs[o as usize].status == Status::Configured {
-                    self.to_config[4].push(o);
+            if let Some(sib) = self.gfsc_siblings.get_mut(day, usize::from(tile)) {
+                sib.push(j);
+                for n in 0..sib.len() - 1 {
+                    let o = sib[n];
+                    if self.jobs[o as usize].status == Status::Configured {
+                        self.to_config[4].push(o);
+                    }
                 }
             }
         }
@@ -1346,10 +1412,14 @@ impl<'a> Engine<'a> {
         if unit.job != NONE {
             return;
         }
-        let key = (unit.tile, unit.aux);
+        let (tile, day) = (unit.tile, unit.aux);
+        let got_nrt = self
+            .gfsc_siblings
+            .get(day, usize::from(tile))
+            .is_some_and(|s| !s.is_empty());
         if uncovered {
             self.leave_pending(u, Bucket::Lost, LostReason::DailyJobNotCreated);
-        } else if self.gfsc_siblings.contains_key(&key) {
+        } else if got_nrt {
             self.leave_pending(u, Bucket::Superseded, LostReason::None);
         } else {
             self.leave_pending(u, Bucket::Lost, LostReason::DailyInputNotReady);
@@ -1457,15 +1527,18 @@ impl<'a> Engine<'a> {
             self.jobs[j as usize].tile,
             self.jobs[j as usize].meas.div_euclid(DAY),
         );
-        let newer = self.gfsc_siblings.get(&(tile, day)).is_some_and(|s| {
-            s.iter().any(|&o| {
-                o > j
-                    && matches!(
-                        self.jobs[o as usize].status,
-                        Status::Initialized | Status::Configured | Status::Ready
-                    )
-            })
-        });
+        let newer = self
+            .gfsc_siblings
+            .get(day, usize::from(tile))
+            .is_some_and(|s| {
+                s.iter().any(|&o| {
+                    o > j
+                        && matches!(
+                            self.jobs[o as usize].status,
+                            Status::Initialized | Status::Configured | Status::Ready
+                        )
+                })
+            });
         if newer {
             self.set_status(j, Status::Cancelled);
             self.finish_units(j, Bucket::Superseded, LostReason::None);
@@ -2170,8 +2243,11 @@ impl<'a> Engine<'a> {
         let job = &self.jobs[j as usize];
         match job.ty {
             JobType::FscRlieJob if !job.no_product && !job.reprocessing => {
-                let key = (job.tile, job.meas.div_euclid(DAY));
-                if let Some(&u) = self.s1s2_unit.get(&key) {
+                if let Some(&u) = self
+                    .s1s2_unit
+                    .get(job.meas.div_euclid(DAY), usize::from(job.tile))
+                    && u != NONE
+                {
                     self.units[u as usize].got_s2 = true;
                     self.s1s2_progress(u);
                 }
@@ -2182,11 +2258,12 @@ impl<'a> Engine<'a> {
                 let i = job.input as usize;
                 if let Product::Grd { track, slice } = self.inputs[i].product {
                     let day = self.inputs[i].sensing.div_euclid(DAY);
-                    let tiles = self.geo.tracks[usize::from(track)]
-                        .slice_tiles(slice)
-                        .to_vec();
-                    for t in tiles {
-                        if let Some(&u) = self.s1s2_unit.get(&(t, day)) {
+                    let tr = usize::from(track);
+                    for k in 0..self.geo.tracks[tr].slice_tiles(slice).len() {
+                        let t = self.geo.tracks[tr].slice_tiles(slice)[k];
+                        if let Some(&u) = self.s1s2_unit.get(day, usize::from(t))
+                            && u != NONE
+                        {
                             self.units[u as usize].got_s1 = true;
                             self.s1s2_progress(u);
                         }
