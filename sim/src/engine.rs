@@ -345,6 +345,10 @@ impl<T: Clone> Grid<T> {
     }
 }
 
+/// A WDS part to create: (tile, track, day), S1 sensing time, GRD input, position of the track
+/// in the tile's list.
+type WdsPart = ((u16, u16, i64), Ms, i64, usize);
+
 /// Swaps a work list out for a spare empty one.
 macro_rules! take_batch {
     ($self:ident, $list:expr) => {{
@@ -1139,7 +1143,7 @@ impl<'a> Engine<'a> {
             }
         }
         // WDS parts: each new FSC with S1 data of the same day already available.
-        let mut wds: Vec<((u16, u16, i64), Ms, i64, usize)> = Vec::new();
+        let mut wds: Vec<WdsPart> = Vec::new();
         for fj in std::mem::take(&mut self.fsc_for_wds) {
             let (tile, meas) = (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas);
             let day = meas.div_euclid(DAY);
