@@ -1307,13 +1307,12 @@ impl<'a> Engine<'a> {
             i = k;
             // Older siblings still waiting are evaluated again: the newer job overrides them.
             if let Some(sib) = self.gfsc_siblings.get_mut(day, usize::from(tile)) {
-                sib.push(j);
-                for n in 0..sib.len() - 1 {
-                    let o = sib[n];
+                for &o in sib.iter() {
                     if self.jobs[o as usize].status == Status::Configured {
                         self.to_config[4].push(o);
                     }
                 }
+                sib.push(j);
             }
         }
         self.give_back(trig);
