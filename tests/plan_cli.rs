@@ -1,24 +1,15 @@
 //! `hrsi plan` end to end, through the built binary: small sweeps (≤ 10-day horizons, few
 //! seeds) so the suite stays fast.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
+use std::process::Output;
+
+use common::{repo, text};
 
 fn hrsi(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hrsi"))
-        .arg("plan")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the hrsi binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::hrsi_in("plan", args, dir)
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -1,23 +1,14 @@
 //! `hrsi simulate` end to end, through the built binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{repo, text};
 
 fn hrsi(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hrsi"))
-        .arg("simulate")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the hrsi binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::hrsi_in("simulate", args, dir)
 }
 
 #[test]
