@@ -265,6 +265,42 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A mock's state machine that catches up with the virtual clock (boots, GC, builds).
+pub trait Clocked {
+    /// Applies everything due at `now_ns`.
+    fn tick(&mut self, now_ns: u64);
+}
+
+/// A mock's state behind its lock, brought up to the virtual clock on every access: what the
+/// Nomad and OpenStack mocks share between their handlers and their handle.
+pub struct Synced<S> {
+    state: Mutex<S>,
+    /// The clock the state follows.
+    pub clock: VirtualClock,
+}
+
+impl<S: Clocked> Synced<S> {
+    /// Wraps a state that follows `clock`.
+    pub fn new(state: S, clock: VirtualClock) -> Self {
+        Synced {
+            state: Mutex::new(state),
+            clock,
+        }
+    }
+
+    /// The state, caught up with the clock.
+    pub fn synced(&self) -> std::sync::MutexGuard<'_, S> {
+        let mut st = lock(&self.state);
+        st.tick(self.clock.now_ns());
+        st
+    }
+
+    /// The state as it is, without catching up (for a reset that discards it anyway).
+    pub fn unsynced(&self) -> std::sync::MutexGuard<'_, S> {
+        lock(&self.state)
+    }
+}
+
 #[derive(Clone)]
 struct MiddlewareState {
     control: Arc<Control>,

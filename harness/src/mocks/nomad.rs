@@ -33,24 +33,31 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::{
-    common::{Control, Server, VirtualClock, instrument, iso8601, lock, parse_json, text_error},
+    common::{
+        Clocked, Control, Server, Synced, VirtualClock, instrument, iso8601, lock, parse_json,
+        text_error,
+    },
     jobspec::{Job, parse_hcl},
     nomad_files,
     nomad_model::{Alloc, ApiError, JobEntry, Node, NomadConfig, NomadState},
 };
 
 struct Shared {
-    state: Mutex<NomadState>,
-    clock: VirtualClock,
+    core: Synced<NomadState>,
     files: Mutex<Vec<(String, String)>>,
     boot_error: Mutex<Option<String>>,
 }
 
-impl Shared {
-    fn synced(&self) -> std::sync::MutexGuard<'_, NomadState> {
-        let mut st = lock(&self.state);
-        st.tick(self.clock.now_ns());
-        st
+impl std::ops::Deref for Shared {
+    type Target = Synced<NomadState>;
+    fn deref(&self) -> &Self::Target {
+        &self.core
+    }
+}
+
+impl Clocked for NomadState {
+    fn tick(&mut self, now_ns: u64) {
+        NomadState::tick(self, now_ns);
     }
 }
 
@@ -70,8 +77,7 @@ impl NomadMock {
         config: NomadConfig,
     ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(NomadState::new(config, clock.now_ns())),
-            clock: clock.clone(),
+            core: Synced::new(NomadState::new(config, clock.now_ns()), clock.clone()),
             files: Mutex::new(nomad_files::default_job_files(1000)),
             boot_error: Mutex::new(None),
         });
@@ -185,7 +191,7 @@ impl NomadMock {
     /// port closes, so clients get "connection refused".
     pub async fn power_off(&self) {
         self.server.stop().await;
-        lock(&self.shared.state).reset();
+        self.shared.unsynced().reset();
     }
 
     /// The Nomad server VM is created again: the port opens (same address) on an empty state,

@@ -14,12 +14,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::{
-    collections::BTreeMap,
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -34,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::{
-    common::{Control, Server, VirtualClock, instrument, iso8601, lock, parse_json},
+    common::{Clocked, Control, Server, Synced, VirtualClock, instrument, iso8601, parse_json},
     nomad::NomadMock,
     nomad_model::NodeSpec,
     openstack_model::{
@@ -44,16 +39,20 @@ use super::{
 };
 
 struct Shared {
-    state: Mutex<OpenStackState>,
-    clock: VirtualClock,
+    core: Synced<OpenStackState>,
     base: String,
 }
 
-impl Shared {
-    fn synced(&self) -> std::sync::MutexGuard<'_, OpenStackState> {
-        let mut st = lock(&self.state);
-        st.tick(self.clock.now_ns());
-        st
+impl std::ops::Deref for Shared {
+    type Target = Synced<OpenStackState>;
+    fn deref(&self) -> &Self::Target {
+        &self.core
+    }
+}
+
+impl Clocked for OpenStackState {
+    fn tick(&mut self, now_ns: u64) {
+        OpenStackState::tick(self, now_ns);
     }
 }
 
@@ -73,8 +72,7 @@ impl OpenStackMock {
     ) -> std::io::Result<Self> {
         let base = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
-            state: Mutex::new(OpenStackState::new(config, clock.now_ns())),
-            clock: clock.clone(),
+            core: Synced::new(OpenStackState::new(config, clock.now_ns()), clock.clone()),
             base,
         });
         let control = Arc::new(Control::default());
