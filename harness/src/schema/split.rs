@@ -231,12 +231,27 @@ impl Splitter<'_> {
     }
 
     fn skip_string(&mut self) -> Result<(), SplitError> {
-        let line = self.line;
         // E'…' strings take backslash escapes; standard strings do not
         // (standard_conforming_strings is on by default).
         let escapes = self.pos > 0
             && matches!(self.bytes[self.pos - 1], b'e' | b'E')
             && (self.pos < 2 || !is_ident_byte(self.bytes[self.pos - 2]));
+        self.skip_quoted(b'\'', escapes, "unterminated quoted string")
+    }
+
+    fn skip_quoted_ident(&mut self) -> Result<(), SplitError> {
+        self.skip_quoted(b'"', false, "unterminated quoted identifier")
+    }
+
+    /// Skips a `quote`-delimited token where a doubled quote stands for itself (and, with
+    /// `escapes`, a backslash escapes the next byte), counting the lines it spans.
+    fn skip_quoted(
+        &mut self,
+        quote: u8,
+        escapes: bool,
+        unterminated: &str,
+    ) -> Result<(), SplitError> {
+        let line = self.line;
         self.pos += 1;
         while self.pos < self.bytes.len() {
             match self.bytes[self.pos] {
@@ -246,8 +261,8 @@ impl Splitter<'_> {
                     }
                     self.pos += 2;
                 }
-                b'\'' if self.peek(1) == Some(b'\'') => self.pos += 2,
-                b'\'' => {
+                q if q == quote && self.peek(1) == Some(quote) => self.pos += 2,
+                q if q == quote => {
                     self.pos += 1;
                     return Ok(());
                 }
@@ -260,30 +275,7 @@ impl Splitter<'_> {
         }
         Err(SplitError {
             line,
-            message: "unterminated quoted string".into(),
-        })
-    }
-
-    fn skip_quoted_ident(&mut self) -> Result<(), SplitError> {
-        let line = self.line;
-        self.pos += 1;
-        while self.pos < self.bytes.len() {
-            match self.bytes[self.pos] {
-                b'"' if self.peek(1) == Some(b'"') => self.pos += 2,
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                b'\n' => {
-                    self.line += 1;
-                    self.pos += 1;
-                }
-                _ => self.pos += 1,
-            }
-        }
-        Err(SplitError {
-            line,
-            message: "unterminated quoted identifier".into(),
+            message: unterminated.into(),
         })
     }
 
