@@ -295,6 +295,17 @@ impl<S: Clocked> Synced<S> {
         st
     }
 
+    /// Moves the clock forward and lets the state catch up at once.
+    pub fn advance(&self, d: std::time::Duration) {
+        self.clock.advance(d);
+        drop(self.synced());
+    }
+
+    /// Runs `f` on the state, caught up with the clock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        f(&mut self.synced())
+    }
+
     /// The state as it is, without catching up (for a reset that discards it anyway).
     pub fn unsynced(&self) -> std::sync::MutexGuard<'_, S> {
         lock(&self.state)

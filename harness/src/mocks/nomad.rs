@@ -107,14 +107,13 @@ impl NomadMock {
 
     /// Advances the virtual clock and lets the server catch up (registrations, GC, reschedules).
     pub fn advance(&self, d: Duration) {
-        self.shared.clock.advance(d);
-        drop(self.shared.synced());
+        self.shared.advance(d);
     }
 
     /// Runs `f` on the state machine, synced to the clock: the harness's in-process door for
     /// what has no API (nodes booting, allocations finishing, lost nodes).
     pub fn with_state<R>(&self, f: impl FnOnce(&mut NomadState) -> R) -> R {
-        f(&mut self.shared.synced())
+        self.shared.with(f)
     }
 
     /// Fault injection and the request log.

@@ -106,13 +106,12 @@ impl OpenStackMock {
 
     /// Advances the virtual clock and lets builds finish.
     pub fn advance(&self, d: Duration) {
-        self.shared.clock.advance(d);
-        drop(self.shared.synced());
+        self.shared.advance(d);
     }
 
     /// Runs `f` on the project state, synced to the clock (quotas, token expiry, consoles...).
     pub fn with_state<R>(&self, f: impl FnOnce(&mut OpenStackState) -> R) -> R {
-        f(&mut self.shared.synced())
+        self.shared.with(f)
     }
 
     /// Fault injection and the request log.
