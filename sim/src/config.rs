@@ -20,6 +20,10 @@ pub struct Fidelity {
     /// GFSC: release an FSC-triggered job early when a same-day WDS/SWS exists (overwritten as
     /// coded by the 3-hour rule).
     pub gfsc_early_release: bool,
+    /// GFSC daily jobs: read the latest GFSC's catalogue `startDate` as its product date (the
+    /// other reading of jobs.md §4.2 step 3). Off: `startDate` is the earliest input sensing time
+    /// (the facts' inference), which skips more tiles as "input GFSC too old".
+    pub gfsc_start_date_is_product_date: bool,
 }
 
 /// An operator action.
