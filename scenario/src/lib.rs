@@ -25,16 +25,18 @@
 //! ```
 #![warn(missing_docs)]
 
+mod check;
 mod convert;
 mod error;
 mod model;
 mod raw;
 mod validate;
 
+pub use check::{Check, Checks};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use model::{
-    CaughtUp, Count, Expect, Outage, ParamSetting, Plan, PlanCounts, Scenario, ScenarioStep,
-    Services, SqlCheck, StepKind,
+    BoundOp, CaughtUp, Count, Expect, HoursBound, Outage, ParamSetting, Plan, PlanCounts, Scenario,
+    ScenarioStep, Services, SqlCheck, StepKind,
 };
 
 use hrsi_sim::time::{DAY, Ms};

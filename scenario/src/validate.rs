@@ -12,6 +12,8 @@ use crate::error::{ScenarioError, ScenarioErrors, Source, WithHint, did_you_mean
 use crate::model::*;
 use crate::raw::*;
 
+mod sim_expect;
+
 /// Lost reasons the model reports.
 pub(crate) fn lost_reasons() -> impl Iterator<Item = &'static str> + Clone {
     hrsi_sim::model::LostReason::ALL
@@ -726,6 +728,7 @@ impl Validator<'_> {
                 }
             };
         }
+        self.sim_expect(e, &mut out);
         out
     }
 }

@@ -43,6 +43,8 @@ pub struct Baseline {
     pub not_at_nrt: [bool; 5],
     /// The overdue level the NRT target allows per type ([`crate::recovery::nrt_allowance`]).
     pub nrt_allowance: [i64; 5],
+    /// Units the baseline lost per type in the reported window (errors every day has).
+    pub lost: [u64; 5],
 }
 
 /// Per-type counters of a run.
@@ -124,6 +126,8 @@ pub struct Outcome {
     pub not_at_nrt: [bool; 5],
     /// The overdue level the NRT target allows per type (from the baseline; 0 without one).
     pub nrt_allowance: [i64; 5],
+    /// Units the baseline lost per type (`None`: run without a baseline).
+    pub baseline_lost: Option<[u64; 5]>,
     /// GFSC daily tile-days created.
     pub daily_created: Vec<(u16, i64)>,
     /// Steps that never ran before the horizon (waiting for a catch-up that did not come).
@@ -295,6 +299,7 @@ pub struct Engine<'a> {
     nominal: [i64; 5],
     not_at_nrt: [bool; 5],
     nrt_allowance: [i64; 5],
+    baseline_lost: Option<[u64; 5]>,
     /// Types enabled when the system last stopped (what the next restart must bring back).
     stopped_mask: u8,
     catch: [Option<Catch>; 5],
@@ -549,6 +554,7 @@ impl<'a> Engine<'a> {
             nominal: baseline.map_or([1; 5], |b| b.nominal_overdue),
             not_at_nrt: baseline.map_or([false; 5], |b| b.not_at_nrt),
             nrt_allowance: baseline.map_or([0; 5], |b| b.nrt_allowance),
+            baseline_lost: baseline.map(|b| b.lost),
             stopped_mask: 0,
             catch: Default::default(),
             restarts: Vec::new(),
@@ -2752,6 +2758,7 @@ impl<'a> Engine<'a> {
             nominal_overdue: self.nominal,
             not_at_nrt: self.not_at_nrt,
             nrt_allowance: self.nrt_allowance,
+            baseline_lost: self.baseline_lost,
             daily_created: std::mem::take(&mut self.daily_created),
             steps_not_run,
         }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-use hrsi_scenario::{Scenario, parse_calibration};
+use hrsi_scenario::{Checks, Scenario, parse_calibration};
 use hrsi_sim::report::{Percentiles, timeline_csv};
 use hrsi_sim::{Report, Restart};
 
@@ -113,13 +113,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write(path, &timeline_csv(&cfg, &out))?;
     }
     let report = Report::new(&cfg, out);
+    let checks = sc.check(&report);
     match args.json.as_deref() {
         Some("-") => emit(&report.to_json())?,
         Some(path) => {
             write(Path::new(path), &report.to_json())?;
-            emit(&render(&sc, &report))?;
+            emit(&render(&sc, &report, &checks))?;
         }
-        None => emit(&render(&sc, &report))?,
+        None => emit(&render(&sc, &report, &checks))?,
     }
     if report.illegal_transitions > 0 {
         eprintln!(
@@ -127,9 +128,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             report.illegal_transitions
         );
     }
-    let late = sc.late_waits(&report);
-    for w in &late {
-        eprintln!("{}: {w}", sc.origin);
+    let failed: Vec<_> = checks.failed().collect();
+    for c in &failed {
+        eprintln!(
+            "{}:{}: step `{}`: expectation `{}` not met: observed {}",
+            sc.origin, c.line, c.step, c.expectation, c.observed
+        );
     }
     if report.steps_not_run > 0 {
         eprintln!(
@@ -139,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(exit::FAILED));
     }
-    if !late.is_empty() {
+    if !failed.is_empty() {
         return Ok(ExitCode::from(exit::FAILED));
     }
     Ok(ExitCode::from(exit::OK))
@@ -223,7 +227,7 @@ fn calibration(path: &Path) -> Result<hrsi_sim::Calibration, String> {
 }
 
 /// The report for people: one row per job type, then workers, outages, restarts, assumptions.
-fn render(sc: &Scenario, r: &Report) -> String {
+fn render(sc: &Scenario, r: &Report, checks: &Checks) -> String {
     let days = f64::from(sc.days);
     let mut out = String::new();
     let title = sc.name.as_deref().unwrap_or("nominal world");
@@ -337,11 +341,45 @@ fn render(sc: &Scenario, r: &Report) -> String {
     if r.steps_not_run > 0 {
         out += &format!("steps not run: {}\n", r.steps_not_run);
     }
-    let skipped = sc.harness_only_steps();
+    // `- expect:` steps are observations: what they expect is checked or listed below.
+    let skipped = match &sc.plan {
+        hrsi_scenario::Plan::Steps(s) => s
+            .iter()
+            .filter(|s| s.kind.harness_only() && s.kind != hrsi_scenario::StepKind::Expect)
+            .count(),
+        hrsi_scenario::Plan::Outages(_) => 0,
+    };
     if skipped > 0 {
         out += &format!(
-            "{skipped} harness-only step(s) skipped (sql, psql_file, backup, borg_extract, expect)\n"
+            "{skipped} harness-only step(s) skipped (sql, psql_file, backup, borg_extract)\n"
         );
+    }
+    if !checks.checked.is_empty() {
+        let failed = checks.failed().count();
+        out += &format!(
+            "expectations checked: {}, {}\n",
+            checks.checked.len(),
+            if failed == 0 {
+                "all hold".to_owned()
+            } else {
+                format!("{failed} not met (listed on standard error)")
+            }
+        );
+        for c in &checks.checked {
+            out += &format!("  {c}\n");
+        }
+    }
+    if !checks.not_checked.is_empty() {
+        let mut by_why: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (line, what, why) in &checks.not_checked {
+            by_why
+                .entry(why)
+                .or_default()
+                .push(format!("line {line} {what}"));
+        }
+        for (why, items) in by_why {
+            out += &format!("not checked ({why}): {}\n", items.join(", "));
+        }
     }
     if !r.system_parameters.is_empty() {
         let p: Vec<String> = r
