@@ -35,6 +35,9 @@ pub struct Scenario {
     pub history: Option<Ms>,
     /// What happens during the run.
     pub plan: Plan,
+    /// Parameters the operator sets at each restart, while the system is still down, just
+    /// before the `start` (`hrsi simulate --set-at-restart NAME=VALUE`), as (column, value).
+    pub restart_params: Vec<(String, String)>,
 }
 
 /// The operator's plan: outages in shorthand, or the canonical steps.

@@ -280,7 +280,7 @@ fn each_error_points_at_its_text_with_a_hint() {
             1,
             16,
             "unknown field `fsc_minutes`",
-            "did you mean `gfsc_minutes`?",
+            "did you mean `fsc_rlie_minutes`?",
         ),
         ("YAML syntax", "steps: [\n", 1, 8, "unclosed bracket", ""),
         (

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod calibration;
+pub mod catalogue;
 pub mod config;
 pub mod engine;
 pub mod inputs;

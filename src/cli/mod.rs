@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod exit;
+pub mod params;
 pub mod patch_test;
 pub mod plan;
 pub mod simulate;
@@ -26,6 +27,8 @@ enum Command {
     Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
+    /// The system parameters and calibration keys: type, default, meaning, read by the model.
+    Params(params::Args),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -35,6 +38,7 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
+        Command::Params(args) => params::run(args),
     };
     match result {
         Ok(code) => code,

@@ -19,13 +19,14 @@ pub struct Args {
     /// A scenario file (YAML). Without one: the nominal world, changed by the options below.
     #[arg(value_name = "SCENARIO.yaml")]
     scenario: Option<PathBuf>,
-    /// Reported period, days (the horizon).
+    /// Reported period, days (the horizon; 1 to 3660) [default: 30, or the scenario's `days`].
     #[arg(long, value_name = "N")]
-    days: Option<u32>,
-    /// Seed of every random draw.
+    days: Option<u64>,
+    /// Seed of every random draw [default: 1, or the scenario's `seed`].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// Start of the reported period: a date, or an ISO time at 00:00 UTC.
+    /// Start of the reported period: a date, or an ISO time at 00:00 UTC [default: 2025-01-06,
+    /// or the scenario's `start`].
     #[arg(long, value_name = "DATE")]
     start: Option<String>,
     /// An outage starting this many days after the start (with --outage-days).
@@ -38,9 +39,15 @@ pub struct Args {
     /// waves (each when the previous types are caught up).
     #[arg(long, value_enum, value_name = "all|waves")]
     restart: Option<RestartArg>,
-    /// Set a `cosims.system_parameters` column at the start (repeatable).
+    /// Set a `cosims.system_parameters` column from the start of the run, warm start included
+    /// (repeatable). `hrsi params --defaults` lists them.
     #[arg(long = "set", value_name = "PARAM=VALUE")]
     set: Vec<String>,
+    /// Set a column at each restart, while the system is still down, just before the start
+    /// (repeatable): what the operator does after a long outage, e.g.
+    /// `gfsc_daily_jobs_creation_start_date=2025-01-09`.
+    #[arg(long = "set-at-restart", value_name = "PARAM=VALUE")]
+    set_at_restart: Vec<String>,
     /// A calibration file (YAML or JSON; missing keys keep their defaults).
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
@@ -108,6 +115,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut cfg = sc.to_sim_config();
     cfg.timeline = args.timeline.is_some();
+    if let Err(m) = cfg.check() {
+        eprintln!("error: {m}");
+        return Ok(ExitCode::from(exit::USAGE));
+    }
+    for w in start_warnings(&sc) {
+        eprintln!("warning: {w}");
+    }
     let out = hrsi_sim::run_with_baseline(&cfg);
     if let Some(path) = &args.timeline {
         write(path, &timeline_csv(&cfg, &out))?;
@@ -149,6 +163,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit::OK))
 }
 
+/// Values given at the start that services read only at a (re)start and that suppress work:
+/// `gfsc_daily_jobs_creation_start_date` makes the daily-job service start at that date from the
+/// warm start on, so every day before it gets no daily job.
+fn start_warnings(sc: &Scenario) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = "gfsc_daily_jobs_creation_start_date";
+    let Some(date) = sc.params.timestamp(name) else {
+        return out;
+    };
+    let cfg = sc.to_sim_config();
+    let warm = (cfg.calibration.warm_start_days * hrsi_sim::time::DAY as f64) as i64;
+    let first = cfg.start.0 - warm;
+    let day = hrsi_sim::time::DAY;
+    let suppressed = (date.0 - first).div_euclid(day);
+    if suppressed <= 1 {
+        return out;
+    }
+    let in_window = (date.0 - cfg.start.0)
+        .div_euclid(day)
+        .clamp(0, cfg.horizon / day);
+    out.push(format!(
+        "`{name}` = {} is set from the start (warm start included): the GFSC daily-job service \
+         reads it at its first pass and starts at that date, so no daily job is created for the \
+         {suppressed} days before it ({in_window} of them in the reported period). The operator \
+         sets it at the restart after an outage (hint: --set-at-restart {name}=DATE, or a \
+         `set_param` step before the `start`)",
+        date.iso().trim_end_matches("T00:00:00Z")
+    ));
+    out
+}
+
 /// Prints to standard output; a closed pipe (`| head`) is not an error.
 fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -185,10 +230,10 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
         sc.set_calibration(calibration(p)?);
     }
     if let Some(d) = args.days {
-        if d == 0 {
-            return Err(err("--days must be at least 1".into()));
+        if let Some(m) = hrsi_sim::config::days_refusal(d) {
+            return Err(err(format!("--days: {m}")));
         }
-        sc.days = d;
+        sc.days = u32::try_from(d).map_err(|_| err("--days: out of range".into()))?;
     }
     if let Some(s) = args.seed {
         sc.seed = s;
@@ -213,6 +258,16 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
                 sc.set_restart(r).map_err(err)?;
             }
         }
+    }
+    for s in &args.set_at_restart {
+        sc.set_param_at_restart(s)
+            .map_err(|e| err(format!("--set-at-restart: {e}")))?;
+    }
+    if !sc.restart_params.is_empty() && !sc.restarts() {
+        return Err(err(
+            "--set-at-restart needs a restart (hint: add --outage-start-day and --outage-days)"
+                .into(),
+        ));
     }
     Ok(sc)
 }
