@@ -567,3 +567,59 @@ fn errors_never_echo_more_than_the_offending_token_of_a_file() {
     let err = text(&hrsi(&["--calibration", "keys.txt"], dir.path()).stderr);
     assert!(err.contains("unknown field `password`"), "{err}");
 }
+
+#[test]
+fn the_report_for_people_reads_at_100_columns_without_a_terminal() {
+    // No TTY here (piped): the table must not fall back to one-character columns or split a
+    // number over two lines.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let args = [
+        "--days",
+        "12",
+        "--outage-start-day",
+        "3",
+        "--outage-days",
+        "4",
+        "--restart",
+        "waves",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ];
+    let out = hrsi(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for l in table.lines() {
+        assert!(
+            l.chars().count() <= 100,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).expect("json")).expect("JSON");
+    let inputs: Vec<String> = [
+        "fsc_rlie_job",
+        "rlies1_job",
+        "rlies1s2_job",
+        "sws_wds_job",
+        "gfsc_job",
+    ]
+    .iter()
+    .map(|t| r["job_types"][t]["inputs"].to_string())
+    .collect();
+    let row = table
+        .lines()
+        .find(|l| l.contains("inputs"))
+        .expect("an inputs row");
+    let cells: Vec<&str> = row
+        .split(['│', '┆'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells[1..], inputs[..], "{row}");
+    assert!(
+        table.contains("recovery h") && table.contains("wave 3 at "),
+        "{table}"
+    );
+}
