@@ -63,7 +63,8 @@ impl Engine<'_> {
         if self.cfg.fidelity.gfsc_start_date_is_product_date {
             return day * DAY;
         }
-        let first = day - (self.gfsc_gap_days() - 1).max(0);
+        // Days before the simulated history hold nothing: the scan never goes past them.
+        let first = (day - (self.gfsc_gap_days() - 1).max(0)).max(self.first_day);
         (first..=day)
             .filter_map(|d| self.gfsc_input_sensing.get(d, usize::from(tile)))
             .copied()
