@@ -26,6 +26,7 @@ pub mod params;
 pub mod pool;
 pub mod report;
 pub mod rng;
+pub mod snapshot;
 pub mod status;
 pub mod time;
 
@@ -47,6 +48,7 @@ pub fn baseline(cfg: &Config) -> Baseline {
         steps: Vec::new(),
         timeline: false,
         keep_jobs: false,
+        keep_history: false,
         ..cfg.clone()
     };
     let out = run(&base, None);
