@@ -353,3 +353,24 @@ async fn the_history_template_is_cloned_with_its_history() {
         Err(Error::TooManyDays { .. })
     ));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_table_with_a_trigger_the_load_would_skip_is_refused() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    c.batch_execute(
+        "create function cosims.audit() returns trigger language plpgsql as $$ begin return new; end $$;
+         create trigger audit before insert on cosims.parent_jobs for each row execute function cosims.audit();",
+    )
+    .await
+    .unwrap();
+    let e = world::export(&mut c, &record(DAY / 4)).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::UnknownTrigger { table, name } if table == "parent_jobs" && name == "audit"),
+        "{e}"
+    );
+    assert_eq!(
+        count(&c, "select count(*) from cosims.parent_jobs").await,
+        0
+    );
+}

@@ -1,13 +1,17 @@
 //! Writing a snapshot (whole, or what changed since the last one) into the `cosims` schema.
 //!
 //! Every transition is checked in Rust first ([`Snapshot::check`], [`Snapshot::delta_since`]),
-//! so the bulk load runs with the O(history) trigger `check_status_change` disabled: inside one
-//! transaction, which also re-enables it before committing (a failure rolls the `ALTER TABLE`
-//! back with everything else; other sessions never see the trigger off, they wait on the
-//! table's lock). The trigger's work is done here: `parent_jobs.last_status_*` and
-//! `error_raised` are written from the history. Foreign keys, unique keys, check constraints
-//! and the job-name trigger stay on. Parameters are written with an `UPDATE` of the changed
-//! columns only, through the real history trigger, as an operator's change would be.
+//! so the bulk load runs with the O(history) trigger `check_status_change` off, and only the
+//! load: `set local session_replication_role = replica` inside the export's one transaction, so
+//! no other session ever runs without the trigger and a failure rolls everything back. The
+//! replica role also skips the job-name trigger and the foreign-key checks: the snapshot's
+//! check refuses whitespace in names, and every row written references a job of the same
+//! export or one the database was checked to hold. Unique keys, primary keys and check
+//! constraints stay enforced. The trigger's work is done here: `parent_jobs.last_status_*` and
+//! `error_raised` are written from the history. An export refuses tables carrying other
+//! triggers than the schema's own (a patched schema's trigger would be skipped silently).
+//! Parameters are written with an `UPDATE` of the changed columns only, with triggers back on,
+//! through the real history trigger, as an operator's change would be.
 
 use std::{collections::BTreeMap, pin::pin};
 
@@ -18,7 +22,10 @@ use tokio_postgres::{Client, Transaction};
 
 use super::{
     Error, Result,
-    rows::{CHILDREN, CopyBuf, PARENT_COLUMNS, STATUS_COLUMNS, child_index, child_row, parent_row},
+    rows::{
+        BinBuf, CHILDREN, CopyBuf, PARENT_COLUMNS, STATUS_COLUMNS, child_index, child_row,
+        parent_row,
+    },
 };
 use crate::postgres::{self, quote_ident};
 
@@ -100,27 +107,59 @@ pub async fn export_delta(
     Ok(summary)
 }
 
+/// Switches this transaction's triggers off (`session_replication_role = replica`, local to
+/// the transaction: other sessions keep every trigger) after checking that the tables written
+/// carry only the schema's own triggers, whose work the export does itself.
 async fn disable_trigger(tx: &Transaction<'_>) -> Result<()> {
-    let n: i64 = tx
-        .query_one(
-            "select count(*) from pg_trigger where tgrelid = 'cosims.job_status_changes'::regclass and tgname = 'check_status_change'",
-            &[],
+    let rows = tx
+        .query(
+            "select c.relname::text, t.tgname::text from pg_trigger t join pg_class c on c.oid = t.tgrelid
+             join pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = 'cosims' and not t.tgisinternal and c.relname = any($1)
+             order by 1, 2",
+            &[&TABLES_WRITTEN.to_vec()],
         )
         .await
-        .map_err(sql("look for the status trigger"))?
-        .get(0);
-    if n != 1 {
+        .map_err(sql("list the triggers of the tables written"))?;
+    let found: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    if !found
+        .iter()
+        .any(|(t, n)| t == "job_status_changes" && n == "check_status_change")
+    {
         return Err(Error::NoTrigger);
     }
-    tx.batch_execute("alter table cosims.job_status_changes disable trigger check_status_change")
+    if let Some((table, name)) = found.iter().find(|(t, n)| {
+        !matches!(
+            (t.as_str(), n.as_str()),
+            ("job_status_changes", "check_status_change")
+                | ("parent_jobs", "check_parent_job_name")
+        )
+    }) {
+        return Err(Error::UnknownTrigger {
+            table: table.clone(),
+            name: name.clone(),
+        });
+    }
+    tx.batch_execute("set local session_replication_role = replica")
         .await
-        .map_err(sql("disable the status trigger for the bulk load"))
+        .map_err(sql(
+            "switch the triggers off for the bulk load (superuser needed)",
+        ))
 }
 
+/// The tables the bulk load writes with triggers off.
+const TABLES_WRITTEN: [&str; 8] = [
+    "parent_jobs",
+    "job_status_changes",
+    "fsc_rlie_jobs",
+    "rlies1_jobs",
+    "rlies1s2_jobs",
+    "sws_wds_jobs",
+    "gfsc_jobs",
+    "other_jobs",
+];
+
 async fn finish(tx: Transaction<'_>) -> Result<()> {
-    tx.batch_execute("alter table cosims.job_status_changes enable trigger check_status_change")
-        .await
-        .map_err(sql("enable the status trigger again"))?;
     tx.commit().await.map_err(sql("commit the export"))
 }
 
@@ -225,7 +264,7 @@ async fn write_jobs(
         1
     };
     let mut last_id = vec![None; new.len() + changed.len()];
-    let mut statuses = CopyBuf::new(s.epoch);
+    let mut statuses = BinBuf::new(s.epoch);
     for (n, &(_, job_id, k, slot)) in order.iter().enumerate() {
         let id = first_id + n as i64;
         let job = match new.get(slot as usize) {
@@ -233,12 +272,12 @@ async fn write_jobs(
             None => &changed[slot as usize - new.len()].job,
         };
         let c = &job.history[k as usize];
-        statuses.int(id);
-        statuses.int(job_id);
+        statuses.row(5);
+        statuses.i64(id);
+        statuses.i64(job_id);
         statuses.time(c.at);
         statuses.opt_text(c.error_subtype.as_deref());
-        statuses.int(i64::from(c.status.id()));
-        statuses.end();
+        statuses.i16(i16::from(c.status.id()));
         last_id[slot as usize] = Some(id);
     }
     let mut parents = CopyBuf::new(s.epoch);
@@ -253,20 +292,30 @@ async fn write_jobs(
         tx,
         &format!("cosims.parent_jobs ({PARENT_COLUMNS})"),
         parents.buf,
+        false,
     )
     .await?;
     for (t, buf) in CHILDREN.iter().zip(children) {
-        copy_in(tx, &format!("cosims.{} ({})", t.table, t.columns), buf.buf).await?;
+        copy_in(
+            tx,
+            &format!("cosims.{} ({})", t.table, t.columns),
+            buf.buf,
+            false,
+        )
+        .await?;
     }
     if !changed.is_empty() {
         update_changed(tx, s, changed, &last_id[new.len()..]).await?;
     }
-    copy_in(
-        tx,
-        &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
-        statuses.buf,
-    )
-    .await?;
+    if !order.is_empty() {
+        copy_in(
+            tx,
+            &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
+            statuses.finish(),
+            true,
+        )
+        .await?;
+    }
     tx.batch_execute(
         "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), greatest((select max(id) from cosims.parent_jobs), 1));
          select setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), greatest((select max(id) from cosims.job_status_changes), 1));",
@@ -304,7 +353,13 @@ async fn update_changed(
     ))
         .await
         .map_err(sql("create a temporary table"))?;
-    copy_in(tx, &format!("world_parent ({PARENT_COLUMNS})"), parents.buf).await?;
+    copy_in(
+        tx,
+        &format!("world_parent ({PARENT_COLUMNS})"),
+        parents.buf,
+        false,
+    )
+    .await?;
     // A job whose fields changed without a new status keeps its status columns.
     let set: Vec<String> = PARENT_COLUMNS
         .split(", ")
@@ -334,7 +389,7 @@ async fn update_changed(
         ))
         .await
         .map_err(sql("create a temporary table"))?;
-        copy_in(tx, &format!("{tmp} ({})", t.columns), buf.buf).await?;
+        copy_in(tx, &format!("{tmp} ({})", t.columns), buf.buf, false).await?;
         let set: Vec<String> = t
             .columns
             .split(", ")
@@ -352,13 +407,14 @@ async fn update_changed(
     Ok(())
 }
 
-async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>) -> Result<()> {
+async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, binary: bool) -> Result<()> {
     if data.is_empty() {
         return Ok(());
     }
     let action = format!("copy into {target}");
+    let format = if binary { " (format binary)" } else { "" };
     let sink = tx
-        .copy_in(&format!("copy {target} from stdin"))
+        .copy_in(&format!("copy {target} from stdin{format}"))
         .await
         .map_err(sql(&action))?;
     let mut sink = pin!(sink);
@@ -374,6 +430,10 @@ async fn write_params(
     params: Option<&BTreeMap<String, Option<String>>>,
 ) -> Result<u64> {
     let Some(params) = params else { return Ok(0) };
+    // Parameters go through the real history trigger, as an operator's UPDATE does.
+    tx.batch_execute("set local session_replication_role = origin")
+        .await
+        .map_err(sql("switch the triggers back on"))?;
     let current = super::import::read_params(tx).await?.0;
     let Some(current) = current else {
         return Err(Error::NoParameterRow);

@@ -20,7 +20,10 @@ use hrsi_sim::{
 };
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Transaction};
 
-use super::{Error, Result, rows::CHILDREN};
+use super::{
+    Error, Result,
+    rows::{CHILDREN, PG_EPOCH_MS},
+};
 use crate::postgres;
 
 /// At most this many jobs are imported (about 6 years of production).
@@ -29,9 +32,8 @@ pub const MAX_JOBS: usize = 5_000_000;
 pub const MAX_STATUS_CHANGES: usize = 60_000_000;
 
 const PARENTS_QUERY: &str = "select id, name, priority, nomad_id, tile_id, last_status_id from cosims.parent_jobs order by id";
-// In id order, which is each job's history order.
-const STATUS_QUERY: &str = "select fk_parent_job_id, time, error_subtype, job_status
-                            from cosims.job_status_changes order by id";
+const STATUS_QUERY: &str =
+    "select id, fk_parent_job_id, time, error_subtype, job_status from cosims.job_status_changes";
 
 /// The creation services' queries (database.md §3.4): `order by … desc` puts NULLs first, except
 /// the SWS/WDS FSC-side function, which sorts them last.
@@ -149,36 +151,54 @@ pub async fn import(client: &mut Client, epoch: Instant, at: Ms) -> Result<Impor
         })
         .await?;
     }
-    copy_out(
+    // Read unordered (a sort of the whole history would spill to disk) and sorted here by id.
+    let mut rows: Vec<(i64, u32, Change)> = Vec::new();
+    copy_out_binary(
         client,
         STATUS_QUERY,
         "job_status_changes",
         MAX_STATUS_CHANGES,
         |row, f| {
-            let id = int(f[0].as_ref(), "job_status_changes", row)?;
+            let bad = |why: &str| bad("job_status_changes", row, why);
+            let id = f[0].and_then(be_i64).ok_or_else(|| bad("NULL id"))?;
+            let job = f[1].and_then(be_i64).ok_or_else(|| bad("NULL job"))?;
             let i = *index
-                .get(&id)
-                .ok_or_else(|| bad("job_status_changes", row, format!("no parent job {id}")))?;
-            let s = int(f[3].as_ref(), "job_status_changes", row)?;
+                .get(&job)
+                .ok_or_else(|| bad(&format!("no parent job {job}")))?;
+            let us = f[2].and_then(be_i64).ok_or_else(|| bad("NULL time"))?;
+            let s = f[4]
+                .and_then(|b| b.try_into().ok().map(i16::from_be_bytes))
+                .ok_or_else(|| bad("NULL status"))?;
             let status = u8::try_from(s)
                 .ok()
                 .and_then(Status::from_id)
-                .ok_or_else(|| bad("job_status_changes", row, format!("unknown status id {s}")))?;
-            let at = match f[1].as_deref() {
-                Some(t) => time(t, epoch).ok_or_else(|| {
-                    bad("job_status_changes", row, format!("unreadable time `{t}`"))
-                })?,
-                None => return Err(bad("job_status_changes", row, "NULL time")),
+                .ok_or_else(|| bad(&format!("unknown status id {s}")))?;
+            let error_subtype = match f[3] {
+                None => None,
+                Some(b) => Some(
+                    std::str::from_utf8(b)
+                        .map_err(|_| bad("error_subtype is not UTF-8"))?
+                        .to_owned(),
+                ),
             };
-            jobs[i].history.push(Change {
-                status,
-                at,
-                error_subtype: f[2].clone().map(|s| s.into_owned()),
-            });
+            rows.push((
+                id,
+                i as u32,
+                Change {
+                    status,
+                    // Microseconds since 2000-01-01, floored to milliseconds.
+                    at: us.div_euclid(1000) + PG_EPOCH_MS - epoch.0,
+                    error_subtype,
+                },
+            ));
             Ok(())
         },
     )
     .await?;
+    rows.sort_unstable_by_key(|r| r.0);
+    for (_, i, c) in rows {
+        jobs[i as usize].history.push(c);
+    }
     let drift = jobs
         .iter()
         .zip(&listed)
@@ -316,6 +336,95 @@ where
             start += n + 1;
         }
         rest.drain(..start);
+    }
+    Ok(())
+}
+
+fn be_i64(b: &[u8]) -> Option<i64> {
+    b.try_into().ok().map(i64::from_be_bytes)
+}
+
+/// Streams `copy (query) to stdout (format binary)` and hands each row's fields to `each`.
+async fn copy_out_binary<F>(
+    client: &Transaction<'_>,
+    query: &str,
+    table: &str,
+    limit: usize,
+    mut each: F,
+) -> Result<()>
+where
+    F: FnMut(usize, &[Option<&[u8]>]) -> Result<()>,
+{
+    let action = format!("read cosims.{table}");
+    let stream = client
+        .copy_out(&format!("copy ({query}) to stdout (format binary)"))
+        .await
+        .map_err(sql(&action))?;
+    let mut stream = std::pin::pin!(stream);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut header = false;
+    let mut row = 0usize;
+    let mut fields: Vec<Option<(usize, usize)>> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        buf.extend_from_slice(&chunk.map_err(sql(&action))?);
+        let mut pos = 0;
+        if !header {
+            if buf.len() < 19 {
+                continue;
+            }
+            if &buf[..11] != b"PGCOPY\n\xff\r\n\0" {
+                return Err(bad(table, 0, "not a binary COPY stream"));
+            }
+            let ext = i32::from_be_bytes(buf[15..19].try_into().expect("4 bytes")) as usize;
+            if buf.len() < 19 + ext {
+                continue;
+            }
+            pos = 19 + ext;
+            header = true;
+        }
+        // Whole rows only; a partial one waits for the next chunk.
+        'rows: loop {
+            let mut p = pos;
+            let Some(n) = buf.get(p..p + 2) else { break };
+            let n = i16::from_be_bytes(n.try_into().expect("2 bytes"));
+            if n < 0 {
+                pos = buf.len();
+                break;
+            }
+            p += 2;
+            fields.clear();
+            for _ in 0..n {
+                let Some(l) = buf.get(p..p + 4) else {
+                    break 'rows;
+                };
+                let l = i32::from_be_bytes(l.try_into().expect("4 bytes"));
+                p += 4;
+                if l < 0 {
+                    fields.push(None);
+                } else {
+                    let l = l as usize;
+                    if buf.len() < p + l {
+                        break 'rows;
+                    }
+                    fields.push(Some((p, l)));
+                    p += l;
+                }
+            }
+            row += 1;
+            if row > limit {
+                return Err(Error::TooLarge {
+                    what: format!("cosims.{table}"),
+                    limit,
+                });
+            }
+            let view: Vec<Option<&[u8]>> = fields
+                .iter()
+                .map(|f| f.map(|(s, l)| &buf[s..s + l]))
+                .collect();
+            each(row, &view)?;
+            pos = p;
+        }
+        buf.drain(..pos);
     }
     Ok(())
 }

@@ -76,6 +76,16 @@ pub enum Error {
         "the schema has no trigger `check_status_change` on cosims.job_status_changes\n(hint: the world is exported into the cosims schema of init_database.sql or the harness's own)"
     )]
     NoTrigger,
+    /// A table the export writes carries a trigger the export would skip.
+    #[error(
+        "refusing to export: cosims.{table} has the trigger `{name}`, which the bulk load would skip\n(hint: the export does the work of the schema's own triggers only; export into a clone of a schema without it)"
+    )]
+    UnknownTrigger {
+        /// The table.
+        table: String,
+        /// The trigger.
+        name: String,
+    },
     /// The schema has no `system_parameters` row to update.
     #[error(
         "cosims.system_parameters has no row to write the parameters into\n(hint: re-seed it with `insert into cosims.system_parameters (id) values (1)`)"

@@ -185,6 +185,64 @@ impl CopyBuf {
     }
 }
 
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01), in ms.
+pub const PG_EPOCH_MS: i64 = 946_684_800_000;
+
+/// A COPY binary buffer (the big status table goes binary: no text to format or parse).
+pub struct BinBuf {
+    buf: Vec<u8>,
+    epoch: Instant,
+}
+
+impl BinBuf {
+    /// A buffer holding the binary COPY header.
+    pub fn new(epoch: Instant) -> BinBuf {
+        let mut buf = b"PGCOPY\n\xff\r\n\0".to_vec();
+        buf.extend_from_slice(&0i32.to_be_bytes());
+        buf.extend_from_slice(&0i32.to_be_bytes());
+        BinBuf { buf, epoch }
+    }
+
+    /// Starts a row of `n` fields.
+    pub fn row(&mut self, n: i16) {
+        self.buf.extend_from_slice(&n.to_be_bytes());
+    }
+
+    /// A `bigint`.
+    pub fn i64(&mut self, v: i64) {
+        self.buf.extend_from_slice(&8i32.to_be_bytes());
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A `smallint`.
+    pub fn i16(&mut self, v: i16) {
+        self.buf.extend_from_slice(&2i32.to_be_bytes());
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A `timestamp` of a virtual instant.
+    pub fn time(&mut self, t: Ms) {
+        self.i64((self.epoch.0 + t - PG_EPOCH_MS) * 1000);
+    }
+
+    /// Optional text.
+    pub fn opt_text(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.buf.extend_from_slice(&(s.len() as i32).to_be_bytes());
+                self.buf.extend_from_slice(s.as_bytes());
+            }
+            None => self.buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+
+    /// The bytes, with the trailer.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        self.buf
+    }
+}
+
 fn itoa(v: i64, out: &mut [u8; 20]) -> &[u8] {
     let neg = v < 0;
     let mut u = v.unsigned_abs();
