@@ -72,7 +72,11 @@ async fn export_then_import_gives_the_same_world_and_leaves_the_trigger_on() {
     // Hostile text survives the COPY escaping.
     s.jobs[7].name = "quote'back\\slash\"x".into();
     s.jobs[8].nomad_id = Some("tab\tnew\nline".into());
+    let indexes = "select string_agg(indexdef, '; ' order by indexname) from pg_indexes where schemaname = 'cosims'";
+    let before: String = c.query_one(indexes, &[]).await.unwrap().get(0);
     let sum = world::export(&mut c, &s).await.unwrap();
+    let after: String = c.query_one(indexes, &[]).await.unwrap().get(0);
+    assert_eq!(after, before, "the secondary indexes are built again");
     assert_eq!(sum.jobs_inserted as usize, s.jobs.len());
     assert_eq!(sum.status_changes as usize, s.status_changes());
     assert!(trigger_enabled(&c).await);

@@ -160,6 +160,9 @@ pub async fn import(client: &mut Client, epoch: Instant, at: Ms) -> Result<Impor
         MAX_STATUS_CHANGES,
         |row, f| {
             let bad = |why: &str| bad("job_status_changes", row, why);
+            if f.len() != 5 {
+                return Err(bad("expected 5 fields"));
+            }
             let id = f[0].and_then(be_i64).ok_or_else(|| bad("NULL id"))?;
             let job = f[1].and_then(be_i64).ok_or_else(|| bad("NULL job"))?;
             let i = *index
@@ -340,6 +343,9 @@ where
     Ok(())
 }
 
+/// Fields of the widest binary row read.
+const MAX_FIELDS: usize = 8;
+
 fn be_i64(b: &[u8]) -> Option<i64> {
     b.try_into().ok().map(i64::from_be_bytes)
 }
@@ -392,6 +398,9 @@ where
                 break;
             }
             p += 2;
+            if n as usize > MAX_FIELDS {
+                return Err(bad(table, row + 1, format!("{n} fields")));
+            }
             fields.clear();
             for _ in 0..n {
                 let Some(l) = buf.get(p..p + 4) else {
@@ -417,11 +426,11 @@ where
                     limit,
                 });
             }
-            let view: Vec<Option<&[u8]>> = fields
-                .iter()
-                .map(|f| f.map(|(s, l)| &buf[s..s + l]))
-                .collect();
-            each(row, &view)?;
+            let mut view: [Option<&[u8]>; MAX_FIELDS] = [None; MAX_FIELDS];
+            for (v, f) in view.iter_mut().zip(&fields) {
+                *v = f.map(|(s, l)| &buf[s..s + l]);
+            }
+            each(row, &view[..fields.len()])?;
             pos = p;
         }
         buf.drain(..pos);
