@@ -34,6 +34,16 @@ fn a_recorded_run_is_valid_and_holds_every_status_change() {
         assert_eq!(j.status(), Some(e.status), "job {}", j.id);
         assert_eq!(j.last_change(), Some(e.last_change), "job {}", j.id);
     }
+    let flying = out
+        .jobs
+        .iter()
+        .filter(|j| j.status == Status::Queued || j.status.is_running())
+        .count();
+    assert_eq!(s.in_flight().count(), flying);
+    assert!(
+        flying > 0,
+        "a day of production has jobs on workers at midnight"
+    );
     // The regenerated inputs are the engine's: every NRT FSC/RLIE job was measured when its
     // L1C was sensed, and published on the DIAS after that.
     let mut fsc = 0;

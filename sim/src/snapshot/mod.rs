@@ -412,6 +412,15 @@ impl Snapshot {
             .map(|i| &self.jobs[i])
     }
 
+    /// Production jobs in flight: dispatched to Nomad and not finished (`queued` to
+    /// `post_processing`, the statuses the monitor watches; the service jobs, `started` for as
+    /// long as they run, are not). At a restart their allocations are the Nomad stand-in's.
+    pub fn in_flight(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.iter().filter(|j| {
+            j.job_type().is_some() && j.status().is_some_and(|s| (4..=8).contains(&s.id()))
+        })
+    }
+
     /// Rows of `job_status_changes`.
     pub fn status_changes(&self) -> usize {
         self.jobs.iter().map(|j| j.history.len()).sum()
