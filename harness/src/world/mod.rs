@@ -25,6 +25,7 @@
 mod export;
 mod import;
 mod rows;
+mod stream;
 mod template;
 
 pub use export::{ExportSummary, export, export_delta};
