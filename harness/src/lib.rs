@@ -19,3 +19,6 @@ pub mod psql;
 pub mod schema;
 /// UTC date formatting for archive names and SQL timestamps.
 pub mod timefmt;
+/// The simulator's world in the `cosims` schema: export (whole, incremental), import, and the
+/// template holding a production-shaped history.
+pub mod world;

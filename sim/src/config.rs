@@ -161,6 +161,8 @@ pub struct Config {
     pub timeline: bool,
     /// Keep per-job records (tests, audits).
     pub keep_jobs: bool,
+    /// Keep every status change (what a database snapshot holds); needs `keep_jobs` too.
+    pub keep_history: bool,
 }
 
 impl Config {
@@ -176,6 +178,7 @@ impl Config {
             steps: Vec::new(),
             timeline: false,
             keep_jobs: false,
+            keep_history: false,
         }
     }
 

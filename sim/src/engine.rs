@@ -132,6 +132,8 @@ pub struct Outcome {
     pub daily_created: Vec<(u16, i64)>,
     /// Steps that never ran before the horizon (waiting for a catch-up that did not come).
     pub steps_not_run: usize,
+    /// Every status change (job index, status, time), in order (only when `keep_history`).
+    pub history: Vec<(u32, Status, Ms)>,
 }
 
 #[derive(Default)]
@@ -201,6 +203,7 @@ pub struct Engine<'a> {
     events: u64,
     status_changes: u64,
     illegal: u64,
+    history: Vec<(u32, Status, Ms)>,
 
     params: SystemParameters,
     hot: Hot,
@@ -473,6 +476,7 @@ impl<'a> Engine<'a> {
             events: 0,
             status_changes: 0,
             illegal: 0,
+            history: Vec::new(),
             params: cfg.params.clone(),
             hot: Hot::of(&cfg.params),
             types: cfg.params.job_types(),
@@ -758,6 +762,9 @@ impl<'a> Engine<'a> {
         job.status = to;
         job.last_change = self.now;
         self.status_changes += 1;
+        if self.cfg.keep_history {
+            self.history.push((j, to, self.now));
+        }
     }
 
     fn new_job(&mut self, ty: JobType, tile: u16, meas: Ms, key: u64) -> u32 {
@@ -2761,6 +2768,7 @@ impl<'a> Engine<'a> {
             baseline_lost: self.baseline_lost,
             daily_created: std::mem::take(&mut self.daily_created),
             steps_not_run,
+            history: std::mem::take(&mut self.history),
         }
     }
 }

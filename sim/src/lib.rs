@@ -28,6 +28,7 @@ pub mod pool;
 pub mod recovery;
 pub mod report;
 pub mod rng;
+pub mod snapshot;
 pub mod status;
 pub mod time;
 
@@ -51,6 +52,7 @@ pub fn baseline(cfg: &Config) -> Baseline {
         steps: Vec::new(),
         timeline: false,
         keep_jobs: false,
+        keep_history: false,
         ..cfg.clone()
     };
     let out = run(&base, None);

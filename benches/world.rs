@@ -1,0 +1,201 @@
+//! The world in PostgreSQL: export of 30 days of production (target ≤ 3 s), an incremental
+//! export after a 1-hour step (≤ 50 ms), the import of that database (≤ 1 s) and the clone of a
+//! template holding that history (p50 ≤ 20 ms).
+//!
+//! Run by hand (2 shared cores are noisy): `cargo bench --bench world -- --measurement-time 3`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hrsi_harness::{
+    postgres::{Server, Template},
+    schema::Schema,
+    world,
+};
+use hrsi_sim::{
+    Config,
+    snapshot::{BuildOptions, Snapshot},
+    time::{DAY, HOUR},
+};
+
+/// 30 days in the database: the 10-day warm start and 20 days of the reported period.
+fn thirty_days(extra: i64) -> Snapshot {
+    let mut c = Config::new(1);
+    c.horizon = 20 * DAY + extra;
+    Snapshot::record(&c, &BuildOptions::default()).expect("recorded")
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let a = thirty_days(0);
+    let b = thirty_days(HOUR);
+    let delta = b.delta_since(&a).unwrap();
+    eprintln!(
+        "30 days: {} jobs, {} status changes (recorded twice in {:?}); the 1-hour step: {} new jobs, {} changed, {} status changes",
+        a.jobs.len(),
+        a.status_changes(),
+        t.elapsed(),
+        delta.new_jobs.len(),
+        delta.changed.len(),
+        delta.status_changes()
+    );
+    let server = Server::ephemeral().expect("cluster");
+    let schema = rt
+        .block_on(Template::create(&server, &Schema::builtin()))
+        .expect("schema template");
+    // The history template: the 30 days exported once.
+    let history = rt.block_on(async {
+        let admin = server.admin().await.unwrap();
+        let name = schema.clone_db(&admin).await.unwrap();
+        let mut client = server.connect(&name).await.unwrap();
+        world::export(&mut client, &a).await.unwrap();
+        client.batch_execute("analyze").await.unwrap();
+        drop(client);
+        admin.wait_until_unused(&name).await.unwrap();
+        let size: String = admin
+            .client()
+            .query_one("select pg_size_pretty(pg_database_size($1))", &[&name])
+            .await
+            .unwrap()
+            .get(0);
+        eprintln!("history template: {size}");
+        Template::existing(name)
+    });
+    // On a shared machine wall time mostly measures the queue for a core: CPU time (client and
+    // server backend) says what the work itself costs.
+    rt.block_on(async {
+        let admin = server.admin().await.unwrap();
+        let db = schema.clone_db(&admin).await.unwrap();
+        let mut client = server.connect(&db).await.unwrap();
+        let pid: i32 = client
+            .query_one("select pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let (w, c0, s0) = (Instant::now(), cpu("self"), cpu(&pid.to_string()));
+        world::export(&mut client, &a).await.unwrap();
+        let (we, c1, s1) = (w.elapsed(), cpu("self"), cpu(&pid.to_string()));
+        world::import(&mut client, a.epoch, a.at).await.unwrap();
+        let (wi, c2, s2) = (w.elapsed() - we, cpu("self"), cpu(&pid.to_string()));
+        eprintln!(
+            "export once: wall {we:?}, CPU client {:.2} s + server {:.2} s; import once: wall {wi:?}, CPU client {:.2} s + server {:.2} s",
+            c1 - c0,
+            s1 - s0,
+            c2 - c1,
+            s2 - s1
+        );
+    });
+    let mut g = c.benchmark_group("world");
+    g.sample_size(10);
+    g.bench_function("export_30_days", |bch| {
+        bch.iter_custom(|iters| {
+            rt.block_on(async {
+                let admin = server.admin().await.unwrap();
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let db = schema.clone_db(&admin).await.unwrap();
+                    let mut client = server.connect(&db).await.unwrap();
+                    let t = Instant::now();
+                    world::export(&mut client, &a).await.unwrap();
+                    total += t.elapsed();
+                    drop(client);
+                    admin.drop_database(&db).await.unwrap();
+                }
+                total
+            })
+        })
+    });
+    g.bench_function("export_delta_1_hour", |bch| {
+        bch.iter_custom(|iters| {
+            rt.block_on(async {
+                let admin = server.admin().await.unwrap();
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let db = history.clone_db(&admin).await.unwrap();
+                    let mut client = server.connect(&db).await.unwrap();
+                    // A rehearsal's session is warm: load the catalogue caches first.
+                    client
+                        .batch_execute(
+                            "select 1 from cosims.parent_jobs, cosims.job_status_changes, cosims.fsc_rlie_jobs,
+                             cosims.rlies1_jobs, cosims.rlies1s2_jobs, cosims.sws_wds_jobs, cosims.gfsc_jobs,
+                             cosims.other_jobs, cosims.system_parameters limit 1",
+                        )
+                        .await
+                        .unwrap();
+                    let t = Instant::now();
+                    world::export_delta(&mut client, &a, &b).await.unwrap();
+                    total += t.elapsed();
+                    drop(client);
+                    admin.drop_database(&db).await.unwrap();
+                }
+                total
+            })
+        })
+    });
+    let (import_db, mut import_client) = rt.block_on(async {
+        let admin = server.admin().await.unwrap();
+        let db = history.clone_db(&admin).await.unwrap();
+        let client = server.connect(&db).await.unwrap();
+        (db, client)
+    });
+    g.bench_function("import_30_days", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                let back = rt
+                    .block_on(world::import(&mut import_client, a.epoch, a.at))
+                    .unwrap();
+                total += t.elapsed();
+                assert_eq!(back.snapshot.jobs.len(), a.jobs.len());
+            }
+            total
+        })
+    });
+    drop(import_client);
+    let _ = import_db;
+    g.sample_size(30);
+    g.bench_function("clone_history_template", |bch| {
+        bch.iter_custom(|iters| {
+            rt.block_on(async {
+                let admin = server.admin().await.unwrap();
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    let db = history.clone_db(&admin).await.unwrap();
+                    total += t.elapsed();
+                    admin.drop_database(&db).await.unwrap();
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+}
+
+/// User + system CPU seconds of a process (`self` or a pid), from /proc.
+fn cpu(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state field.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    ticks / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

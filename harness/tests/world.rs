@@ -1,0 +1,380 @@
+//! The world in PostgreSQL, on real throwaway clusters: a snapshot exported and imported back is
+//! the same world; an incremental export writes only what changed; a hand patch made with SQL
+//! through the real trigger is seen by the import; what the trigger would refuse is refused
+//! before anything is written; the template holds the history and its clones read it back.
+
+use hrsi_harness::{
+    postgres::{Server, Template},
+    schema::Schema,
+    world::{self, Error},
+};
+use hrsi_sim::{
+    Config,
+    snapshot::{BuildOptions, Change, Detail, Snapshot, SnapshotError},
+    status::Status,
+    time::{DAY, HOUR},
+};
+use tokio_postgres::Client;
+
+/// A small world: one warm-start day and `horizon` of production.
+fn config(horizon: i64) -> Config {
+    let mut c = Config::new(3);
+    c.calibration.warm_start_days = 1.0;
+    c.horizon = horizon;
+    c
+}
+
+fn record(horizon: i64) -> Snapshot {
+    Snapshot::record(&config(horizon), &BuildOptions::default()).unwrap()
+}
+
+struct Db {
+    server: Server,
+    template: Template,
+}
+
+impl Db {
+    async fn start() -> Db {
+        let server = Server::ephemeral().unwrap();
+        let template = Template::create(&server, &Schema::builtin()).await.unwrap();
+        Db { server, template }
+    }
+
+    async fn fresh(&self) -> Client {
+        let admin = self.server.admin().await.unwrap();
+        let name = self.template.clone_db(&admin).await.unwrap();
+        self.server.connect(&name).await.unwrap()
+    }
+}
+
+async fn count(c: &Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// The trigger is on (enabled for origin sessions) after every export.
+async fn trigger_enabled(c: &Client) -> bool {
+    let state: i8 = c
+        .query_one(
+            "select tgenabled::\"char\" from pg_trigger where tgname = 'check_status_change'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    state == b'O' as i8
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn export_then_import_gives_the_same_world_and_leaves_the_trigger_on() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let mut s = record(DAY);
+    // Hostile text survives the COPY escaping.
+    s.jobs[7].name = "quote'back\\slash\"x".into();
+    s.jobs[8].nomad_id = Some("tab\tnew\nline".into());
+    let indexes = "select string_agg(indexdef, '; ' order by indexname) from pg_indexes where schemaname = 'cosims'";
+    let before: String = c.query_one(indexes, &[]).await.unwrap().get(0);
+    let sum = world::export(&mut c, &s).await.unwrap();
+    let after: String = c.query_one(indexes, &[]).await.unwrap().get(0);
+    assert_eq!(after, before, "the secondary indexes are built again");
+    assert_eq!(sum.jobs_inserted as usize, s.jobs.len());
+    assert_eq!(sum.status_changes as usize, s.status_changes());
+    assert!(trigger_enabled(&c).await);
+    // The denormalised columns agree with the history, by the schema's own check.
+    assert_eq!(
+        count(&c, "select count(*) from cosims.jobs_satus_unsync_jobs()").await,
+        0
+    );
+    let back = world::import(&mut c, s.epoch, s.at).await.unwrap();
+    assert!(
+        back.drift.is_empty(),
+        "{:?}",
+        &back.drift[..3.min(back.drift.len())]
+    );
+    assert_eq!(back.problem, None);
+    assert!(back.ignored_params.is_empty(), "{:?}", back.ignored_params);
+    assert_eq!(back.snapshot.resume, s.resume, "the services' own queries");
+    assert_eq!(back.snapshot, s);
+    // The trigger is really on again: an illegal status is refused by PostgreSQL.
+    let done = s
+        .jobs
+        .iter()
+        .find(|j| j.status() == Some(Status::Done))
+        .unwrap();
+    let e = c
+        .execute(
+            "insert into cosims.job_status_changes (fk_parent_job_id, job_status) values ($1, 3)",
+            &[&done.id],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.as_db_error()
+            .unwrap()
+            .message()
+            .contains("invalid job status transition 12 to 3"),
+        "{e}"
+    );
+    // A second whole export into the same database is refused.
+    assert!(matches!(
+        world::export(&mut c, &s).await,
+        Err(Error::NotEmpty { .. })
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_incremental_export_writes_only_what_changed() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let a = record(DAY);
+    let b = record(DAY + HOUR);
+    world::export(&mut c, &a).await.unwrap();
+    let before = count(&c, "select count(*) from cosims.job_status_changes").await;
+    let delta = b.delta_since(&a).unwrap();
+    let sum = world::export_delta(&mut c, &a, &b).await.unwrap();
+    assert_eq!(sum.jobs_inserted as usize, delta.new_jobs.len());
+    assert_eq!(sum.jobs_updated as usize, delta.changed.len());
+    assert_eq!(sum.status_changes as usize, delta.status_changes());
+    assert_eq!(
+        count(&c, "select count(*) from cosims.job_status_changes").await,
+        before + delta.status_changes() as i64
+    );
+    assert!(trigger_enabled(&c).await);
+    assert_eq!(
+        count(&c, "select count(*) from cosims.jobs_satus_unsync_jobs()").await,
+        0
+    );
+    let back = world::import(&mut c, b.epoch, b.at).await.unwrap();
+    assert_eq!(back.snapshot, b);
+    // Nothing changed: nothing written.
+    assert_eq!(
+        world::export_delta(&mut c, &b, &b).await.unwrap(),
+        world::ExportSummary::default()
+    );
+    // A stale base (the database moved on to b) is refused.
+    let e = world::export_delta(&mut c, &a, &b).await.unwrap_err();
+    assert!(matches!(e, Error::Moved { .. }), "{e}");
+    assert!(e.to_string().contains("import it first"), "{e}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_hand_patch_through_the_real_trigger_is_seen_by_the_import() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    // Small: each status insert through the real trigger scans the whole history.
+    let s = record(DAY / 4);
+    world::export(&mut c, &s).await.unwrap();
+    // The operator's patch, as the runbook does it: 50 finished FSC/RLIE jobs put in
+    // internal_error, checked, and made ready again, one statement at a time.
+    let ids: Vec<i64> = s
+        .jobs
+        .iter()
+        .filter(|j| matches!(j.detail, Detail::FscRlie(_)) && j.status() == Some(Status::Done))
+        .map(|j| j.id)
+        .take(50)
+        .collect();
+    assert_eq!(ids.len(), 50);
+    for status in [13i16, 15, 3] {
+        c.execute(
+            "insert into cosims.job_status_changes (fk_parent_job_id, job_status, error_subtype)
+             select id, $2::smallint, case when $2::smallint = 13 then 'Manual' end from unnest($1::bigint[]) id",
+            &[&ids, &status],
+        )
+        .await
+        .unwrap();
+    }
+    let back = world::import(&mut c, s.epoch, s.at).await.unwrap();
+    assert_eq!(back.problem, None);
+    assert!(back.drift.is_empty());
+    for j in &back.snapshot.jobs {
+        let was = s.job(j.id).unwrap();
+        if ids.contains(&j.id) {
+            assert_eq!(j.status(), Some(Status::Ready), "job {}", j.id);
+            assert_eq!(j.history.len(), was.history.len() + 3);
+            assert_eq!(j.history[..was.history.len()], was.history[..]);
+            assert!(j.error_raised());
+        } else {
+            assert_eq!(j, was);
+        }
+    }
+    // The world carries on from the database: the patched jobs are dispatched again, and the
+    // incremental export appends after the operator's rows.
+    let mut next = back.snapshot.clone();
+    for j in next.jobs.iter_mut().filter(|j| ids.contains(&j.id)) {
+        j.history.push(Change {
+            status: Status::Queued,
+            at: s.at + HOUR,
+            error_subtype: None,
+        });
+    }
+    let sum = world::export_delta(&mut c, &back.snapshot, &next)
+        .await
+        .unwrap();
+    assert_eq!((sum.jobs_updated, sum.status_changes), (50, 50));
+    assert_eq!(
+        count(
+            &c,
+            "select count(*) from cosims.parent_jobs where last_status_id = 4 and error_raised"
+        )
+        .await,
+        50
+    );
+    assert_eq!(
+        count(&c, "select count(*) from cosims.jobs_satus_unsync_jobs()").await,
+        0
+    );
+    // Exporting from the stale pre-patch world is refused: the database moved.
+    let mut stale = s.clone();
+    stale.at += HOUR;
+    let k = stale.jobs.iter().position(|j| j.id == ids[0]).unwrap();
+    stale.jobs[k].history.push(Change {
+        status: Status::InternalError,
+        at: s.at + HOUR,
+        error_subtype: None,
+    });
+    assert!(matches!(
+        world::export_delta(&mut c, &s, &stale).await,
+        Err(Error::Moved { .. })
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_illegal_transition_is_refused_before_anything_is_written() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let mut s = record(DAY / 2);
+    let k = s
+        .jobs
+        .iter()
+        .position(|j| j.status() == Some(Status::Queued))
+        .unwrap();
+    let at = s.jobs[k].last_change().unwrap();
+    // queued → ready: the trigger refuses it.
+    s.jobs[k].history.push(Change {
+        status: Status::Ready,
+        at,
+        error_subtype: None,
+    });
+    let e = world::export(&mut c, &s).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Invalid(SnapshotError::IllegalTransition {
+                from: Some(Status::Queued),
+                to: Status::Ready,
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("nothing was written") && text.contains("queued → ready"),
+        "{text}"
+    );
+    assert_eq!(
+        count(&c, "select count(*) from cosims.parent_jobs").await,
+        0
+    );
+    assert_eq!(
+        count(&c, "select count(*) from cosims.job_status_changes").await,
+        0
+    );
+    assert!(trigger_enabled(&c).await);
+    // The same in an incremental export, and a failure inside the transaction (a job the
+    // operator inserted by hand under an id the world wants) rolls everything back.
+    s.jobs[k].history.pop();
+    world::export(&mut c, &s).await.unwrap();
+    let statuses = count(&c, "select count(*) from cosims.job_status_changes").await;
+    let mut bad = s.clone();
+    bad.jobs[k].history.push(Change {
+        status: Status::Ready,
+        at,
+        error_subtype: None,
+    });
+    assert!(matches!(
+        world::export_delta(&mut c, &s, &bad).await,
+        Err(Error::Invalid(SnapshotError::IllegalTransition { .. }))
+    ));
+    let new_id = s.jobs.last().unwrap().id + 1;
+    c.execute(
+        "insert into cosims.parent_jobs (id, name, tile_id, next_log_level) values ($1, 'by_hand', '', 20)",
+        &[&new_id],
+    )
+    .await
+    .unwrap();
+    let mut more = s.clone();
+    let mut extra = s.jobs[k].clone();
+    extra.id = new_id;
+    extra.detail = Detail::Unclassified;
+    more.jobs.push(extra);
+    more.jobs[k].history.push(Change {
+        status: Status::Started,
+        at,
+        error_subtype: None,
+    });
+    let e = world::export_delta(&mut c, &s, &more).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Moved { job, .. } if job == new_id),
+        "{e}"
+    );
+    assert_eq!(
+        count(&c, "select count(*) from cosims.job_status_changes").await,
+        statuses
+    );
+    assert!(trigger_enabled(&c).await);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_history_template_is_cloned_with_its_history() {
+    let server = Server::ephemeral().unwrap();
+    let cfg = config(DAY / 2);
+    let t = world::history_template(&server, &Schema::builtin(), &cfg)
+        .await
+        .unwrap();
+    let admin = server.admin().await.unwrap();
+    let a = t.template.clone_db(&admin).await.unwrap();
+    let b = t.template.clone_db(&admin).await.unwrap();
+    let mut ca = server.connect(&a).await.unwrap();
+    let back = world::import(&mut ca, t.snapshot.epoch, t.snapshot.at)
+        .await
+        .unwrap();
+    assert_eq!(back.snapshot, t.snapshot);
+    // Clones are independent.
+    ca.batch_execute("delete from cosims.parent_jobs")
+        .await
+        .unwrap();
+    let cb = server.connect(&b).await.unwrap();
+    assert_eq!(
+        count(&cb, "select count(*) from cosims.parent_jobs").await as usize,
+        t.snapshot.jobs.len()
+    );
+    // Bounded: an absurd history is refused before anything runs.
+    let mut huge = cfg.clone();
+    huge.horizon = 10_000 * DAY;
+    assert!(matches!(
+        world::history_template(&server, &Schema::builtin(), &huge).await,
+        Err(Error::TooManyDays { .. })
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_table_with_a_trigger_the_load_would_skip_is_refused() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    c.batch_execute(
+        "create function cosims.audit() returns trigger language plpgsql as $$ begin return new; end $$;
+         create trigger audit before insert on cosims.parent_jobs for each row execute function cosims.audit();",
+    )
+    .await
+    .unwrap();
+    let e = world::export(&mut c, &record(DAY / 4)).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::UnknownTrigger { table, name } if table == "parent_jobs" && name == "audit"),
+        "{e}"
+    );
+    assert_eq!(
+        count(&c, "select count(*) from cosims.parent_jobs").await,
+        0
+    );
+}

@@ -1,0 +1,458 @@
+//! A snapshot from a finished run: the engine's jobs and status changes (kept when the config
+//! asks for `keep_jobs` and `keep_history`), with the product ids, paths and dates the database
+//! rows carry derived from the run's inputs, which are regenerated from the seed.
+//!
+//! Ids and names are deterministic; their shapes follow the real products (S2 L1C, S1 GRD, FSC,
+//! GFSC names) without claiming their exact checksums or orbit numbers: they are assumptions,
+//! stable for one seed, unique where the schema has a unique key.
+
+use std::collections::HashMap;
+
+use super::{
+    Change, Detail, FscRlie, Gfsc, Job, Priority, RlieS1, RlieS1S2, Snapshot, SnapshotError,
+    SwsWds, params_text,
+};
+use crate::config::Config;
+use crate::engine::Outcome;
+use crate::inputs::{Geometry, Input, Product};
+use crate::job_type::JobType;
+use crate::model::{self, GfscKind, NONE, UnitKind};
+use crate::status::Status;
+use crate::time::{DAY, HOUR, Instant, MINUTE, Ms, SECOND};
+
+/// The services registered as jobs in `other_jobs`, created first, started at the warm start.
+pub const SERVICES: [&str; 6] = [
+    "job-creation",
+    "job-configuration",
+    "job-execution",
+    "job-publication",
+    "monitor",
+    "manage-worker-pool",
+];
+
+/// How the simulator's jobs become database rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `parent_jobs.id` of the first row (the six service jobs come first).
+    pub first_id: i64,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { first_id: 1 }
+    }
+}
+
+/// A plausible, unique MGRS tile id (`32TLR`) for the simulator's tile index.
+pub fn tile_name(t: u16) -> String {
+    let t = u32::from(t);
+    let zone = 28 + t % 12;
+    let band = b"STUVW"[(t / 12 % 5) as usize] as char;
+    let col = (b'A' + (t / 60 % 24) as u8) as char;
+    let row = (b'A' + (t * 7 % 20) as u8) as char;
+    format!("{zone}{band}{col}{row}")
+}
+
+/// `YYYYMMDDTHHMMSS` of a virtual instant.
+fn compact(epoch: Instant, t: Ms) -> String {
+    let iso = Instant(epoch.0 + t).iso();
+    let mut s: String = iso[..19]
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    s.truncate(15);
+    s
+}
+
+struct Names<'a> {
+    epoch: Instant,
+    geo: &'a Geometry,
+}
+
+impl Names<'_> {
+    fn l1c(&self, tile: u16, sensing: Ms, available: Ms) -> String {
+        let sat = if sensing.div_euclid(DAY) % 2 == 0 {
+            'A'
+        } else {
+            'B'
+        };
+        format!(
+            "S2{sat}_MSIL1C_{}_N0511_R{:03}_T{}_{}",
+            compact(self.epoch, sensing),
+            u32::from(tile) % 143 + 1,
+            tile_name(tile),
+            compact(self.epoch, available)
+        )
+    }
+
+    fn grd(&self, track: u16, sensing: Ms) -> String {
+        let day = sensing.div_euclid(DAY);
+        // Absolute orbit: 175 orbits per 12-day cycle, one track per orbit.
+        let orbit = 50_000 + day * 175 / 12 + i64::from(track);
+        format!(
+            "S1A_IW_GRDH_1SDV_{}_{}_{orbit:06}_{:06X}",
+            compact(self.epoch, sensing),
+            compact(self.epoch, sensing + 25 * SECOND),
+            (orbit * 0x2F + i64::from(track)) & 0xFF_FFFF
+        )
+    }
+
+    fn fsc(&self, tile: u16, day: i64) -> String {
+        let sensing = day * DAY + self.geo.tiles[usize::from(tile)].s2_time_of_day;
+        format!(
+            "FSC_{}_S2_T{}_V102_1",
+            compact(self.epoch, sensing),
+            tile_name(tile)
+        )
+    }
+
+    fn ymd(&self, t: Ms) -> String {
+        compact(self.epoch, t)[..8].to_owned()
+    }
+}
+
+impl Snapshot {
+    /// Runs a config (with its baseline, as `hrsi simulate` does) recording every status change,
+    /// and returns the database's view at the horizon.
+    pub fn record(cfg: &Config, opts: &BuildOptions) -> Result<Snapshot, SnapshotError> {
+        let cfg = Config {
+            keep_jobs: true,
+            keep_history: true,
+            ..cfg.clone()
+        };
+        let out = crate::run_with_baseline(&cfg);
+        Snapshot::from_outcome(&cfg, &out, opts)
+    }
+
+    /// The database's view of a finished run of `cfg` (which must have kept jobs and history).
+    pub fn from_outcome(
+        cfg: &Config,
+        out: &Outcome,
+        opts: &BuildOptions,
+    ) -> Result<Snapshot, SnapshotError> {
+        if !cfg.keep_jobs || !cfg.keep_history {
+            return Err(SnapshotError::NotRecorded);
+        }
+        let cal = &cfg.calibration;
+        // The engine's inputs, regenerated exactly as it draws them (same seed, same window).
+        let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
+        let geo = Geometry::draw(cfg.seed, cal, cfg.start.0.div_euclid(DAY));
+        let inputs = geo.products(cfg.seed, cal, t0, cfg.horizon);
+        let names = Names {
+            epoch: cfg.start,
+            geo: &geo,
+        };
+        let mut histories: Vec<Vec<Change>> = vec![Vec::new(); out.jobs.len()];
+        for &(j, status, at) in &out.history {
+            let h = histories
+                .get_mut(j as usize)
+                .ok_or(SnapshotError::NotRecorded)?;
+            h.push(Change {
+                status,
+                at,
+                error_subtype: error_subtype(status),
+            });
+        }
+        let first = opts.first_id;
+        let id_of = |j: u32| first + SERVICES.len() as i64 + i64::from(j);
+        let mut jobs: Vec<Job> = SERVICES
+            .iter()
+            .enumerate()
+            .map(|(k, s)| Job {
+                id: first + k as i64,
+                name: (*s).to_owned(),
+                priority: None,
+                nomad_id: None,
+                tile_id: String::new(),
+                detail: Detail::Service,
+                history: vec![Change {
+                    status: Status::Started,
+                    at: t0,
+                    error_subtype: None,
+                }],
+            })
+            .collect();
+        let indexing = (cal.indexing_minutes * MINUTE as f64) as Ms;
+        let gap = cfg
+            .params
+            .int("gapfilling_search_default_duration_in_days")
+            .unwrap_or(7);
+        let mut ctx = Contexts::default();
+        for (j, (job, history)) in out.jobs.iter().zip(histories).enumerate() {
+            let units = units_of(out, job);
+            let published = first_at(&history, Status::Published);
+            let processed = first_at(&history, Status::Processed);
+            let tile = tile_name(job.tile);
+            let day = job.meas.div_euclid(DAY);
+            let id = id_of(j as u32);
+            let detail = match job.ty {
+                JobType::FscRlieJob => {
+                    let (l1c_id, dias, cloudy) = match inputs.get(job.input as usize) {
+                        Some(inp) if job.input != NONE => {
+                            let cloudy = matches!(inp.product, Product::L1c { cloudy: true, .. });
+                            (
+                                names.l1c(job.tile, inp.sensing, inp.available),
+                                inp.available,
+                                cloudy,
+                            )
+                        }
+                        // A backward re-run: the older L1C of that date, published long ago.
+                        _ => {
+                            let dias = job.meas + 2 * HOUR;
+                            (names.l1c(job.tile, job.meas, dias), dias, false)
+                        }
+                    };
+                    let nrt = !job.reprocessing;
+                    let reprocessing_context = if nrt {
+                        "None".to_owned()
+                    } else {
+                        ctx.backward(&l1c_id)
+                    };
+                    let has_product = processed.is_some() && !job.no_product;
+                    Detail::FscRlie(FscRlie {
+                        nrt,
+                        l1c_path: format!(
+                            "/eodata/Sentinel-2/MSI/L1C/{}/{l1c_id}.SAFE",
+                            names.ymd(job.meas)
+                        ),
+                        l1c_id,
+                        l1c_cloud_cover: if cloudy { 95 } else { (job.key % 70) as i32 },
+                        l1c_snow_cover: ((job.key >> 8) % 100) as i32,
+                        measurement_date: job.meas,
+                        l1c_esa_creation_date: job.meas + (dias - job.meas) / 3,
+                        l1c_dias_publication_date: Some(dias),
+                        maja_mode: Some(if nrt { "nominal" } else { "backward" }.to_owned()),
+                        l2a_status: Some(
+                            match (processed, job.no_product) {
+                                (None, _) => "pending",
+                                (Some(_), true) => "generation_aborted",
+                                (Some(_), false) => "generated",
+                            }
+                            .to_owned(),
+                        ),
+                        fsc_path: has_product.then(|| {
+                            format!(
+                                "s3://hrsi/FSC/{}/{}",
+                                names.ymd(job.meas),
+                                names.fsc(job.tile, day)
+                            )
+                        }),
+                        fsc_completion_date: processed,
+                        fsc_json_publication_date: published,
+                        reprocessing_context,
+                    })
+                }
+                JobType::Rlies1Job => {
+                    let inp = grd_input(&inputs, job.input);
+                    let (track, s) = inp.map_or((0, job.meas), |(t, i)| (t, i.sensing));
+                    Detail::RlieS1(RlieS1 {
+                        s1grd_id: names.grd(track, s),
+                        measurement_date_start: s,
+                        measurement_date_end: s + 25 * SECOND,
+                        s1grd_dias_publication_date: inp.map(|(_, i)| i.available),
+                        completion_date: processed,
+                        publication_date: published,
+                        reprocessing_context: Some("nrt".to_owned()),
+                    })
+                }
+                JobType::Rlies1s2Job => Detail::RlieS1S2(RlieS1S2 {
+                    process_date: day * DAY,
+                    tile_id_dup: tile.clone(),
+                    measurement_date: job.meas,
+                    completion_date: processed,
+                    publication_date: published,
+                }),
+                JobType::SwsWdsJob => {
+                    let g = units.first().map_or(NONE, |u| u.aux as u32);
+                    let inp = grd_input(&inputs, g);
+                    let (track, slice) = match inp.map(|(_, i)| i.product) {
+                        Some(Product::Grd { track, slice }) => (track, slice),
+                        _ => (0, 0),
+                    };
+                    let s = inp.map_or(job.meas, |(_, i)| i.sensing);
+                    let fsc = job.parts.1.then(|| names.fsc(job.tile, day));
+                    Detail::SwsWds(SwsWds {
+                        nrt: true,
+                        measurement_date: job.meas,
+                        s1_id_list: names.grd(track, s),
+                        fsc_publication_latest_date: fsc
+                            .as_ref()
+                            .and_then(|_| ctx.fsc_published.get(&(job.tile, day)).copied()),
+                        fsc_id_list: fsc,
+                        s1_dias_publication_latest_date: inp.map(|(_, i)| i.available),
+                        assembly_id: Some(format!(
+                            "S1_{track:03}_{}_{}",
+                            names.ymd(job.meas),
+                            slice / 2
+                        )),
+                        assembly_master_job_id: Some(if job.master == NONE {
+                            id
+                        } else {
+                            id_of(job.master)
+                        }),
+                        assembly_status: Some(
+                            if processed.is_some() {
+                                "generated"
+                            } else {
+                                "pending"
+                            }
+                            .to_owned(),
+                        ),
+                        completion_date: processed,
+                        publication_date: published,
+                    })
+                }
+                JobType::GfscJob => {
+                    let s1 = units.iter().any(|u| u.kind == UnitKind::TrigS1);
+                    let trigger = units
+                        .iter()
+                        .filter(|u| matches!(u.kind, UnitKind::TrigFsc | UnitKind::TrigS1))
+                        .map(|u| u.avail - indexing)
+                        .max();
+                    let pub_date = if job.gfsc == GfscKind::Daily {
+                        ctx.gfsc_watermark
+                    } else {
+                        trigger
+                    };
+                    if let Some(t) = trigger {
+                        ctx.gfsc_watermark = Some(ctx.gfsc_watermark.map_or(t, |w| w.max(t)));
+                    }
+                    let n = ctx.gfsc_seen.entry((job.tile, day)).or_insert(0);
+                    *n += 1;
+                    let missions = if s1 { "S1-S2" } else { "S2" };
+                    Detail::Gfsc(Gfsc {
+                        nrt: true,
+                        missions: Some(missions.to_owned()),
+                        triggering_product_id: match job.gfsc {
+                            GfscKind::Daily => None,
+                            GfscKind::S1 => Some(format!("WDS_{}_T{tile}", names.ymd(job.meas))),
+                            GfscKind::Fsc => Some(names.fsc(job.tile, day)),
+                        },
+                        triggering_product_publication_date: pub_date,
+                        gfsc_id: format!(
+                            "GFSC_{}-{gap:03}_{missions}_T{tile}_V101_{n}",
+                            names.ymd(job.meas)
+                        ),
+                        product_date: day * DAY,
+                        sensing_start_date: Some(job.start_day * DAY),
+                        sensing_end_date: Some(day * DAY + DAY - SECOND),
+                        aggregation_timespan: Some(gap as i16),
+                        completion_date: processed,
+                        publication_date: published,
+                    })
+                }
+            };
+            if job.ty == JobType::FscRlieJob
+                && !job.reprocessing
+                && let Some(p) = published
+            {
+                ctx.fsc_published.entry((job.tile, day)).or_insert(p);
+            }
+            let queued = first_at(&history, Status::Queued);
+            jobs.push(Job {
+                id,
+                name: format!(
+                    "{}_{}_{}",
+                    job.ty.name(),
+                    if tile_matters(job.ty) { &tile } else { "S1" },
+                    compact(cfg.start, job.meas)
+                ),
+                priority: Some(if job.reprocessing {
+                    Priority::Reprocessing
+                } else {
+                    Priority::Nrt
+                }),
+                nomad_id: queued.map(|q| {
+                    format!(
+                        "{}/dispatch-{}-{:08x}",
+                        job.ty.nomad_job(),
+                        (cfg.start.0 + q) / 1000,
+                        id
+                    )
+                }),
+                tile_id: if tile_matters(job.ty) {
+                    tile
+                } else {
+                    String::new()
+                },
+                detail,
+                history,
+            });
+        }
+        let mut s = Snapshot {
+            epoch: cfg.start,
+            at: cfg.horizon,
+            params: Some(params_text(&cfg.params)),
+            resume: super::ResumePoints {
+                fsc_rlie: super::Resume::Empty,
+                rlies1: super::Resume::Empty,
+                sws_wds_s1: super::Resume::Empty,
+                sws_wds_fsc: super::Resume::Empty,
+                gfsc: super::Resume::Empty,
+            },
+            jobs,
+        };
+        s.resume = s.derived_resume();
+        Ok(s)
+    }
+}
+
+fn tile_matters(t: JobType) -> bool {
+    t != JobType::Rlies1Job
+}
+
+/// Error subtypes the services write with an error status (database.md §2.3).
+fn error_subtype(s: Status) -> Option<String> {
+    match s {
+        Status::InternalError => Some("Processing Error".to_owned()),
+        Status::ExternalError => Some("Input Download Error".to_owned()),
+        _ => None,
+    }
+}
+
+fn first_at(h: &[Change], s: Status) -> Option<Ms> {
+    h.iter().find(|c| c.status == s).map(|c| c.at)
+}
+
+fn units_of<'a>(out: &'a Outcome, job: &model::Job) -> Vec<&'a model::Unit> {
+    let mut v = Vec::new();
+    let mut u = job.first_unit;
+    while let Some(unit) = out.units.get(u as usize) {
+        v.push(unit);
+        u = unit.next;
+    }
+    // Attached newest first: oldest first reads like creation.
+    v.reverse();
+    v
+}
+
+fn grd_input(inputs: &[Input], i: u32) -> Option<(u16, &Input)> {
+    let inp = inputs.get(i as usize)?;
+    match inp.product {
+        Product::Grd { track, .. } => Some((track, inp)),
+        Product::L1c { .. } => None,
+    }
+}
+
+/// Running state of the builder: contexts of backward re-runs, published FSCs per tile-day,
+/// the GFSC watermark and GFSC jobs per tile-day.
+#[derive(Default)]
+struct Contexts {
+    backward: HashMap<String, u32>,
+    fsc_published: HashMap<(u16, i64), Ms>,
+    gfsc_watermark: Option<Ms>,
+    gfsc_seen: HashMap<(u16, i64), u32>,
+}
+
+impl Contexts {
+    /// `backward`, then `backward_2`, … when one L1C is re-run again (unique key).
+    fn backward(&mut self, l1c: &str) -> String {
+        let n = self.backward.entry(l1c.to_owned()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            "backward".to_owned()
+        } else {
+            format!("backward_{n}")
+        }
+    }
+}
