@@ -334,7 +334,7 @@ impl Snapshot {
                             names.ymd(job.meas)
                         ),
                         product_date: day * DAY,
-                        sensing_start_date: Some(job.start_day * DAY),
+                        sensing_start_date: Some(job.start_date),
                         sensing_end_date: Some(day * DAY + DAY - SECOND),
                         aggregation_timespan: Some(gap as i16),
                         completion_date: processed,
