@@ -80,9 +80,19 @@ struct PlanArgs {
     /// list `1,3,5` or a range `20..210:10` (end included).
     #[arg(long, value_name = "AXIS=VALUES")]
     sweep: Vec<String>,
-    /// Seeds per point: SEED..SEED+N-1 (default 10).
+    /// Seeds per point: N (SEED..SEED+N-1; default 10 without a goal), or `auto` (the default
+    /// with --goal): more seeds only where they can change the answer, up to --max-runs.
+    #[arg(long, value_name = "N|auto", value_parser = replications)]
+    replications: Option<Replications>,
+    /// The budget of --replications auto, in runs (default 5000; baselines not counted).
     #[arg(long, value_name = "N")]
-    replications: Option<u32>,
+    max_runs: Option<u64>,
+    /// The share of runs that must meet the goal for a claim (default 0.95).
+    #[arg(long, value_name = "P")]
+    probability: Option<f64>,
+    /// The confidence of every claim: one-sided Clopper-Pearson (default 0.95).
+    #[arg(long, value_name = "C")]
+    confidence: Option<f64>,
     /// The seeds, as a list or a range (instead of --replications).
     #[arg(long, value_name = "LIST")]
     seeds: Option<String>,
@@ -117,6 +127,21 @@ struct OutArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Replications {
+    Fixed(u32),
+    Auto,
+}
+
+fn replications(s: &str) -> Result<Replications, String> {
+    if s == "auto" {
+        return Ok(Replications::Auto);
+    }
+    s.parse::<u32>()
+        .map(Replications::Fixed)
+        .map_err(|_| format!("`{s}` is not a number of runs (1 to 4294967295) or `auto`"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -154,15 +179,21 @@ impl From<GoalArg> for Goal {
 fn after_help() -> String {
     format!(
         "\
-Each point of the sweep runs once per seed; each baseline (seed, parameters, calibration,
-horizon) is computed once and shared by the points that differ only in scenario settings.
-\"With 95 % confidence\" means at least 95 % of the seeds meet the goal (shown with n and the
-Wilson lower bound); a run that never catches up does not meet a deadline. Output is the same
-bytes for the same inputs, whatever the number of threads or shards.
+Each point of the sweep runs once per seed, every point the same seeds (common random numbers);
+each baseline (seed, parameters, calibration, horizon) is computed once and shared by the points
+that differ only in scenario settings. A claim \"with 95 % confidence\" is made only when the
+one-sided Clopper-Pearson lower bound of q, the probability that a run meets the goal, is at
+least --probability (0.95) at --confidence (0.95): 59 runs without a failure are the fewest
+that can show it. Otherwise the answer says what the runs support (\"at least 74.1 % of runs,
+95 % confidence, n = 10\") and how many more runs would settle it. With a goal, --replications
+auto (the default) adds seeds only where they can still change the answer, up to --max-runs.
+A run that never recovers is \"never\": +infinity in medians, never dropped, and it does not meet a
+deadline. Output is the same bytes for the same inputs, whatever the number of threads or shards.
 
 Exit codes:
-  0  the plan ran (and the goal, if any, has an answer within the sweep)
-  1  the goal has no answer within the swept values (e.g. no cap catches up in time)
+  0  the plan ran (and the goal, if any, has an answer the runs support)
+  1  no swept value is shown to meet the goal at --probability with --confidence (the answer
+     says what the runs support and how many more would settle it)
   2  bad input (sweep syntax, unknown parameter or calibration name, bad shard spec); nothing ran
 
 Examples:
@@ -216,15 +247,32 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
+    if shard.is_some() && plan.sequential.is_some() {
+        return usage(
+            "--shard needs a fixed number of runs per point: sequential replications decide \
+             each round from the last (hint: add --replications 59, or run without --shard)",
+        );
+    }
     let pool = match pool(out.threads) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
-    let work = match Work::new(&plan, shard) {
-        Ok(w) => w,
-        Err(e) => return usage(e),
+    let records = if plan.sequential.is_some() {
+        let mut round = 0;
+        match crate::plan::sequential::run(&plan, &mut |w: &Work| {
+            round += 1;
+            execute(&pool, w, None, Some(round))
+        }) {
+            Ok((r, _)) => r,
+            Err(e) => return usage(e),
+        }
+    } else {
+        let work = match Work::new(&plan, shard) {
+            Ok(w) => w,
+            Err(e) => return usage(e),
+        };
+        execute(&pool, &work, shard, None)
     };
-    let records = execute(&pool, &work, shard);
     if let (Some(shard), Some(path)) = (shard, &a.out) {
         let file = ShardFile {
             format: SHARD_FORMAT.to_owned(),
@@ -299,10 +347,16 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn execute(pool: &rayon::ThreadPool, work: &Work, shard: Option<Shard>) -> Vec<RunRecord> {
+fn execute(
+    pool: &rayon::ThreadPool,
+    work: &Work,
+    shard: Option<Shard>,
+    round: Option<usize>,
+) -> Vec<RunRecord> {
     let total = (work.baselines() + work.runs()) as u64;
     let slice = shard
         .map(|s| format!(" (shard {}/{})", s.index + 1, s.count))
+        .or(round.map(|r| format!(" (round {r})")))
         .unwrap_or_default();
     eprintln!(
         "plan: {} runs, {} baselines{slice}, {} threads",
@@ -422,7 +476,14 @@ fn inputs(a: &PlanArgs) -> Result<PlanInputs, String> {
         set: a.set.clone(),
         fidelity: a.fidelity.clone(),
         sweeps: a.sweep.clone(),
-        replications: a.replications,
+        replications: match a.replications {
+            Some(Replications::Fixed(n)) => Some(n),
+            _ => None,
+        },
+        auto: matches!(a.replications, Some(Replications::Auto)),
+        max_runs: a.max_runs,
+        probability: a.probability,
+        confidence: a.confidence,
         seeds: a.seeds.clone(),
         goal: a.goal.map(Goal::from),
         within_hours: a.within,

@@ -16,7 +16,7 @@ use super::stats::round2;
 use super::sweep::Plan;
 
 /// What one run gives the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Point index.
     pub point: usize,
@@ -27,7 +27,7 @@ pub struct RunRecord {
     /// Hours from the restart until every type enabled again is caught up (waves included:
     /// the last type's catch-up, design/simulation.md, counted from the restart instead of from
     /// its own wave). `None`: not before the horizon, or no restart.
-    pub catch_up_hours: Option<f64>,
+    pub recovery_hours: Option<f64>,
     /// Each type's catch-up, from the instant it was enabled again (the report's definition).
     pub catch_up_by_type: BTreeMap<String, Option<f64>>,
     /// Units lost, every type and reason.
@@ -85,11 +85,22 @@ pub struct Work {
 impl Work {
     /// Lays out the runs of a plan, grouped by baseline; with a shard, only its groups.
     pub fn new(plan: &Plan, shard: Option<Shard>) -> Result<Work, String> {
+        let pairs: Vec<(usize, u64)> = plan
+            .points
+            .iter()
+            .flat_map(|p| plan.seeds.iter().map(move |&s| (p.index, s)))
+            .collect();
+        Work::of(plan, &pairs, shard)
+    }
+
+    /// Lays out the given runs (point, seed) of a plan: one round of sequential replications.
+    pub fn of(plan: &Plan, pairs: &[(usize, u64)], shard: Option<Shard>) -> Result<Work, String> {
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
         let mut groups: Vec<Config> = Vec::new();
         let mut runs = Vec::new();
-        for p in &plan.points {
-            for &seed in &plan.seeds {
+        for &(point, seed) in pairs {
+            {
+                let p = &plan.points[point];
                 let cfg = plan.config(p, seed)?;
                 let base = Config {
                     steps: Vec::new(),
@@ -195,7 +206,7 @@ pub fn timeline(
 
 fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunRecord {
     let restarted = !out.restarts.is_empty();
-    let catch_up_hours = out.restarts.last().and_then(|r| {
+    let recovery_hours = out.restarts.last().and_then(|r| {
         if out.steps_not_run > 0 {
             return None;
         }
@@ -232,7 +243,7 @@ fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunR
         point,
         seed,
         restarted,
-        catch_up_hours,
+        recovery_hours,
         catch_up_by_type,
         lost,
         lost_by_reason,

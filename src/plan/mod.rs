@@ -31,8 +31,10 @@ pub mod goals;
 pub mod output;
 pub mod plots;
 pub mod report;
+pub mod sequential;
 pub mod stats;
 pub mod sweep;
+pub mod values;
 
 pub use analyze::{Analysis, analyze};
 pub use exec::{RunRecord, Shard, Work};

@@ -42,7 +42,7 @@ pub fn render(a: &Analysis) -> String {
     header.extend(
         [
             "runs",
-            "catch-up h [95 % CI]",
+            "recovery h median [p10–p90]",
             "never",
             "lost [95 % CI]",
             "peak workers",
@@ -52,7 +52,13 @@ pub fn render(a: &Analysis) -> String {
         .map(str::to_owned),
     );
     if let Some(w) = a.within_hours {
-        header.insert(n_axes + 3, format!("≤ {w} h (Wilson lb)"));
+        header.insert(
+            n_axes + 3,
+            format!(
+                "≤ {w} h (q ≥, {} conf.)",
+                super::stats::pct(a.level.confidence)
+            ),
+        );
     }
     t.set_header(header);
     for p in &a.points {
@@ -62,19 +68,22 @@ pub fn render(a: &Analysis) -> String {
             .map(|x| p.values.get(&x.key).cloned().unwrap_or_default())
             .collect();
         row.push(p.runs.to_string());
-        row.push(m(&p.catch_up_hours));
+        row.push(match &p.recovery {
+            Some(r) => format!("{} [{}–{}]", r.median, r.p10, r.p90),
+            None => "–".into(),
+        });
         row.push(if p.restarted == 0 {
             "–".into()
         } else {
-            p.never_caught_up.to_string()
+            p.never_recovered.to_string()
         });
         if a.within_hours.is_some() {
             row.push(match &p.within {
                 Some(w) => format!(
-                    "{}/{} ({:.2}){}",
+                    "{}/{} ({}){}",
                     w.k,
                     w.n,
-                    w.wilson_lower,
+                    super::stats::pct(w.lower),
                     if w.confident { " ✓" } else { "" }
                 ),
                 None => "–".into(),
@@ -92,13 +101,13 @@ pub fn render(a: &Analysis) -> String {
         }
     }
     let mut out = format!(
-        "{} — {} days from {}, outage: {}; {} point(s) × {} seed(s)\n",
+        "{} — {} days from {}, outage: {}; {} point(s), {}\n",
         a.base.scenario,
         a.base.days,
         a.base.start,
         a.base.outage,
         a.points.len(),
-        a.seeds.len()
+        runs_spent(a)
     );
     out += &format!("{t}\n");
     out += &format!("question: {}\n", a.question);
@@ -113,8 +122,15 @@ pub fn render(a: &Analysis) -> String {
             out += &format!("answer: {group}{}\n", ans.text);
         }
     }
-    out += "catch-up: hours from the restart until every type is back to its nominal overdue \
-            level (waves included); \"never\" runs are not in the mean and do not meet a deadline.\n";
+    out += &format!(
+        "recovery: hours from the system restart until every type is back to its nominal overdue \
+         level (waves included); a run that never recovers is \"never\" (+infinity in medians \
+         and quantiles) and does not meet a deadline. A claim is made when the one-sided \
+         Clopper-Pearson lower bound of q (the share of runs meeting the goal) is at least {} \
+         with {} confidence ✓.\n",
+        super::stats::pct(a.level.probability),
+        super::stats::pct(a.level.confidence)
+    );
     out += &format!("reproduce: {}\n", a.command);
     let cal = if a.calibration == hrsi_sim::Calibration::default() {
         "default"
@@ -125,6 +141,27 @@ pub fn render(a: &Analysis) -> String {
     out
 }
 
+/// The runs a plan spent and where, in words: "1 180 runs (59 per point)" or, sequential,
+/// "412 runs (2–59 per point, budget 5000; a fixed 59 per point would be 1180)".
+pub fn runs_spent(a: &Analysis) -> String {
+    let r = &a.runs;
+    if r.per_point_min == r.per_point_max {
+        format!("{} runs ({} per point)", r.total, r.per_point_max)
+    } else {
+        format!(
+            "{} runs ({}–{} per point{}; a fixed {} per point would be {})",
+            r.total,
+            r.per_point_min,
+            r.per_point_max,
+            r.max_runs
+                .map(|b| format!(", budget {b}"))
+                .unwrap_or_default(),
+            r.fixed_per_point,
+            r.fixed_equivalent
+        )
+    }
+}
+
 /// Every run as CSV: the point's axis values, the seed, and the run's figures.
 pub fn csv(plan: &Plan, records: &[RunRecord]) -> String {
     let types = hrsi_sim::job_type::ALL_TYPES;
@@ -132,7 +169,7 @@ pub fn csv(plan: &Plan, records: &[RunRecord]) -> String {
     for a in &plan.axes {
         s += &format!(",{}", field(&a.key));
     }
-    s += ",seed,restarted,catch_up_hours";
+    s += ",seed,restarted,recovery_hours";
     for t in types {
         s += &format!(",catch_up_hours_{}", t.name());
     }
@@ -147,7 +184,7 @@ pub fn csv(plan: &Plan, records: &[RunRecord]) -> String {
         for (_, v) in plan.labels(&plan.points[r.point]) {
             s += &format!(",{}", field(&v));
         }
-        s += &format!(",{},{},{}", r.seed, r.restarted, opt(r.catch_up_hours));
+        s += &format!(",{},{},{}", r.seed, r.restarted, opt(r.recovery_hours));
         for t in types {
             s += &format!(
                 ",{}",

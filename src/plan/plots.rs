@@ -320,7 +320,7 @@ fn left_out(shown: usize, total: usize) -> Option<String> {
 pub fn catch_up_chart(plan: &Plan, a: &Analysis) -> Option<Chart> {
     let cap = plan.axis("param.max_number_of_worker_instances")?;
     let (series, total) = against(plan, a, cap, &|p| {
-        p.catch_up_hours.as_ref().map(|m| (m.mean, m.lo, m.hi))
+        p.recovery_hours.as_ref().map(|m| (m.mean, m.lo, m.hi))
     });
     let mut series = series;
     if let Some(w) = a.within_hours {
@@ -336,7 +336,7 @@ pub fn catch_up_chart(plan: &Plan, a: &Analysis) -> Option<Chart> {
             });
         }
     }
-    let never: usize = a.points.iter().map(|p| p.never_caught_up).sum();
+    let never: usize = a.points.iter().map(|p| p.never_recovered).sum();
     let mut note = left_out(series.len(), total);
     if never > 0 {
         let n = format!("{never} run(s) never caught up: not in the means");
