@@ -588,6 +588,9 @@ fn late_waits_compare_the_catch_up_with_within() {
     catch.insert("rlies1_job", None);
     report.restarts = vec![hrsi_sim::report::RestartReport {
         at: "x".into(),
+        recovery_hours: None,
+        recovery_hours_by_type: catch.clone(),
+        waves: Vec::new(),
         catch_up_hours: catch,
     }];
     let late: Vec<String> = sc

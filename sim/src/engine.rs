@@ -36,6 +36,11 @@ pub struct Baseline {
     pub nominal_overdue: [i64; 5],
     /// GFSC daily tile-days the baseline created.
     pub daily: Vec<(u16, i64)>,
+    /// Types whose baseline is not at NRT (its nominal level above what the NRT target allows,
+    /// [`crate::recovery::nrt_allowance`]): no catch-up or recovery is reported for them.
+    pub not_at_nrt: [bool; 5],
+    /// The overdue level the NRT target allows per type ([`crate::recovery::nrt_allowance`]).
+    pub nrt_allowance: [i64; 5],
 }
 
 /// Per-type counters of a run.
@@ -79,6 +84,9 @@ pub struct RestartRecord {
     pub enabled_at: [Option<Ms>; 5],
     /// Catch-up instant C per type.
     pub caught_at: [Option<Ms>; 5],
+    /// Types in production when the system stopped before this restart: the ones it must bring
+    /// back (a type whose wave never comes has not recovered).
+    pub expected: [bool; 5],
 }
 
 /// What a finished run holds (input of the report).
@@ -110,6 +118,10 @@ pub struct Outcome {
     pub outages: Vec<(Ms, Option<Ms>)>,
     /// Nominal levels used for catch-up.
     pub nominal_overdue: [i64; 5],
+    /// Types whose baseline is not at NRT (from the baseline).
+    pub not_at_nrt: [bool; 5],
+    /// The overdue level the NRT target allows per type (from the baseline; 0 without one).
+    pub nrt_allowance: [i64; 5],
     /// GFSC daily tile-days created.
     pub daily_created: Vec<(u16, i64)>,
     /// Steps that never ran before the horizon (waiting for a catch-up that did not come).
@@ -273,6 +285,10 @@ pub struct Engine<'a> {
     overdue_samples: [Vec<i64>; 5],
     timeline: Vec<Sample>,
     nominal: [i64; 5],
+    not_at_nrt: [bool; 5],
+    nrt_allowance: [i64; 5],
+    /// Types enabled when the system last stopped (what the next restart must bring back).
+    stopped_mask: u8,
     catch: [Option<Catch>; 5],
     restarts: Vec<RestartRecord>,
     outages: Vec<(Ms, Option<Ms>)>,
@@ -521,6 +537,9 @@ impl<'a> Engine<'a> {
             overdue_samples: Default::default(),
             timeline: Vec::new(),
             nominal: baseline.map_or([1; 5], |b| b.nominal_overdue),
+            not_at_nrt: baseline.map_or([false; 5], |b| b.not_at_nrt),
+            nrt_allowance: baseline.map_or([0; 5], |b| b.nrt_allowance),
+            stopped_mask: 0,
             catch: Default::default(),
             restarts: Vec::new(),
             outages: Vec::new(),
@@ -626,7 +645,10 @@ impl<'a> Engine<'a> {
             if let Some(c) = self.s1s2_unit.get_mut(day, usize::from(tile)) {
                 *c = u;
             }
-            self.activation.push((a.available.max(b.available), u));
+            // Not activated here: the tile-day becomes available when the later of its RLIE and
+            // RLIE-S1 products is published (`s1s2_inputs_published`). The raw inputs' time is
+            // kept until then, so a tile-day whose inputs never publish is still counted in the
+            // window of its satellite data.
         }
         if let Some(b) = baseline {
             for &(tile, day) in &b.daily {
@@ -2251,8 +2273,9 @@ impl<'a> Engine<'a> {
                     .get(job.meas.div_euclid(DAY), usize::from(job.tile))
                     && u != NONE
                 {
+                    let was = self.units[u as usize].got_s2;
                     self.units[u as usize].got_s2 = true;
-                    self.s1s2_progress(u);
+                    self.s1s2_inputs_published(u, was);
                 }
             }
             JobType::Rlies1Job => {
@@ -2267,14 +2290,27 @@ impl<'a> Engine<'a> {
                         if let Some(&u) = self.s1s2_unit.get(day, usize::from(t))
                             && u != NONE
                         {
+                            let was = self.units[u as usize].got_s1;
                             self.units[u as usize].got_s1 = true;
-                            self.s1s2_progress(u);
+                            self.s1s2_inputs_published(u, was);
                         }
                     }
                 }
             }
             _ => {}
         }
+    }
+
+    /// An RLIE or RLIE-S1 product of tile-day unit `u` was published (`was`: that side was
+    /// already published before). When the second side arrives, the tile-day becomes available
+    /// (simulation.md, latency of types triggered by HR-S&I products).
+    fn s1s2_inputs_published(&mut self, u: u32, was: bool) {
+        let unit = &mut self.units[u as usize];
+        if !was && unit.got_s2 && unit.got_s1 && unit.bucket == Bucket::Pending && !unit.active {
+            unit.avail = self.now;
+            self.fresh(u);
+        }
+        self.s1s2_progress(u);
     }
 
     fn s1s2_progress(&mut self, u: u32) {
@@ -2381,6 +2417,7 @@ impl<'a> Engine<'a> {
             return;
         }
         self.up = false;
+        self.stopped_mask = self.enabled_mask;
         self.refresh_enabled();
         self.outages.push((self.now, None));
         self.tick_at = [[Ms::MAX; 5]; 4];
@@ -2481,6 +2518,7 @@ impl<'a> Engine<'a> {
             at: self.now,
             enabled_at: [None; 5],
             caught_at: [None; 5],
+            expected: std::array::from_fn(|t| self.stopped_mask & (1 << t) != 0),
         };
         for t in ALL_TYPES {
             if self.enabled(t) {
@@ -2688,6 +2726,8 @@ impl<'a> Engine<'a> {
             restarts: std::mem::take(&mut self.restarts),
             outages: std::mem::take(&mut self.outages),
             nominal_overdue: self.nominal,
+            not_at_nrt: self.not_at_nrt,
+            nrt_allowance: self.nrt_allowance,
             daily_created: std::mem::take(&mut self.daily_created),
             steps_not_run,
         }

@@ -24,6 +24,7 @@ pub mod job_type;
 pub mod model;
 pub mod params;
 pub mod pool;
+pub mod recovery;
 pub mod report;
 pub mod rng;
 pub mod status;
@@ -35,6 +36,8 @@ pub use engine::{Baseline, Engine, Outcome};
 pub use job_type::JobType;
 pub use params::SystemParameters;
 pub use report::Report;
+
+use job_type::ALL_TYPES;
 
 /// Runs a config once, against an optional baseline (its nominal levels and daily tile-days).
 pub fn run(cfg: &Config, baseline: Option<&Baseline>) -> Outcome {
@@ -50,6 +53,11 @@ pub fn baseline(cfg: &Config) -> Baseline {
         ..cfg.clone()
     };
     let out = run(&base, None);
+    levels(cfg, &out)
+}
+
+/// The nominal levels of a run without operator steps (it is its own baseline).
+fn levels(cfg: &Config, out: &Outcome) -> Baseline {
     let mut nominal = [1i64; 5];
     for (t, samples) in out.overdue_samples.iter().enumerate() {
         let mut v = samples.clone();
@@ -59,25 +67,42 @@ pub fn baseline(cfg: &Config) -> Baseline {
             nominal[t] = v[i].max(1);
         }
     }
+    // The busiest day's rate: a type batched by day (RLIE-S1-S2) peaks with its largest day.
+    let n_days = (cfg.horizon / time::DAY).max(1) as usize;
+    let mut per_day = vec![[0u64; 5]; n_days];
+    for u in out
+        .units
+        .iter()
+        .filter(|u| u.avail >= 0 && u.avail < cfg.horizon)
+    {
+        let d = ((u.avail / time::DAY) as usize).min(n_days - 1);
+        per_day[d][u.ty.idx()] += 1;
+    }
+    let target = (cfg.calibration.nrt_target_hours * time::HOUR as f64) as time::Ms;
+    let allowance: [i64; 5] = std::array::from_fn(|t| {
+        let busiest = per_day.iter().map(|d| d[t]).max().unwrap_or(0);
+        recovery::nrt_allowance(ALL_TYPES[t], busiest as f64, target)
+    });
     Baseline {
         nominal_overdue: nominal,
-        daily: out.daily_created,
+        daily: out.daily_created.clone(),
+        not_at_nrt: std::array::from_fn(|t| nominal[t] > allowance[t]),
+        nrt_allowance: allowance,
     }
 }
 
-/// Runs a config and its baseline (when it has steps) and returns the outcome.
+/// Runs a config and its baseline and returns the outcome. A config without operator steps is
+/// its own baseline: it runs once, and its nominal levels come from its own samples.
 pub fn run_with_baseline(cfg: &Config) -> Outcome {
-    let b = baseline(cfg);
     if cfg.steps.is_empty() {
-        // The run is its own baseline: run again with the levels so catch-up is defined.
-        return run(
-            cfg,
-            Some(&Baseline {
-                daily: Vec::new(),
-                ..b
-            }),
-        );
+        let mut out = run(cfg, None);
+        let b = levels(cfg, &out);
+        out.nominal_overdue = b.nominal_overdue;
+        out.not_at_nrt = b.not_at_nrt;
+        out.nrt_allowance = b.nrt_allowance;
+        return out;
     }
+    let b = baseline(cfg);
     run(cfg, Some(&b))
 }
 

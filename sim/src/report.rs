@@ -6,11 +6,12 @@ use serde::Serialize;
 
 use crate::calibration::{ASSUMPTIONS, Calibration};
 use crate::config::{Config, Fidelity};
-use crate::engine::Outcome;
-use crate::job_type::ALL_TYPES;
+use crate::engine::{Outcome, RestartRecord};
+use crate::job_type::{ALL_TYPES, JobType};
 use crate::model::{Bucket, LostReason};
 use crate::params::Value;
-use crate::time::{HOUR, Instant, Ms};
+use crate::recovery::{self, hours};
+use crate::time::{Instant, Ms};
 
 /// Percentiles of a duration, in hours.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,8 +47,21 @@ pub struct TypeReport {
     pub lost_reasons: BTreeMap<&'static str, u64>,
     /// Backward-reprocessing jobs (FSC/RLIE init mode).
     pub reprocessed: u64,
-    /// Hours from the type's restart until it is back to its nominal overdue level (null: never).
+    /// Recovery of the last restart: hours from the system restart (the `start` step, not the
+    /// type's wave) until the type is back to its nominal overdue level. Null: no restart, the
+    /// type never got back before the horizon, or its baseline is not at NRT.
+    pub recovery_hours: Option<f64>,
+    /// Hours from the type's own restart (its wave) until it is back to its nominal overdue
+    /// level (null: never, no restart, or the baseline is not at NRT). With waves this is shorter
+    /// than `recovery_hours`: read recovery first.
     pub catch_up_hours: Option<f64>,
+    /// False when the baseline itself is not at NRT for this type: its nominal overdue level is
+    /// above `nrt_allowance` (e.g. a worker cap too small for nominal load). No catch-up or
+    /// recovery is then reported for it: "back to nominal" would not mean "back at NRT".
+    pub baseline_at_nrt: bool,
+    /// The overdue level the NRT target allows: units available during the target plus the
+    /// type's inherent wait as coded, at the rate of the baseline's busiest day (see `hrsi_sim::recovery`).
+    pub nrt_allowance: i64,
     /// Availability → publication, hours.
     pub latency_hours: Percentiles,
     /// Sensing → publication, hours.
@@ -67,12 +81,34 @@ pub struct OutageReport {
     pub end: Option<String>,
 }
 
-/// A restart and the catch-up of each type it enabled.
+/// One wave of a restart: the instant some types were enabled again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaveReport {
+    /// When the types were enabled (`job_types_list` widened, or the restart itself).
+    pub at: String,
+    /// Hours from the system restart to this wave.
+    pub after_restart_hours: f64,
+    /// The types this wave enabled.
+    pub job_types: Vec<&'static str>,
+    /// Hours from this wave to each of its types' catch-up (null: never, or baseline not at NRT).
+    pub catch_up_hours: BTreeMap<&'static str, Option<f64>>,
+}
+
+/// A restart: its recovery first (simulation.md "Recovery"), then its waves and catch-ups.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestartReport {
-    /// When the services started.
+    /// When the services started (the `start` step).
     pub at: String,
-    /// Catch-up hours per type enabled after this restart (null: not caught up).
+    /// Hours from this restart until every type it must bring back is back to its nominal level:
+    /// the largest of `recovery_hours_by_type`. Null when some type never recovered before the
+    /// horizon (its wave never came, it never caught up, or its baseline is not at NRT).
+    pub recovery_hours: Option<f64>,
+    /// Per type in production before the outage: hours from this restart to its catch-up instant.
+    pub recovery_hours_by_type: BTreeMap<&'static str, Option<f64>>,
+    /// Each wave's start instant and the per-wave catch-up, in time order.
+    pub waves: Vec<WaveReport>,
+    /// Catch-up hours per type enabled after this restart, from its own wave (null: not caught
+    /// up, or baseline not at NRT).
     pub catch_up_hours: BTreeMap<&'static str, Option<f64>>,
 }
 
@@ -97,6 +133,12 @@ pub struct Report {
     pub status_changes: u64,
     /// Transitions the status table refuses (0 unless the model is wrong).
     pub illegal_transitions: u64,
+    /// Recovery of the last restart (its `recovery_hours`): hours from the system restart until
+    /// every type is back to its nominal level. Null without a restart, or when some type never
+    /// recovered (see `restarts`).
+    pub recovery_hours: Option<f64>,
+    /// Types whose baseline is not at NRT (no catch-up or recovery is reported for them).
+    pub baseline_not_at_nrt: Vec<&'static str>,
     /// Outage windows.
     pub outages: Vec<OutageReport>,
     /// Restarts and their catch-ups.
@@ -111,10 +153,6 @@ pub struct Report {
     pub calibration: Calibration,
     /// What the calibration's defaults are.
     pub assumptions: &'static str,
-}
-
-fn hours(ms: Ms) -> f64 {
-    (ms as f64 / HOUR as f64 * 100.0).round() / 100.0
 }
 
 fn percentiles(v: &mut [u32]) -> Percentiles {
@@ -133,11 +171,59 @@ fn percentiles(v: &mut [u32]) -> Percentiles {
     }
 }
 
+fn restart_report(
+    r: &RestartRecord,
+    not_at_nrt: &[bool; 5],
+    iso: &dyn Fn(Ms) -> String,
+) -> RestartReport {
+    let catch_up = |t: JobType| -> Option<f64> {
+        if not_at_nrt[t.idx()] {
+            return None;
+        }
+        Some(hours(r.caught_at[t.idx()]? - r.enabled_at[t.idx()]?))
+    };
+    let mut instants: Vec<Ms> = r.enabled_at.iter().flatten().copied().collect();
+    instants.sort_unstable();
+    instants.dedup();
+    let waves = instants
+        .into_iter()
+        .map(|at| {
+            let types: Vec<JobType> = ALL_TYPES
+                .into_iter()
+                .filter(|t| r.enabled_at[t.idx()] == Some(at))
+                .collect();
+            WaveReport {
+                at: iso(at),
+                after_restart_hours: hours(at - r.at),
+                job_types: types.iter().map(|t| t.name()).collect(),
+                catch_up_hours: types.iter().map(|&t| (t.name(), catch_up(t))).collect(),
+            }
+        })
+        .collect();
+    RestartReport {
+        at: iso(r.at),
+        recovery_hours: recovery::overall_ms(r, not_at_nrt).map(hours),
+        recovery_hours_by_type: recovery::recovering(r)
+            .map(|t| {
+                let h = recovery::recovery_ms(r, t).filter(|_| !not_at_nrt[t.idx()]);
+                (t.name(), h.map(hours))
+            })
+            .collect(),
+        waves,
+        catch_up_hours: ALL_TYPES
+            .into_iter()
+            .filter(|t| r.enabled_at[t.idx()].is_some())
+            .map(|t| (t.name(), catch_up(t)))
+            .collect(),
+    }
+}
+
 impl Report {
     /// Builds the report of an outcome.
     pub fn new(cfg: &Config, mut out: Outcome) -> Report {
         let iso = |ms: Ms| Instant(cfg.start.0 + ms).iso();
         let last = out.restarts.last();
+        let not_at_nrt = out.not_at_nrt;
         let mut job_types = BTreeMap::new();
         for t in ALL_TYPES {
             let i = t.idx();
@@ -152,7 +238,15 @@ impl Report {
                 lost: 0,
                 lost_reasons: BTreeMap::new(),
                 reprocessed: out.stats[i].reprocessed,
-                catch_up_hours: last.and_then(|r| Some(hours(r.caught_at[i]? - r.enabled_at[i]?))),
+                recovery_hours: last
+                    .filter(|_| !not_at_nrt[i])
+                    .and_then(|r| recovery::recovery_ms(r, t))
+                    .map(hours),
+                catch_up_hours: last
+                    .filter(|_| !not_at_nrt[i])
+                    .and_then(|r| Some(hours(r.caught_at[i]? - r.enabled_at[i]?))),
+                baseline_at_nrt: !not_at_nrt[i],
+                nrt_allowance: out.nrt_allowance[i],
                 latency_hours: percentiles(&mut out.stats[i].latency),
                 age_hours: percentiles(&mut out.stats[i].age),
                 redispatches: out.stats[i].redispatches,
@@ -191,6 +285,14 @@ impl Report {
             events: out.events,
             status_changes: out.status_changes,
             illegal_transitions: out.illegal_transitions,
+            recovery_hours: last
+                .and_then(|r| recovery::overall_ms(r, &not_at_nrt))
+                .map(hours),
+            baseline_not_at_nrt: ALL_TYPES
+                .iter()
+                .filter(|t| not_at_nrt[t.idx()])
+                .map(|t| t.name())
+                .collect(),
             outages: out
                 .outages
                 .iter()
@@ -202,20 +304,7 @@ impl Report {
             restarts: out
                 .restarts
                 .iter()
-                .map(|r| RestartReport {
-                    at: iso(r.at),
-                    catch_up_hours: ALL_TYPES
-                        .iter()
-                        .filter(|t| r.enabled_at[t.idx()].is_some())
-                        .map(|t| {
-                            (
-                                t.name(),
-                                r.caught_at[t.idx()]
-                                    .map(|c| hours(c - r.enabled_at[t.idx()].unwrap_or(c))),
-                            )
-                        })
-                        .collect(),
-                })
+                .map(|r| restart_report(r, &not_at_nrt, &iso))
                 .collect(),
             steps_not_run: out.steps_not_run,
             system_parameters: cfg.params.changed(),

@@ -261,6 +261,7 @@ fn render(sc: &Scenario, r: &Report) -> String {
             format!("{} ({})", j.lost, reasons.join(", "))
         };
         let catch_up = match last_restart.map(|x| x.catch_up_hours.get(name)) {
+            _ if !j.baseline_at_nrt => "not at NRT".to_owned(),
             None | Some(None) => "–".to_owned(),
             Some(Some(None)) => "never".to_owned(),
             Some(Some(Some(h))) => format!("{h:.1}"),
@@ -300,18 +301,38 @@ fn render(sc: &Scenario, r: &Report) -> String {
             o.end.as_deref().unwrap_or("(still down at the horizon)")
         );
     }
+    let h = |v: &Option<f64>| v.map_or("never".to_owned(), |h| format!("{h:.1} h"));
     for x in &r.restarts {
         let per_type: Vec<String> = x
-            .catch_up_hours
+            .recovery_hours_by_type
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k} {}",
-                    v.map_or("never".to_owned(), |h| format!("{h:.1} h"))
-                )
-            })
+            .map(|(k, v)| format!("{k} {}", not_at_nrt(r, k).unwrap_or_else(|| h(v))))
             .collect();
-        out += &format!("restart: {} — caught up: {}\n", x.at, per_type.join(", "));
+        out += &format!(
+            "restart: {} — recovery {} ({})\n",
+            x.at,
+            h(&x.recovery_hours),
+            per_type.join(", ")
+        );
+        for w in &x.waves {
+            let caught: Vec<String> = w
+                .catch_up_hours
+                .iter()
+                .map(|(k, v)| format!("{k} {}", not_at_nrt(r, k).unwrap_or_else(|| h(v))))
+                .collect();
+            out += &format!(
+                "  wave at {} (+{:.1} h): caught up after {}\n",
+                w.at,
+                w.after_restart_hours,
+                caught.join(", ")
+            );
+        }
+    }
+    if !r.baseline_not_at_nrt.is_empty() {
+        out += &format!(
+            "baseline not at NRT (no catch-up or recovery reported): {}\n",
+            r.baseline_not_at_nrt.join(", ")
+        );
     }
     if r.steps_not_run > 0 {
         out += &format!("steps not run: {}\n", r.steps_not_run);
@@ -337,6 +358,13 @@ fn render(sc: &Scenario, r: &Report) -> String {
     };
     out += &format!("calibration: {cal}. {}\n", r.assumptions);
     out
+}
+
+/// "baseline not at NRT" for a type whose baseline is late without any outage.
+fn not_at_nrt(r: &Report, name: &str) -> Option<String> {
+    r.baseline_not_at_nrt
+        .contains(&name)
+        .then(|| "baseline not at NRT".to_owned())
 }
 
 fn percentiles(p: &Percentiles) -> String {
