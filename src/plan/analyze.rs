@@ -37,6 +37,11 @@ pub struct PointSummary {
     pub lost: Option<Mean>,
     /// Mean units lost per reason.
     pub lost_by_reason: BTreeMap<String, f64>,
+    /// What the outage cost per type, in that type's unit ([`unit_of`]): units lost beyond
+    /// the baseline's (same seed, no outage), paired per seed; the interval is not cut at 0.
+    pub outage_lost_by_type: BTreeMap<String, Mean>,
+    /// Types whose baseline is not at NRT in some run (their recovery is never defined).
+    pub baseline_not_at_nrt: Vec<String>,
     /// Most worker VMs at once.
     pub peak_workers: Option<Mean>,
     /// Worker VM hours.
@@ -233,6 +238,19 @@ fn level_json<S: serde::Serializer>(l: &Level, s: S) -> Result<S::Ok, S::Error> 
     st.end()
 }
 
+/// The unit a type's inputs and losses are counted in (design/simulation.md, "Lost"): units
+/// of different types are never added together in a per-type figure.
+pub fn unit_of(ty: &str) -> &'static str {
+    match ty {
+        "fsc_rlie_job" => "L1C",
+        "rlies1_job" => "GRD",
+        "sws_wds_job" => "S1 assembly",
+        "rlies1s2_job" => "tile-day",
+        "gfsc_job" => "GFSC trigger or daily tile-day",
+        _ => "unit",
+    }
+}
+
 /// Whether a run's production was back within the deadline (never = no).
 pub fn met(r: &RunRecord, within: f64) -> bool {
     r.recovery_hours.is_some_and(|h| h <= within)
@@ -279,6 +297,22 @@ fn summarise(
         }),
         lost: f(&|r| r.lost as f64),
         lost_by_reason: reasons,
+        outage_lost_by_type: hrsi_sim::job_type::ALL_TYPES
+            .iter()
+            .filter_map(|t| {
+                let d: Vec<f64> = runs
+                    .iter()
+                    .map(|r| r.outage_lost(t.name()) as f64)
+                    .collect();
+                Some((t.name().to_owned(), super::stats::mean_signed(&d)?))
+            })
+            .collect(),
+        baseline_not_at_nrt: runs
+            .iter()
+            .flat_map(|r| r.baseline_not_at_nrt.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         peak_workers: f(&|r| r.peak_workers as f64),
         worker_hours: f(&|r| r.worker_hours),
         redispatches: f(&|r| r.redispatches as f64),

@@ -23,6 +23,38 @@ fn m(x: &Option<Mean>) -> String {
     }
 }
 
+/// Short names of the types in a cell.
+fn short(ty: &str) -> &str {
+    ty.strip_suffix("_job").unwrap_or(ty)
+}
+
+/// The outage's cost per type, one line per type that lost something, in its unit.
+pub fn outage_lost(p: &super::analyze::PointSummary) -> String {
+    let lines: Vec<String> = p
+        .outage_lost_by_type
+        .iter()
+        .filter(|(_, m)| m.mean != 0.0 || m.min != 0.0 || m.max != 0.0)
+        .map(|(t, m)| {
+            let ci = if m.n > 1 {
+                format!(" [{:.1}–{:.1}]", m.lo, m.hi)
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {:.1}{ci} {}",
+                short(t),
+                m.mean,
+                super::analyze::unit_of(t)
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        "none".into()
+    } else {
+        lines.join("\n")
+    }
+}
+
 /// The table for people: one row per point, then the question and the answer.
 pub fn render(a: &Analysis) -> String {
     let mut t = Table::new();
@@ -44,7 +76,7 @@ pub fn render(a: &Analysis) -> String {
             "runs",
             "recovery h median [p10–p90]",
             "never",
-            "lost [95 % CI]",
+            "lost to the outage per type (beyond the baseline)",
             "peak workers",
             "worker-hours",
             "redispatches",
@@ -89,7 +121,7 @@ pub fn render(a: &Analysis) -> String {
                 None => "–".into(),
             });
         }
-        row.push(m(&p.lost));
+        row.push(outage_lost(p));
         row.push(m(&p.peak_workers));
         row.push(m(&p.worker_hours));
         row.push(m(&p.redispatches));
@@ -110,6 +142,19 @@ pub fn render(a: &Analysis) -> String {
         runs_spent(a)
     );
     out += &format!("{t}\n");
+    for p in a
+        .points
+        .iter()
+        .filter(|p| !p.baseline_not_at_nrt.is_empty())
+    {
+        let kv: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out += &format!(
+            "baseline not at NRT at {}: {} (even without the outage these types are not at \
+             near-real-time, so production never \"recovers\" there)\n",
+            kv.join(", "),
+            p.baseline_not_at_nrt.join(", ")
+        );
+    }
     out += &format!("question: {}\n", a.question);
     if let Some(g) = &a.goal {
         for ans in &g.answers {
@@ -230,7 +275,7 @@ pub struct ShardFile {
 }
 
 /// Version of the shard file format.
-pub const SHARD_FORMAT: &str = "hrsi-plan-shard/1";
+pub const SHARD_FORMAT: &str = "hrsi-plan-shard/2";
 
 impl ShardFile {
     /// As JSON (compact: a large sweep has many records).
