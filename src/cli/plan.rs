@@ -12,9 +12,12 @@ use hrsi_sim::Restart;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
+
+mod paths;
 use crate::plan::output::{self, SHARD_FORMAT, ShardFile};
 use crate::plan::{Analysis, Goal, Plan, PlanInputs, RunRecord, ScenarioSource, Shard, Work};
 use crate::plan::{analyze, exec, plots, report};
+use paths::{Outputs, Sink};
 
 /// Arguments of `hrsi plan`.
 #[derive(Debug, clap::Args)]
@@ -113,8 +116,12 @@ struct PlanArgs {
 #[derive(Debug, clap::Args)]
 struct OutArgs {
     /// Write the analysis as JSON to FILE, or to standard output with `-` (no table then).
-    #[arg(long, value_name = "FILE|-")]
-    json: Option<String>,
+    #[arg(long, value_name = "FILE|-", value_parser = sink)]
+    json: Option<Sink>,
+    /// Write the timeline of the chosen point's first seed (one row per 10 simulated minutes)
+    /// as CSV to FILE, or to standard output with `-` (no table then).
+    #[arg(long, value_name = "FILE|-", value_parser = sink)]
+    timeline: Option<Sink>,
     /// Write every run as CSV.
     #[arg(long, value_name = "FILE.csv")]
     csv: Option<PathBuf>,
@@ -124,9 +131,30 @@ struct OutArgs {
     /// Write a self-contained HTML report, DIR/index.html.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; more than the cores would not help).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+}
+
+fn sink(s: &str) -> Result<Sink, String> {
+    if s.is_empty() {
+        return Err("an empty path (hint: name a file, or `-` for standard output)".into());
+    }
+    Ok(Sink::parse(s))
+}
+
+impl OutArgs {
+    /// Every output of the command, for checking before anything runs.
+    fn outputs(&self, shard_out: &Option<PathBuf>) -> Outputs {
+        let mut o = Outputs::default();
+        o.sink("--json", &self.json);
+        o.sink("--timeline", &self.timeline);
+        o.file("--csv", &self.csv);
+        o.file("--out", shard_out);
+        o.dir("--plots", &self.plots);
+        o.dir("--report", &self.report);
+        o
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -236,17 +264,24 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return usage(e),
     };
     if shard.is_some()
-        && (out.json.is_some() || out.csv.is_some() || out.plots.is_some() || out.report.is_some())
+        && (out.json.is_some()
+            || out.timeline.is_some()
+            || out.csv.is_some()
+            || out.plots.is_some()
+            || out.report.is_some())
     {
         return usage(
-            "--shard writes only its shard file (hint: give --json/--csv/--plots/--report to \
-             `hrsi plan merge`)",
+            "--shard writes only its shard file (hint: give --json/--timeline/--csv/--plots/\
+             --report to `hrsi plan merge`)",
         );
     }
     let plan = match Plan::new(inputs) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
+    if let Err(e) = out.outputs(&a.out).check() {
+        return usage(e);
+    }
     if shard.is_some() && plan.sequential.is_some() {
         return usage(
             "--shard needs a fixed number of runs per point: sequential replications decide \
@@ -293,6 +328,9 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
+    if let Err(e) = m.out.outputs(&None).check() {
+        return usage(e);
+    }
     let mut files = Vec::new();
     for f in &m.files {
         match std::fs::read_to_string(f) {
@@ -328,8 +366,17 @@ fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
-    if threads == Some(0) {
-        return Err("--threads must be at least 1".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match threads {
+        Some(0) => return Err("--threads must be at least 1".into()),
+        // Runs are CPU-bound: threads past the cores only add memory (a run's world each).
+        Some(n) if n > cores => {
+            return Err(format!(
+                "--threads {n} is more than the {cores} core(s) this machine offers, which would \
+                 not run faster (hint: --threads {cores}, or leave it out)"
+            ));
+        }
+        _ => {}
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
@@ -418,12 +465,25 @@ fn finish(
             write(&dir.join("index.html"), html.as_bytes())?;
         }
     }
-    match out.json.as_deref() {
-        Some("-") => emit(&output::to_json(&a))?,
-        Some(path) => {
-            write(Path::new(path), output::to_json(&a).as_bytes())?;
-            emit(&output::render(&a))?;
+    if let Some(t) = &out.timeline {
+        let chosen = chosen_point(&a);
+        let (cfg, outcome) =
+            exec::timeline(plan, chosen, plan.seeds[0]).map_err(anyhow::Error::msg)?;
+        let csv = hrsi_sim::report::timeline_csv(&cfg, &outcome);
+        match t {
+            Sink::Stdout => emit(&csv)?,
+            Sink::File(p) => write(p, csv.as_bytes())?,
         }
+    }
+    match &out.json {
+        Some(Sink::Stdout) => emit(&output::to_json(&a))?,
+        Some(Sink::File(path)) => {
+            write(path, output::to_json(&a).as_bytes())?;
+            if out.timeline != Some(Sink::Stdout) {
+                emit(&output::render(&a))?;
+            }
+        }
+        None if out.timeline == Some(Sink::Stdout) => {}
         None => emit(&output::render(&a))?,
     }
     Ok(ExitCode::from(if unanswered(&a) {
@@ -441,10 +501,15 @@ fn unanswered(a: &Analysis) -> bool {
     })
 }
 
+/// The point whose timeline is shown: the goal's answer, else the first point.
+fn chosen_point(a: &Analysis) -> usize {
+    a.goal.as_ref().and_then(|g| g.chosen_point).unwrap_or(0)
+}
+
 /// The plots that apply: the chosen plan's backlog, catch-up against the cap, lost against the
 /// outage length.
 fn charts(plan: &Plan, a: &Analysis) -> Result<Vec<plots::Chart>, String> {
-    let chosen = a.goal.as_ref().and_then(|g| g.chosen_point).unwrap_or(0);
+    let chosen = chosen_point(a);
     let (cfg, outcome) = exec::timeline(plan, chosen, plan.seeds[0])?;
     let label: Vec<String> = plan
         .labels(&plan.points[chosen])

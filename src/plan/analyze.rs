@@ -175,10 +175,15 @@ pub fn analyze(plan: &Plan, records: &[RunRecord]) -> Analysis {
                 }
             };
             format!(
-                "{} day(s) from day {}, restart {}",
+                "{} day(s) from day {}, restart {}{}",
                 n(o.days),
                 n(o.start_day),
-                super::sweep::restart_name(o.restart)
+                super::sweep::restart_name(o.restart),
+                if plan.outage_from_steps {
+                    " (read from the scenario's steps)"
+                } else {
+                    ""
+                }
             )
         }
         None => "none".to_owned(),

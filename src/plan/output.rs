@@ -304,6 +304,40 @@ pub fn merge(files: &[(String, String)]) -> Result<(PlanInputs, Vec<RunRecord>),
         return Err("no shard files given (hint: hrsi plan merge shard-*.json)".into());
     };
     let count = first.shard.count;
+    // Bounded before the table of slices is made: a hand-edited file could claim any count.
+    for (name, f) in &shards {
+        if f.shard.count == 0 || f.shard.index >= f.shard.count {
+            return Err(format!(
+                "`{name}` claims to be shard {}/{}: its index is not within its count (hint: \
+                 shard files come from `hrsi plan --shard I/N` with 1 ≤ I ≤ N)",
+                f.shard.index + 1,
+                f.shard.count
+            ));
+        }
+    }
+    if count > shards.len() {
+        // Listing the missing slices is bounded too: at most a few, then how many.
+        let have: std::collections::BTreeSet<usize> = shards
+            .iter()
+            .filter(|(_, f)| f.shard.count == count)
+            .map(|(_, f)| f.shard.index)
+            .collect();
+        let missing: Vec<String> = (0..count)
+            .filter(|i| !have.contains(i))
+            .take(8)
+            .map(|i| format!("{}/{count}", i + 1))
+            .collect();
+        let more = count - have.len();
+        return Err(format!(
+            "missing shard(s): {}{} (hint: give every shard file of the plan)",
+            missing.join(", "),
+            if more > missing.len() {
+                format!(" and {} more", more - missing.len())
+            } else {
+                String::new()
+            }
+        ));
+    }
     let mut seen = vec![None::<&str>; count];
     for (name, f) in &shards {
         if f.inputs != first.inputs {
@@ -343,4 +377,35 @@ pub fn merge(files: &[(String, String)]) -> Result<(PlanInputs, Vec<RunRecord>),
         return Err("a run appears in two shards (hint: shards of one plan never overlap; were they made with different hrsi versions?)".into());
     }
     Ok((inputs, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard_file(index: usize, count: usize) -> (String, String) {
+        let f = ShardFile {
+            format: SHARD_FORMAT.to_owned(),
+            inputs: PlanInputs::default(),
+            shard: Shard { index, count },
+            records: Vec::new(),
+        };
+        (format!("s{index}.json"), f.to_json())
+    }
+
+    #[test]
+    fn a_shard_index_beyond_its_count_is_refused_not_a_panic() {
+        let e = merge(&[shard_file(3, 2), shard_file(0, 2)]).unwrap_err();
+        assert!(e.contains("claims to be shard 4/2"), "{e}");
+        let e = merge(&[shard_file(0, 0)]).unwrap_err();
+        assert!(e.contains("not within its count"), "{e}");
+        // A huge count allocates nothing: it is missing slices.
+        let e = merge(&[shard_file(0, usize::MAX)]).unwrap_err();
+        assert!(
+            e.contains("missing shard(s): 2/") && e.contains("more"),
+            "{e}"
+        );
+        let e = merge(&[shard_file(1, 3), shard_file(0, 3)]).unwrap_err();
+        assert!(e.contains("missing shard(s): 3/3"), "{e}");
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use hrsi_scenario::{Plan as ScenarioPlan, Scenario};
+use hrsi_scenario::{Outage, Plan as ScenarioPlan, Scenario, ScenarioStep, StepKind};
 use hrsi_sim::config::{Action, Step};
 use hrsi_sim::time::{DAY, Instant, Ms};
 use hrsi_sim::{Calibration, Config, Restart};
@@ -174,6 +174,8 @@ pub struct Plan {
     pub base: Scenario,
     /// The outage every point has unless an axis changes it (`None`: the scenario's own plan).
     pub base_outage: Option<OutageSpec>,
+    /// The outage was read from the scenario's steps (one stop, one restart).
+    pub outage_from_steps: bool,
     /// Swept axes, in the order given.
     pub axes: Vec<Axis>,
     /// Every point.
@@ -194,6 +196,33 @@ pub const DEFAULT_REPLICATIONS: u32 = 10;
 pub const MAX_RUNS: usize = 200_000;
 /// Default budget of a sequential plan, runs.
 pub const DEFAULT_MAX_RUNS: u64 = 5_000;
+/// The one outage of a scenario written as steps, when its steps are only that: nominal time,
+/// a stop, time down, the restart (at once, or in waves widening `job_types_list` as the types
+/// catch up). The restart and gfsc-start-date goals compare ways of restarting, so they plan
+/// from this outage. `None` when the steps do anything else.
+fn outage_of_steps(steps: &[ScenarioStep]) -> Option<Outage> {
+    let (mut t, mut stop, mut start, mut waves) = (0, None, None, false);
+    for st in steps {
+        match &st.kind {
+            StepKind::Advance(ms) if start.is_none() => t += ms,
+            StepKind::Stop { confirm: true } if stop.is_none() => stop = Some(t),
+            StepKind::Start { confirm: true } if stop.is_some() && start.is_none() => {
+                start = Some(t)
+            }
+            StepKind::SetParam(ps) if ps.iter().all(|p| p.name == "job_types_list") => {}
+            StepKind::RunUntil { .. } if start.is_some() => waves = true,
+            k if k.harness_only() => {}
+            _ => return None,
+        }
+    }
+    let (stop, start) = (stop?, start?);
+    Some(Outage {
+        start: stop,
+        length: start - stop,
+        restart: if waves { Restart::Waves } else { Restart::All },
+    })
+}
+
 fn outage_of(sc: &Scenario) -> Option<OutageSpec> {
     match &sc.plan {
         ScenarioPlan::Outages(o) if o.len() == 1 => Some(OutageSpec {
@@ -253,6 +282,18 @@ impl Plan {
             axes.push(axis);
         }
         add_goal_axes(&inputs, &mut axes);
+        // The restart goals compare ways of restarting: a scenario written as one stop and one
+        // restart is read as that outage.
+        let mut from_steps = None;
+        if matches!(inputs.goal, Some(Goal::Restart | Goal::GfscStartDate))
+            && inputs.outage_start_day.is_none()
+            && inputs.outage_days.is_none()
+            && let ScenarioPlan::Steps(steps) = &base.plan
+            && let Some(o) = outage_of_steps(steps)
+        {
+            from_steps = Some(o);
+            base.plan = ScenarioPlan::Outages(vec![o]);
+        }
         let swept = |k: AxisKind| axes.iter().any(|a| a.kind == k);
         let restart = inputs.restart.unwrap_or(Restart::All);
         let base_outage = match (inputs.outage_start_day, inputs.outage_days) {
@@ -396,6 +437,7 @@ impl Plan {
         let plan = Plan {
             inputs,
             base,
+            outage_from_steps: from_steps.is_some(),
             base_outage,
             axes,
             points,
