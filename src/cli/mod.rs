@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod docs;
 pub mod exit;
 pub mod patch_test;
 pub mod plan;
@@ -26,6 +27,10 @@ enum Command {
     Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (or write every command's page with --dir).
+    Man(docs::ManArgs),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -35,6 +40,8 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     };
     match result {
         Ok(code) => code,

@@ -111,6 +111,9 @@ struct PlanArgs {
     /// The shard file to write (with --shard).
     #[arg(long, value_name = "FILE", requires = "shard")]
     out: Option<PathBuf>,
+    /// Check every input and output and print the work the plan would do; run nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -229,12 +232,17 @@ Examples:
       --sweep param.max_number_of_worker_instances=20..210:10 --goal worker-cap --within 48
   hrsi plan --days 20 --outage-start-day 3 --outage-days 5 \\
       --sweep param.rlies1s2_max_search_window_days=3..15:2 --goal search-window
-  hrsi plan --days 20 --outage-start-day 3 --outage-days 5 --goal gfsc-start-date
+  hrsi plan --days 12 --outage-start-day 3 --outage-days 5 --goal gfsc-start-date
   hrsi plan scenarios/outage-5-days-waves.yaml --goal restart --report out/
   hrsi plan --days 30 --outage-start-day 3 --sweep scenario.outage_days=1..10 \\
       --sweep param.max_number_of_worker_instances=100,210,400 --goal outage-limit
-  hrsi plan ... --shard 2/4 --out shard-2.json     # one slice (CI matrix, Nomad job)
-  hrsi plan merge shard-*.json --json plan.json --report out/
+  hrsi plan --days 10 --outage-start-day 2 --outage-days 2 --replications 3 --timeline -
+  hrsi plan --days 10 --outage-start-day 2 --outage-days 2 --sweep scenario.restart=all,waves \\
+      --replications 20 --shard 2/4 --out shard-2.json     # slice 2 of 4 (CI matrix, Nomad job)
+  hrsi plan merge shard-1.json shard-2.json shard-3.json shard-4.json \\
+      --json plan.json --report out/
+  hrsi plan --days 30 --outage-start-day 5 --outage-days 5 --restart waves --dry-run \\
+      --sweep param.max_number_of_worker_instances=20..210:10 --goal worker-cap --within 48
 
 {}",
         hrsi_sim::calibration::ASSUMPTIONS
@@ -292,6 +300,9 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
+    if a.dry_run {
+        return dry_run(&plan, shard);
+    }
     let records = if plan.sequential.is_some() {
         let mut round = 0;
         match crate::plan::sequential::run(&plan, &mut |w: &Work| {
@@ -325,6 +336,37 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(exit::OK));
     }
     finish(&plan, &records, &out, &pool)
+}
+
+/// `--dry-run`: what would run, on standard error; nothing on standard output.
+fn dry_run(plan: &Plan, shard: Option<Shard>) -> anyhow::Result<ExitCode> {
+    let work = match plan.sequential {
+        Some(budget) => {
+            let first = crate::plan::sequential::next_round(plan, &[]);
+            let w = match Work::of(plan, &first, None) {
+                Ok(w) => w,
+                Err(e) => return usage(e),
+            };
+            format!(
+                "replications auto: first round {} runs + {} baselines, at most {budget} runs",
+                w.runs(),
+                w.baselines()
+            )
+        }
+        None => {
+            let w = match Work::new(plan, shard) {
+                Ok(w) => w,
+                Err(e) => return usage(e),
+            };
+            format!("{} runs + {} baselines", w.runs(), w.baselines())
+        }
+    };
+    eprintln!(
+        "plan: dry run: {} point(s) of {} day(s), {work}; inputs and outputs checked, nothing ran",
+        plan.points.len(),
+        plan.base.days
+    );
+    Ok(ExitCode::from(exit::OK))
 }
 
 fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
