@@ -211,7 +211,7 @@ fn plots_and_report_are_written() {
         "{}",
         text(&out.stderr)
     );
-    for stem in ["backlog", "catch_up_vs_workers", "lost_vs_outage"] {
+    for stem in ["backlog", "recovery_vs_value", "lost_vs_outage_gfsc_job"] {
         let svg = std::fs::read_to_string(format!("{plots}/{stem}.svg")).expect("svg");
         assert!(
             svg.contains("@font-face") && svg.contains("<text"),

@@ -485,7 +485,7 @@ fn finish(
         write(path, output::csv(plan, records).as_bytes())?;
     }
     if out.plots.is_some() || out.report.is_some() {
-        let charts = match pool.install(|| charts(plan, &a)) {
+        let charts = match pool.install(|| charts(plan, &a, records)) {
             Ok(c) => c,
             Err(e) => anyhow::bail!("failed to draw the plots: {e}"),
         };
@@ -548,11 +548,23 @@ fn chosen_point(a: &Analysis) -> usize {
     a.goal.as_ref().and_then(|g| g.chosen_point).unwrap_or(0)
 }
 
-/// The plots that apply: the chosen plan's backlog, catch-up against the cap, lost against the
-/// outage length.
-fn charts(plan: &Plan, a: &Analysis) -> Result<Vec<plots::Chart>, String> {
+/// Seeds the backlog band is drawn over (each one more simulation with its timeline).
+const BAND_SEEDS: usize = 10;
+
+/// The plots that apply: the chosen plan's backlog over its first seeds, recovery against the
+/// swept value, lost to the outage against its length per type.
+fn charts(plan: &Plan, a: &Analysis, records: &[RunRecord]) -> Result<Vec<plots::Chart>, String> {
+    use rayon::prelude::*;
     let chosen = chosen_point(a);
-    let (cfg, outcome) = exec::timeline(plan, chosen, plan.seeds[0])?;
+    let n = records
+        .iter()
+        .filter(|r| r.point == chosen)
+        .count()
+        .clamp(1, BAND_SEEDS);
+    let runs: Vec<_> = plan.seeds[..n.min(plan.seeds.len())]
+        .par_iter()
+        .map(|&seed| exec::timeline(plan, chosen, seed))
+        .collect::<Result<_, _>>()?;
     let label: Vec<String> = plan
         .labels(&plan.points[chosen])
         .into_iter()
@@ -563,9 +575,9 @@ fn charts(plan: &Plan, a: &Analysis) -> Result<Vec<plots::Chart>, String> {
     } else {
         label.join(", ")
     };
-    let mut c = vec![plots::backlog_chart(&cfg, &outcome, &label)];
-    c.extend(plots::catch_up_chart(plan, a));
-    c.extend(plots::lost_chart(plan, a));
+    let mut c = vec![plots::backlog_chart(&runs, &label)];
+    c.extend(plots::recovery_chart(plan, a, records));
+    c.extend(plots::lost_charts(plan, a));
     Ok(c)
 }
 
