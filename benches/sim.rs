@@ -20,6 +20,10 @@ fn year(c: &mut Criterion) {
     g.bench_function("one_year_nominal", |b| {
         b.iter(|| black_box(run(black_box(&cfg), None)))
     });
+    // What `hrsi simulate --days 365` runs: the year is its own baseline (one simulation).
+    g.bench_function("simulate_365_days_as_the_cli_does", |b| {
+        b.iter(|| black_box(simulate(black_box(&cfg))))
+    });
     let mut out = Config::new(1);
     out.steps = outage_steps(5 * DAY, 5 * DAY, Restart::Waves, 0);
     g.bench_function("30_days_5_day_outage_waves_with_baseline", |b| {

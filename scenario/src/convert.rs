@@ -139,3 +139,29 @@ pub(crate) fn late_waits(
     }
     late
 }
+
+/// Inserts `UPDATE … SET name = value` steps just before every `start`: they take the start's
+/// wait and delay, and the start follows them at once.
+pub(crate) fn set_before_starts(steps: Vec<Step>, params: &[(String, String)]) -> Vec<Step> {
+    let mut out = Vec::with_capacity(steps.len() + params.len());
+    for mut st in steps {
+        if st.action == Action::Start {
+            for (k, (name, value)) in params.iter().enumerate() {
+                out.push(Step {
+                    caught_up: if k == 0 {
+                        mem::take(&mut st.caught_up)
+                    } else {
+                        Vec::new()
+                    },
+                    after: if k == 0 { mem::take(&mut st.after) } else { 0 },
+                    action: Action::SetParam {
+                        name: name.clone(),
+                        value: value.clone(),
+                    },
+                });
+            }
+        }
+        out.push(st);
+    }
+    out
+}

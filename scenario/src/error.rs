@@ -37,20 +37,57 @@ impl fmt::Display for ScenarioError {
         if let Some(h) = &self.hint {
             write!(f, " (hint: {h})")?;
         }
-        if self.line > 0 {
+        if self.line > 0 && !self.text.is_empty() {
+            // The frame shows the offending token only, never the rest of its line: the file
+            // may be anything (a calibration path can name any file) and must not leak.
             let n = self.line.to_string();
             let pad = " ".repeat(n.len());
-            let caret_at = " ".repeat(self.column.saturating_sub(1) as usize);
-            let width = self.text.chars().count().max(1);
+            let at = (self.column.saturating_sub(1) as usize).min(MAX_SHOWN);
+            let token = shorten(self.text.lines().next().unwrap_or(""));
+            let width = token.chars().count().max(1);
             write!(
                 f,
-                "\n{pad} |\n{n} | {}\n{pad} | {caret_at}{}",
-                self.source_line,
+                "\n{pad} |\n{n} | {}{token}\n{pad} | {}{}",
+                " ".repeat(at),
+                " ".repeat(at),
                 "^".repeat(width)
             )?;
         }
         Ok(())
     }
+}
+
+/// The most characters of a file's text an error shows (a token, a quoted name).
+const MAX_SHOWN: usize = 60;
+
+/// A token cut to [`MAX_SHOWN`] characters.
+fn shorten(s: &str) -> String {
+    if s.chars().count() > MAX_SHOWN {
+        format!("{}…", s.chars().take(MAX_SHOWN - 1).collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A message with every `quoted` part cut to [`MAX_SHOWN`] characters (the parser quotes the
+/// offending key or value of the file in its messages).
+fn shorten_quoted(m: &str) -> String {
+    let parts: Vec<&str> = m.split('`').collect();
+    if parts.len() < 3 {
+        return m.to_owned();
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                shorten(p)
+            } else {
+                (*p).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 impl std::error::Error for ScenarioError {}
@@ -161,7 +198,7 @@ impl<'a> Source<'a> {
             offset,
             len,
             text,
-            message: message.into(),
+            message: shorten_quoted(&message.into()),
             hint: None,
             source_line: line_text.to_owned(),
         }
@@ -241,5 +278,7 @@ pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<String> {
-    hrsi_sim::params::closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+    let candidates: Vec<&'a str> = candidates.collect();
+    hrsi_sim::catalogue::suggest(name, candidates.into_iter())
+        .map(|c| format!("did you mean `{c}`?"))
 }

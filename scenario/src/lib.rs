@@ -25,16 +25,18 @@
 //! ```
 #![warn(missing_docs)]
 
+mod check;
 mod convert;
 mod error;
 mod model;
 mod raw;
 mod validate;
 
+pub use check::{Check, Checks};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use model::{
-    CaughtUp, Count, Expect, Outage, ParamSetting, Plan, PlanCounts, Scenario, ScenarioStep,
-    Services, SqlCheck, StepKind,
+    BoundOp, CaughtUp, Count, Expect, HoursBound, Outage, ParamSetting, Plan, PlanCounts, Scenario,
+    ScenarioStep, Services, SqlCheck, StepKind,
 };
 
 use hrsi_sim::time::{DAY, Ms};
@@ -71,6 +73,9 @@ impl Scenario {
         cfg.params = self.params.clone();
         cfg.fidelity = self.fidelity;
         cfg.steps = convert::sim_steps(&self.plan, &self.params);
+        if !self.restart_params.is_empty() {
+            cfg.steps = convert::set_before_starts(cfg.steps, &self.restart_params);
+        }
         cfg
     }
 
@@ -101,6 +106,40 @@ impl Scenario {
             return Err(with_hint(r));
         }
         self.params.set(name, value).map_err(|e| e.to_string())
+    }
+
+    /// Sets a system parameter at each restart, just before the `start` (as the operator does
+    /// after a long outage, e.g. `gfsc_daily_jobs_creation_start_date`), checked as
+    /// [`Scenario::set_param`]. Refused for a scenario written as steps: there, write a
+    /// `set_param` step before the `start`.
+    pub fn set_param_at_restart(&mut self, assignment: &str) -> Result<(), String> {
+        if matches!(&self.plan, Plan::Steps(s) if !s.is_empty()) {
+            return Err(format!(
+                "`{}` is written as steps (hint: add a `set_param` step before its `start`)",
+                self.origin
+            ));
+        }
+        let mut probe = self.params.clone();
+        let Some((name, value)) = assignment.split_once('=') else {
+            return Err(format!(
+                "`{assignment}` is not `NAME=VALUE` (e.g. `gfsc_daily_jobs_creation_start_date=2025-01-09`)"
+            ));
+        };
+        std::mem::swap(&mut probe, &mut self.params);
+        let checked = self.set_param(assignment);
+        std::mem::swap(&mut probe, &mut self.params);
+        checked?;
+        self.restart_params
+            .push((name.trim().to_owned(), value.trim().to_owned()));
+        Ok(())
+    }
+
+    /// Whether the plan restarts the system at least once (a `start` after a `stop`).
+    pub fn restarts(&self) -> bool {
+        self.to_sim_config()
+            .steps
+            .iter()
+            .any(|s| s.action == hrsi_sim::Action::Start)
     }
 
     /// Turns a fidelity switch on by name.

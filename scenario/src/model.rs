@@ -35,6 +35,9 @@ pub struct Scenario {
     pub history: Option<Ms>,
     /// What happens during the run.
     pub plan: Plan,
+    /// Parameters the operator sets at each restart, while the system is still down, just
+    /// before the `start` (`hrsi simulate --set-at-restart NAME=VALUE`), as (column, value).
+    pub restart_params: Vec<(String, String)>,
 }
 
 /// The operator's plan: outages in shorthand, or the canonical steps.
@@ -158,6 +161,16 @@ pub struct Expect {
     pub lost: BTreeMap<JobType, Count>,
     /// Lost units per type and reason.
     pub lost_reasons: BTreeMap<JobType, BTreeMap<String, Count>>,
+    /// Units lost beyond the baseline's (same seed, no outage, no step) per type:
+    /// `max(0, lost − baseline_lost)`. What the outage itself lost, told apart from the errors
+    /// every day has. Checked by the simulator.
+    pub lost_vs_baseline: BTreeMap<JobType, Count>,
+    /// Catch-up hours per type, from the type's own (re)start (its wave). Checked by the
+    /// simulator against the last restart before the step.
+    pub catch_up_hours: BTreeMap<JobType, HoursBound>,
+    /// Recovery hours from the system restart, per type (`None`: the run's recovery, the
+    /// largest over the types; written `all`). Checked by the simulator.
+    pub recovery_hours: BTreeMap<Option<JobType>, HoursBound>,
     /// SQL checks.
     pub sql: Vec<SqlCheck>,
     /// The step is refused by hrsi with a message containing this text.
@@ -234,6 +247,87 @@ impl Count {
             (Count::Eq, s)
         };
         rest.trim().parse().ok().map(ctor)
+    }
+}
+
+/// A bound on a number of hours. A type that never caught up counts as infinitely late: it
+/// fails `<`/`<=` bounds and meets `>`/`>=` ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HoursBound {
+    /// The comparison.
+    pub op: BoundOp,
+    /// The hours compared with.
+    pub hours: f64,
+}
+
+/// The comparison of an [`HoursBound`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundOp {
+    /// `<`.
+    Lt,
+    /// `<=` (a bare number).
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+}
+
+impl HoursBound {
+    /// Whether an observed value (`None`: never) meets the bound.
+    pub fn holds(self, v: Option<f64>) -> bool {
+        let v = v.unwrap_or(f64::INFINITY);
+        match self.op {
+            BoundOp::Lt => v < self.hours,
+            BoundOp::Le => v <= self.hours,
+            BoundOp::Gt => v > self.hours,
+            BoundOp::Ge => v >= self.hours,
+        }
+    }
+
+    /// Parses `"<= 48h"`, `"< 30"`, `"> 2.5 h"` or `"48"` (at most 48 h); hours are finite and
+    /// between 0 and 10⁶.
+    pub fn parse(s: &str) -> Option<HoursBound> {
+        let s = s.trim();
+        let (op, rest) = if let Some(r) = s.strip_prefix("<=") {
+            (BoundOp::Le, r)
+        } else if let Some(r) = s.strip_prefix(">=") {
+            (BoundOp::Ge, r)
+        } else if let Some(r) = s.strip_prefix('<') {
+            (BoundOp::Lt, r)
+        } else if let Some(r) = s.strip_prefix('>') {
+            (BoundOp::Gt, r)
+        } else {
+            (BoundOp::Le, s)
+        };
+        let rest = rest.trim();
+        let rest = rest.strip_suffix('h').unwrap_or(rest).trim_end();
+        let hours: f64 = rest.parse().ok()?;
+        (hours.is_finite() && (0.0..=1e6).contains(&hours)).then_some(HoursBound { op, hours })
+    }
+}
+
+impl std::fmt::Display for HoursBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = match self.op {
+            BoundOp::Lt => "<",
+            BoundOp::Le => "<=",
+            BoundOp::Gt => ">",
+            BoundOp::Ge => ">=",
+        };
+        write!(f, "{op} {} h", self.hours)
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Count::Eq(n) => write!(f, "== {n}"),
+            Count::Gt(n) => write!(f, "> {n}"),
+            Count::Ge(n) => write!(f, ">= {n}"),
+            Count::Lt(n) => write!(f, "< {n}"),
+            Count::Le(n) => write!(f, "<= {n}"),
+        }
     }
 }
 

@@ -226,6 +226,9 @@ pub(crate) struct RawExpect {
     pub nomad_running: Option<Vec<Spanned<String>>>,
     pub lost: Option<Pairs<RawCount>>,
     pub lost_reasons: Option<Pairs<Pairs<RawCount>>>,
+    pub lost_vs_baseline: Option<Pairs<RawCount>>,
+    pub catch_up_hours: Option<Pairs<RawHours>>,
+    pub recovery_hours: Option<Pairs<RawHours>>,
     pub sql: Option<Vec<Spanned<RawSqlCheck>>>,
     pub refused: Option<Spanned<String>>,
     pub services_failing: Option<Spanned<RawTypes>>,
@@ -274,6 +277,38 @@ impl<'de> Deserialize<'de> for RawCount {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(RawCount::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A bound on hours: `30` (at most 30 h) or a comparison such as `"<= 48h"`, `"> 2.5"`.
+#[derive(Debug)]
+pub(crate) enum RawHours {
+    Number(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawHours {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawHours;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("hours (`30`: at most 30 h) or a comparison (`\"<= 48h\"`)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawHours::Number(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawHours::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(RawHours::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawHours::Text(v.to_owned()))
             }
         }
         d.deserialize_any(V)

@@ -280,7 +280,7 @@ fn each_error_points_at_its_text_with_a_hint() {
             1,
             16,
             "unknown field `fsc_minutes`",
-            "did you mean `gfsc_minutes`?",
+            "did you mean `fsc_rlie_minutes`?",
         ),
         ("YAML syntax", "steps: [\n", 1, 8, "unclosed bracket", ""),
         (
@@ -619,9 +619,10 @@ fn lost_reasons_are_the_simulators() {
         | R::DailyInputNotReady
         | R::Failed
         | R::StuckInExternalError
-        | R::InputFailed => R::ALL.contains(&r),
+        | R::InputFailed
+        | R::TriggerBeforeWindow => R::ALL.contains(&r),
     };
     assert!(R::ALL.iter().all(|&r| listed(r)));
-    assert_eq!(R::ALL.len(), 6);
+    assert_eq!(R::ALL.len(), 7);
     assert_eq!(crate::validate::lost_reasons().count(), R::ALL.len());
 }

@@ -12,6 +12,8 @@ use crate::error::{ScenarioError, ScenarioErrors, Source, WithHint, did_you_mean
 use crate::model::*;
 use crate::raw::*;
 
+mod sim_expect;
+
 /// Lost reasons the model reports.
 pub(crate) fn lost_reasons() -> impl Iterator<Item = &'static str> + Clone {
     hrsi_sim::model::LostReason::ALL
@@ -80,6 +82,11 @@ fn serde_error(s: &Source<'_>, e: &serde_saphyr::Error) -> ScenarioError {
         err.line = n;
         err.column = 1;
         err.source_line = s.src.lines().last().unwrap_or("").to_owned();
+    }
+    if err.message.contains("expected mapping start") {
+        // The file is not a mapping at all (any file can be named): show none of its text.
+        err.text.clear();
+        err.len = 0;
     }
     err.hint(hint)
 }
@@ -157,6 +164,8 @@ impl Validator<'_> {
                     "`days` must be at least 1",
                     Some("the horizon in days, e.g. `30`".into()),
                 );
+            } else if let Some(m) = hrsi_sim::config::days_refusal(u64::from(days.value)) {
+                self.err(days, format!("`days`: {m}"), None);
             } else {
                 sc.days = days.value;
             }
@@ -195,7 +204,16 @@ impl Validator<'_> {
             sc.fidelity = f.value;
         }
         if let Some(h) = &raw.history {
+            let most = hrsi_sim::config::MAX_WARM_START_DAYS;
             match parse_duration(&h.value) {
+                Ok(ms) if ms as f64 > most * DAY as f64 => self.err(
+                    h,
+                    format!(
+                        "`history` is more than {most} days: the warm start is simulated like \
+                         the reported period, and {most} days reach every backward window"
+                    ),
+                    Some("e.g. `10d`".into()),
+                ),
                 Ok(ms) => sc.history = Some(ms),
                 Err(m) => self.err(h, m, Some("e.g. `10d`".into())),
             }
@@ -726,6 +744,7 @@ impl Validator<'_> {
                 }
             };
         }
+        self.sim_expect(e, &mut out);
         out
     }
 }
@@ -818,6 +837,7 @@ impl Scenario {
             fidelity: Fidelity::default(),
             history: None,
             plan: Plan::Outages(Vec::new()),
+            restart_params: Vec::new(),
         }
     }
 }

@@ -117,7 +117,7 @@ impl Calibration {
         let mut v = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
         let obj = v.as_object_mut().expect("calibration is an object");
         if !obj.contains_key(name) {
-            let hint = crate::params::closest(name, obj.keys().map(String::as_str))
+            let hint = crate::catalogue::suggest(name, obj.keys().map(String::as_str))
                 .map(|h| format!(" (hint: did you mean `{h}`?)"))
                 .unwrap_or_default();
             return Err(format!("unknown calibration value `{name}`{hint}"));
@@ -189,6 +189,46 @@ impl Calibration {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!(
                     "calibration `{n}` must be zero or positive, got {v}"
+                ));
+            }
+        }
+        // Upper bounds keep a run finite: each is far beyond anything plausible, and above
+        // them memory (inputs per day) or the event count (delays, durations) explode.
+        let most = [
+            ("s2_l1c_per_day", self.s2_l1c_per_day, 5_000.0),
+            ("s1_grd_per_day", self.s1_grd_per_day, 1_000.0),
+            (
+                "s1_passes_per_tile_per_cycle",
+                self.s1_passes_per_tile_per_cycle,
+                50.0,
+            ),
+            (
+                "s1_passes_per_mountain_tile_per_cycle",
+                self.s1_passes_per_mountain_tile_per_cycle,
+                50.0,
+            ),
+            ("fsc_rlie_minutes", self.fsc_rlie_minutes, 1_440.0),
+            ("rlies1_minutes", self.rlies1_minutes, 1_440.0),
+            ("rlies1s2_minutes", self.rlies1s2_minutes, 1_440.0),
+            ("sws_wds_minutes", self.sws_wds_minutes, 1_440.0),
+            ("gfsc_minutes", self.gfsc_minutes, 1_440.0),
+            ("worker_boot_minutes", self.worker_boot_minutes, 1_440.0),
+            ("availability_min_hours", self.availability_min_hours, 240.0),
+            ("availability_max_hours", self.availability_max_hours, 240.0),
+            ("indexing_minutes", self.indexing_minutes, 1_440.0),
+            (
+                "warm_start_days",
+                self.warm_start_days,
+                crate::config::MAX_WARM_START_DAYS,
+            ),
+            ("nrt_target_hours", self.nrt_target_hours, 240.0),
+            ("confirm_window_hours", self.confirm_window_hours, 240.0),
+        ];
+        for (n, v, max) in most {
+            if !(v.is_finite() && v <= max) {
+                return Err(format!(
+                    "calibration `{n}` must be at most {max}, got {v} (larger values make a run \
+                     take unbounded memory or time)"
                 ));
             }
         }

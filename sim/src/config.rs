@@ -20,6 +20,10 @@ pub struct Fidelity {
     /// GFSC: release an FSC-triggered job early when a same-day WDS/SWS exists (overwritten as
     /// coded by the 3-hour rule).
     pub gfsc_early_release: bool,
+    /// GFSC daily jobs: read the latest GFSC's catalogue `startDate` as its product date (the
+    /// other reading of jobs.md §4.2 step 3). Off: `startDate` is the earliest input sensing time
+    /// (the facts' inference), which skips more tiles as "input GFSC too old".
+    pub gfsc_start_date_is_product_date: bool,
 }
 
 /// An operator action.
@@ -185,3 +189,40 @@ impl Config {
 
 /// Default start of the reported period: a winter Monday (snow season).
 pub const DEFAULT_START: &str = "2025-01-06T00:00:00Z";
+
+/// The longest reported period a run accepts, days (10 years). A simulated year holds about
+/// 170 MB and takes about 1 s: memory and time grow with the days, so longer studies are split.
+pub const MAX_DAYS: u32 = 3_660;
+
+/// The longest warm start (`history:`, `warm_start_days`), days: it is simulated like the
+/// reported period, and 60 days already reach every backward window of the system.
+pub const MAX_WARM_START_DAYS: f64 = 60.0;
+
+/// Why a reported period of `days` is refused, or `None`.
+pub fn days_refusal(days: u64) -> Option<String> {
+    if days == 0 {
+        return Some("the reported period must be at least 1 day".into());
+    }
+    (days > u64::from(MAX_DAYS)).then(|| {
+        format!(
+            "{days} days is more than the {MAX_DAYS} (10 years) a run accepts: a simulated year \
+             needs about 170 MB and 1 s, so {days} days would need about {} GB (hint: split the \
+             study into runs of at most {MAX_DAYS} days)",
+            (days as f64 * 0.47 / 1024.0).ceil()
+        )
+    })
+}
+
+impl Config {
+    /// Checks every bound before anything runs: the horizon, the warm start and the calibration
+    /// (finite, in range). A config that passes runs in bounded memory and time.
+    pub fn check(&self) -> Result<(), String> {
+        if self.horizon <= 0 {
+            return Err("the reported period must be at least 1 day".into());
+        }
+        if let Some(m) = days_refusal((self.horizon as u64).div_ceil(DAY as u64)) {
+            return Err(m);
+        }
+        self.calibration.validate()
+    }
+}

@@ -4,6 +4,8 @@
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+mod gfsc;
+
 use crate::calibration::Calibration;
 use crate::config::{Action, Config};
 use crate::inputs::{Geometry, Input, N_TILES, Product};
@@ -41,6 +43,8 @@ pub struct Baseline {
     pub not_at_nrt: [bool; 5],
     /// The overdue level the NRT target allows per type ([`crate::recovery::nrt_allowance`]).
     pub nrt_allowance: [i64; 5],
+    /// Units the baseline lost per type in the reported window (errors every day has).
+    pub lost: [u64; 5],
 }
 
 /// Per-type counters of a run.
@@ -122,6 +126,8 @@ pub struct Outcome {
     pub not_at_nrt: [bool; 5],
     /// The overdue level the NRT target allows per type (from the baseline; 0 without one).
     pub nrt_allowance: [i64; 5],
+    /// Units the baseline lost per type (`None`: run without a baseline).
+    pub baseline_lost: Option<[u64; 5]>,
     /// GFSC daily tile-days created.
     pub daily_created: Vec<(u16, i64)>,
     /// Steps that never ran before the horizon (waiting for a catch-up that did not come).
@@ -134,7 +140,8 @@ struct TileState {
     init_l2a: Ms,
     since_init: u16,
     init_pending: bool,
-    latest_gfsc: Option<(i64, i64)>,
+    /// The tile's latest indexed GFSC: its catalogue `startDate` (ms) and product day.
+    latest_gfsc: Option<(Ms, i64)>,
 }
 
 /// Parameters read on hot paths, refreshed when one changes.
@@ -267,6 +274,11 @@ pub struct Engine<'a> {
     indexed_any: Vec<[u64; WORDS]>,
     indexed_s1: Vec<[u64; WORDS]>,
     indexed_count: Vec<u32>,
+    /// Earliest sensing time of the FSC/WDS/SWS indexed per (day, tile) (`Ms::MAX`: none).
+    gfsc_input_sensing: Grid<Ms>,
+    /// Publication time of the trigger of the last GFSC NRT job inserted (the creation window's
+    /// start, jobs.md §4.1 step 1); survives outages like the database does.
+    gfsc_watermark: Option<Ms>,
     daily_last: Option<i64>,
     daily_first: Option<i64>,
     daily_at: Option<Ms>,
@@ -287,6 +299,7 @@ pub struct Engine<'a> {
     nominal: [i64; 5],
     not_at_nrt: [bool; 5],
     nrt_allowance: [i64; 5],
+    baseline_lost: Option<[u64; 5]>,
     /// Types enabled when the system last stopped (what the next restart must bring back).
     stopped_mask: u8,
     catch: [Option<Catch>; 5],
@@ -520,6 +533,8 @@ impl<'a> Engine<'a> {
             indexed_any: vec![[0; WORDS]; n_days],
             indexed_s1: vec![[0; WORDS]; n_days],
             indexed_count: vec![0; n_days],
+            gfsc_input_sensing: Grid::new(first_day, n_days, N_TILES, Ms::MAX),
+            gfsc_watermark: None,
             daily_last: None,
             daily_first: None,
             daily_at: None,
@@ -539,6 +554,7 @@ impl<'a> Engine<'a> {
             nominal: baseline.map_or([1; 5], |b| b.nominal_overdue),
             not_at_nrt: baseline.map_or([false; 5], |b| b.not_at_nrt),
             nrt_allowance: baseline.map_or([0; 5], |b| b.nrt_allowance),
+            baseline_lost: baseline.map(|b| b.lost),
             stopped_mask: 0,
             catch: Default::default(),
             restarts: Vec::new(),
@@ -775,7 +791,7 @@ impl<'a> Engine<'a> {
             pos: 0,
             master: NONE,
             first_unit: NONE,
-            start_day: meas.div_euclid(DAY),
+            start_date: meas.div_euclid(DAY) * DAY,
         });
         self.set_status(id, Status::Initialized);
         if self.now >= 0 && self.now < self.cfg.horizon {
@@ -1277,6 +1293,7 @@ impl<'a> Engine<'a> {
 
     fn create_gfsc(&mut self) {
         let mut trig = take_batch!(self, self.to_create[4]);
+        self.drop_triggers_before_window(&mut trig);
         // One job per (tile, product day) in a pass: group the triggers.
         trig.sort_unstable_by_key(|&u| {
             let x = &self.units[u as usize];
@@ -1322,7 +1339,9 @@ impl<'a> Engine<'a> {
                 GfscKind::Fsc
             };
             job.ready_at = fsc_pub + GFSC_FSC_WAIT;
-            job.start_day = day;
+            let start = self.gfsc_start_date(tile, day);
+            self.jobs[j as usize].start_date = start;
+            self.gfsc_watermark = Some(self.trigger_publication(&trig[i..k]));
             for &u in &trig[i..k] {
                 self.attach(j, u);
             }
@@ -1386,10 +1405,14 @@ impl<'a> Engine<'a> {
             if bit(&self.indexed_any[d], tile) {
                 continue;
             }
-            let Some((start_day, product_day)) = self.tiles[usize::from(tile)].latest_gfsc else {
+            let Some((start, product_day)) = self.tiles[usize::from(tile)].latest_gfsc else {
                 continue;
             };
-            if product_day < today - 2 * gap || next >= start_day + gap || start_day == next {
+            // "Input GFSC too old": D (00:00) ≥ startDate + 7 d; or startDate on D itself.
+            if product_day < today - 2 * gap
+                || next * DAY >= start + gap * DAY
+                || start.div_euclid(DAY) == next
+            {
                 continue;
             }
             let j = self.new_job(
@@ -1399,7 +1422,7 @@ impl<'a> Engine<'a> {
                 (u64::from(tile) << 40) ^ ((next as u64) << 8) ^ 0xDA,
             );
             self.jobs[j as usize].gfsc = GfscKind::Daily;
-            self.jobs[j as usize].start_day = start_day;
+            self.jobs[j as usize].start_date = start;
             let u = match self.daily_expected.remove(&(tile, next)) {
                 Some(u) => u,
                 None => {
@@ -2026,7 +2049,12 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let mut names = result[..n].iter().sum::<i64>().max(0);
+        // Names come from os-worker-001 … os-worker-<max> (orchestration.md §3.6): when the
+        // sizing asks for more than the free names (its rounding can), the creation loop takes
+        // the free ones and then fails on the next (IndexError), skipping the deletion phase.
+        let free_names = (self.hot.max_workers - self.n_workers).max(0);
+        let asked = result[..n].iter().sum::<i64>().max(0);
+        let mut names = asked.min(free_names);
         let mut aborted = false;
         for (i, t) in list.iter().enumerate() {
             for _ in 0..result[i].max(0) {
@@ -2337,6 +2365,7 @@ impl<'a> Engine<'a> {
         match job.ty {
             JobType::FscRlieJob if !job.reprocessing => {
                 self.mark_indexed(d, job.tile, false);
+                self.note_gfsc_input(job.tile, job.meas);
                 self.fsc_for_wds.push(j);
                 self.tick(Svc::Creation, JobType::SwsWdsJob);
                 let published_at = self.now - (self.cal.indexing_minutes * MINUTE as f64) as Ms;
@@ -2354,6 +2383,7 @@ impl<'a> Engine<'a> {
             }
             JobType::SwsWdsJob => {
                 self.mark_indexed(d, job.tile, true);
+                self.note_gfsc_input(job.tile, job.meas);
                 let n = u8::from(job.parts.0) + u8::from(job.parts.1);
                 for _ in 0..n {
                     let u = self.new_unit(
@@ -2371,7 +2401,7 @@ impl<'a> Engine<'a> {
             }
             JobType::GfscJob => {
                 let ts = &mut self.tiles[usize::from(job.tile)];
-                ts.latest_gfsc = Some((job.start_day, day));
+                ts.latest_gfsc = Some((job.start_date, day));
             }
             _ => {}
         }
@@ -2728,6 +2758,7 @@ impl<'a> Engine<'a> {
             nominal_overdue: self.nominal,
             not_at_nrt: self.not_at_nrt,
             nrt_allowance: self.nrt_allowance,
+            baseline_lost: self.baseline_lost,
             daily_created: std::mem::take(&mut self.daily_created),
             steps_not_run,
         }

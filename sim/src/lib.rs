@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod calibration;
+pub mod catalogue;
 pub mod config;
 pub mod engine;
 pub mod inputs;
@@ -70,6 +71,7 @@ fn levels(cfg: &Config, out: &Outcome) -> Baseline {
     // The busiest day's rate: a type batched by day (RLIE-S1-S2) peaks with its largest day.
     let n_days = (cfg.horizon / time::DAY).max(1) as usize;
     let mut per_day = vec![[0u64; 5]; n_days];
+    let mut lost = [0u64; 5];
     for u in out
         .units
         .iter()
@@ -77,6 +79,7 @@ fn levels(cfg: &Config, out: &Outcome) -> Baseline {
     {
         let d = ((u.avail / time::DAY) as usize).min(n_days - 1);
         per_day[d][u.ty.idx()] += 1;
+        lost[u.ty.idx()] += u64::from(u.bucket == model::Bucket::Lost);
     }
     let target = (cfg.calibration.nrt_target_hours * time::HOUR as f64) as time::Ms;
     let allowance: [i64; 5] = std::array::from_fn(|t| {
@@ -88,6 +91,7 @@ fn levels(cfg: &Config, out: &Outcome) -> Baseline {
         daily: out.daily_created.clone(),
         not_at_nrt: std::array::from_fn(|t| nominal[t] > allowance[t]),
         nrt_allowance: allowance,
+        lost,
     }
 }
 
@@ -100,6 +104,7 @@ pub fn run_with_baseline(cfg: &Config) -> Outcome {
         out.nominal_overdue = b.nominal_overdue;
         out.not_at_nrt = b.not_at_nrt;
         out.nrt_allowance = b.nrt_allowance;
+        out.baseline_lost = Some(b.lost);
         return out;
     }
     let b = baseline(cfg);

@@ -41,17 +41,22 @@ pub enum LostReason {
     StuckInExternalError,
     /// An input job failed, so the inputs this unit needs never appear.
     InputFailed,
+    /// A GFSC FSC trigger sensed more than `gapfilling_search_default_duration_in_days` before
+    /// the creation window start (the watermark): the NRT creation query never returns it
+    /// (jobs.md §4.1 step 1, edge E9).
+    TriggerBeforeWindow,
 }
 
 impl LostReason {
     /// Every reason a unit can be lost for (all but [`LostReason::None`]), in report order.
-    pub const ALL: [LostReason; 6] = [
+    pub const ALL: [LostReason; 7] = [
         LostReason::OutsideSearchWindow,
         LostReason::DailyJobNotCreated,
         LostReason::DailyInputNotReady,
         LostReason::Failed,
         LostReason::StuckInExternalError,
         LostReason::InputFailed,
+        LostReason::TriggerBeforeWindow,
     ];
 
     /// The name used in reports.
@@ -64,6 +69,7 @@ impl LostReason {
             LostReason::Failed => "failed",
             LostReason::StuckInExternalError => "stuck_in_external_error",
             LostReason::InputFailed => "input_failed",
+            LostReason::TriggerBeforeWindow => "trigger_before_window",
         }
     }
 }
@@ -205,8 +211,8 @@ pub struct Job {
     pub master: u32,
     /// First unit it serves.
     pub first_unit: u32,
-    /// GFSC: start date (day) of its product.
-    pub start_day: i64,
+    /// GFSC: catalogue `startDate` of its product, ms (see `gfsc_start_date`).
+    pub start_date: Ms,
 }
 
 /// A worker VM's state.

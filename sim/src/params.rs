@@ -341,7 +341,8 @@ pub fn column(name: &str) -> Result<&'static Column, ParamError> {
         .find(|c| c.name == name)
         .ok_or_else(|| ParamError::Unknown {
             name: name.to_owned(),
-            hint: closest(name, COLUMNS.iter().map(|c| c.name)).map(str::to_owned),
+            hint: crate::catalogue::suggest(name, COLUMNS.iter().map(|c| c.name))
+                .map(str::to_owned),
         })
 }
 

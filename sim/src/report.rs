@@ -45,6 +45,13 @@ pub struct TypeReport {
     pub lost: u64,
     /// Lost units by reason.
     pub lost_reasons: BTreeMap<&'static str, u64>,
+    /// Units the baseline (same seed, no outage, no step) lost: the errors every day has.
+    /// Null for a run without a baseline.
+    pub baseline_lost: Option<u64>,
+    /// `lost` − `baseline_lost`: what the outage and the operator's steps lost beyond the
+    /// daily errors (may be negative: a different run order draws other errors). Null without
+    /// a baseline.
+    pub lost_vs_baseline: Option<i64>,
     /// Backward-reprocessing jobs (FSC/RLIE init mode).
     pub reprocessed: u64,
     /// Recovery of the last restart: hours from the system restart (the `start` step, not the
@@ -237,6 +244,8 @@ impl Report {
                 cancelled: 0,
                 lost: 0,
                 lost_reasons: BTreeMap::new(),
+                baseline_lost: out.baseline_lost.map(|b| b[i]),
+                lost_vs_baseline: None,
                 reprocessed: out.stats[i].reprocessed,
                 recovery_hours: last
                     .filter(|_| !not_at_nrt[i])
@@ -273,6 +282,7 @@ impl Report {
                     }
                 }
             }
+            r.lost_vs_baseline = r.baseline_lost.map(|b| r.lost as i64 - b as i64);
             job_types.insert(t.name(), r);
         }
         Report {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod docs;
 pub mod exit;
+pub mod params;
 pub mod patch_test;
 pub mod plan;
 pub mod simulate;
@@ -27,6 +28,8 @@ enum Command {
     Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
+    /// The system parameters and calibration keys: type, default, meaning, read by the model.
+    Params(params::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print the manual page (or write every command's page with --dir).
@@ -40,6 +43,7 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
+        Command::Params(args) => params::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     };
