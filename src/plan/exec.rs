@@ -188,6 +188,7 @@ impl Work {
                     daily: out.daily_created.clone(),
                     not_at_nrt: out.not_at_nrt,
                     nrt_allowance: out.nrt_allowance,
+                    lost: out.baseline_lost.unwrap_or_default(),
                 };
                 let mut r = record(0, cfg.seed, cfg, out);
                 r.baseline_lost_by_type = r.lost_by_type.clone();
