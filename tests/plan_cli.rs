@@ -102,6 +102,11 @@ fn same_bytes_whatever_the_thread_count_and_csv_has_every_run() {
     assert_eq!(lines.len(), 1 + 2 * 2, "header + points × seeds:\n{rows}");
     assert!(lines[0].starts_with("point,param.max_number_of_worker_instances,seed,"));
     assert!(lines[1].starts_with("0,40,1,true,"), "{}", lines[1]);
+    assert!(
+        lines[0].contains(",lost_gfsc_job,lost_vs_baseline_gfsc_job,"),
+        "{}",
+        lines[0]
+    );
     // The answer is one of the swept caps (or none), with its evidence.
     let a = &v["goal"]["answers"][0];
     assert!(

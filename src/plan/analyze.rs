@@ -33,8 +33,6 @@ pub struct PointSummary {
     /// Runs recovered within `--within` hours (a run that never recovers does not), and what
     /// they support.
     pub within: Option<Proportion>,
-    /// Units lost.
-    pub lost: Option<Mean>,
     /// Mean units lost per reason.
     pub lost_by_reason: BTreeMap<String, f64>,
     /// What the outage cost per type, in that type's unit ([`unit_of`]): units lost beyond
@@ -300,7 +298,6 @@ fn summarise(
                 level,
             )
         }),
-        lost: f(&|r| r.lost as f64),
         lost_by_reason: reasons,
         outage_lost_by_type: hrsi_sim::job_type::ALL_TYPES
             .iter()

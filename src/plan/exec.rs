@@ -37,8 +37,6 @@ pub struct RunRecord {
     pub waves_after_restart_hours: Vec<f64>,
     /// Types whose baseline is not at NRT (their recovery is never defined).
     pub baseline_not_at_nrt: Vec<String>,
-    /// Units lost, every type and reason.
-    pub lost: u64,
     /// Units lost by reason.
     pub lost_by_reason: BTreeMap<String, u64>,
     /// Units lost per type (each in its own unit).
@@ -237,9 +235,8 @@ fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunR
     let report = Report::new(cfg, out);
     let mut lost_by_reason: BTreeMap<String, u64> = BTreeMap::new();
     let mut lost_by_type: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut lost, mut redispatches) = (0, 0);
+    let mut redispatches = 0;
     for (name, t) in &report.job_types {
-        lost += t.lost;
         redispatches += t.redispatches;
         lost_by_type.insert((*name).to_owned(), t.lost);
         for (k, v) in &t.lost_reasons {
@@ -277,7 +274,6 @@ fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunR
             .iter()
             .map(|t| (*t).to_owned())
             .collect(),
-        lost,
         lost_by_reason,
         lost_by_type,
         baseline_lost_by_type: BTreeMap::new(),

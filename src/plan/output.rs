@@ -218,7 +218,9 @@ pub fn csv(plan: &Plan, records: &[RunRecord]) -> String {
     for t in types {
         s += &format!(",catch_up_hours_{}", t.name());
     }
-    s += ",lost";
+    for t in types {
+        s += &format!(",lost_{0},lost_vs_baseline_{0}", t.name());
+    }
     for r in LostReason::ALL {
         s += &format!(",lost_{}", r.name());
     }
@@ -229,14 +231,26 @@ pub fn csv(plan: &Plan, records: &[RunRecord]) -> String {
         for (_, v) in plan.labels(&plan.points[r.point]) {
             s += &format!(",{}", field(&v));
         }
-        s += &format!(",{},{},{}", r.seed, r.restarted, opt(r.recovery_hours));
+        // Empty: no restart; `never`: a restart after which production never came back.
+        let recovery = match (r.restarted, r.recovery_hours) {
+            (false, _) => String::new(),
+            (true, None) => "never".to_owned(),
+            (true, Some(h)) => h.to_string(),
+        };
+        s += &format!(",{},{},{recovery}", r.seed, r.restarted);
         for t in types {
             s += &format!(
                 ",{}",
                 opt(r.catch_up_by_type.get(t.name()).copied().flatten())
             );
         }
-        s += &format!(",{}", r.lost);
+        for t in types {
+            s += &format!(
+                ",{},{}",
+                r.lost_by_type.get(t.name()).copied().unwrap_or(0),
+                r.outage_lost(t.name())
+            );
+        }
         for reason in LostReason::ALL {
             s += &format!(
                 ",{}",

@@ -102,7 +102,7 @@ pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
     if let Some(w) = a.within_hours {
         h += &format!("<th>≤ {w} h (q ≥, {} conf.)</th>", pct(a.level.confidence));
     }
-    h += "<th>lost</th><th>peak workers</th><th>worker-hours</th><th>redispatches</th></tr>\n";
+    h += "<th>lost to the outage per type (beyond the baseline)</th><th>peak workers</th><th>worker-hours</th><th>redispatches</th></tr>\n";
     for p in &a.points {
         h += "<tr>";
         for x in &a.axes {
@@ -134,7 +134,7 @@ pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
         }
         h += &format!(
             "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            m(&p.lost),
+            esc(&super::output::outage_lost(p)).replace('\n', "<br>"),
             m(&p.peak_workers),
             m(&p.worker_hours),
             m(&p.redispatches)

@@ -304,7 +304,6 @@ pub(crate) mod testing {
     }
 
     pub fn lost(r: &mut RunRecord, reason: &str, n: u64) {
-        r.lost += n;
         r.lost_by_reason.insert(reason.to_owned(), n);
     }
 }
