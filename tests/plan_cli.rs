@@ -301,7 +301,7 @@ fn bad_input_exits_2_with_a_hint() {
         assert!(out.stdout.is_empty());
     }
     // Counts and seeds refused before anything is allocated or run.
-    let own: [(&[&str], &str); 4] = [
+    let own: [(&[&str], &str); 5] = [
         (
             &["--seed", "18446744073709551615", "--replications", "3"],
             "would pass the largest seed",
@@ -309,9 +309,14 @@ fn bad_input_exits_2_with_a_hint() {
         (&["--replications", "4294967295"], "more than 200000 runs"),
         (&["--seeds", "0..18446744073709551615"], "more than the"),
         (&["--replications", "auto"], "needs a --goal"),
+        (&["--days", "4294967295"], "more than the 3660"),
     ];
     for (extra, needle) in own {
-        let mut v = BASE[..6].to_vec();
+        let mut v = if extra.contains(&"--days") {
+            BASE[2..6].to_vec()
+        } else {
+            BASE[..6].to_vec()
+        };
         v.extend_from_slice(extra);
         let out = hrsi(&v, &repo());
         assert_eq!(out.status.code(), Some(2), "{extra:?}");

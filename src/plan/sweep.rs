@@ -255,8 +255,8 @@ impl Plan {
             (None, None) => {}
         }
         if let Some(d) = inputs.days {
-            if d == 0 {
-                return Err("--days must be at least 1".into());
+            if let Some(e) = hrsi_sim::config::days_refusal(u64::from(d)) {
+                return Err(format!("--days {d}: {e}"));
             }
             base.days = d;
         }
@@ -524,6 +524,9 @@ impl Plan {
                         .ok()
                         .filter(|d| *d > 0)
                         .ok_or_else(|| ctx("days are a whole number of at least 1".into()))?;
+                    if let Some(e) = hrsi_sim::config::days_refusal(u64::from(d)) {
+                        return Err(ctx(e));
+                    }
                     sc.days = d;
                 }
                 AxisKind::Restart => {
