@@ -149,6 +149,49 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_comparison_stops_when_decided_or_at_its_most_runs() {
+        let p = Plan::new(PlanInputs {
+            days: Some(6),
+            outage_start_day: Some(2.0),
+            outage_days: Some(2.0),
+            goal: Some(Goal::Restart),
+            ..PlanInputs::default()
+        })
+        .expect("valid plan");
+        // waves always 10 h slower but exactly as costly: "sooner" is decided at once,
+        // "cheaper" never is.
+        let sim = |pairs: &[(usize, u64)]| -> Vec<RunRecord> {
+            pairs
+                .iter()
+                .map(|&(pt, s)| {
+                    let mut r = rec(pt, s, Some(20.0 + 10.0 * pt as f64 + (s % 3) as f64));
+                    r.worker_hours =
+                        100.0 + (s % 5) as f64 + if s % 2 == 0 { 1.0 } else { -1.0 } * pt as f64;
+                    r
+                })
+                .collect()
+        };
+        let mut records = Vec::new();
+        loop {
+            let r = next_round(&p, &records);
+            if r.is_empty() {
+                break;
+            }
+            records.extend(sim(&r));
+        }
+        let n = |pt: usize| records.iter().filter(|r| r.point == pt).count();
+        assert_eq!(n(0), n(1), "paired: both plans run the same seeds");
+        assert_eq!(n(0), crate::plan::goals::RESTART_MOST_RUNS);
+        let a = crate::plan::analyze(&p, &records);
+        let ans = &a.goal.expect("goal").answers[0];
+        assert!(
+            ans.text.starts_with("production back sooner: all"),
+            "{}",
+            ans.text
+        );
+    }
+
+    #[test]
     fn the_budget_is_never_exceeded() {
         let p = plan(40);
         let mut records = Vec::new();

@@ -192,6 +192,11 @@ pub fn answer(
     }
 }
 
+/// Runs per restart plan after which the sequential replications stop comparing: two plans
+/// whose paired difference is still not significant then differ by less than the runs'
+/// spread, and the answer says "no significant difference" with its interval.
+pub const RESTART_MOST_RUNS: usize = 64;
+
 /// Whether a run meets a proportion goal (`None` for the restart comparison, which is not one).
 fn meets(plan: &Plan, goal: Goal, r: &RunRecord) -> Option<bool> {
     match goal {
@@ -260,6 +265,7 @@ pub fn open_points(plan: &Plan, runs: &[Vec<&RunRecord>]) -> Vec<(usize, Option<
             for (_, pts) in groups(plan, &[ax]) {
                 let find = |v: &str| pts.iter().copied().find(|&p| value(plan, ax, p) == v);
                 if let (Some(all), Some(waves)) = (find("all"), find("waves"))
+                    && runs[all].len() < RESTART_MOST_RUNS
                     && !restart::restart_decided(&runs[all], &runs[waves])
                 {
                     open.push((all, None));
