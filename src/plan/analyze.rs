@@ -96,7 +96,8 @@ pub struct RunsSpent {
     /// What a fixed number of seeds per point would cost to make any claim at
     /// `--probability`/`--confidence`: points × the fewest runs that can show it (59 at
     /// 95 %/95 %).
-    pub fixed_equivalent: u64,
+    /// `None` for the restart comparison and without a goal (no proportion to show).
+    pub fixed_equivalent: Option<u64>,
     /// That fewest number of runs per point.
     pub fixed_per_point: u64,
 }
@@ -209,7 +210,11 @@ pub fn analyze(plan: &Plan, records: &[RunRecord]) -> Analysis {
             total: records.len(),
             per_point_min: by_point.iter().map(Vec::len).min().unwrap_or(0),
             per_point_max: max_n,
-            fixed_equivalent: fewest_runs(plan.level) * plan.points.len() as u64,
+            fixed_equivalent: matches!(
+                plan.inputs.goal,
+                Some(g) if g != super::sweep::Goal::Restart
+            )
+            .then(|| fewest_runs(plan.level) * plan.points.len() as u64),
             fixed_per_point: fewest_runs(plan.level),
         },
         within_hours: within,

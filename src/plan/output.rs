@@ -190,19 +190,21 @@ pub fn render(a: &Analysis) -> String {
 /// "412 runs (2–59 per point, budget 5000; a fixed 59 per point would be 1180)".
 pub fn runs_spent(a: &Analysis) -> String {
     let r = &a.runs;
+    let fixed = r
+        .fixed_equivalent
+        .map(|f| format!("; a fixed {} per point would be {f}", r.fixed_per_point))
+        .unwrap_or_default();
     if r.per_point_min == r.per_point_max {
         format!("{} runs ({} per point)", r.total, r.per_point_max)
     } else {
         format!(
-            "{} runs ({}–{} per point{}; a fixed {} per point would be {})",
+            "{} runs ({}–{} per point{}{fixed})",
             r.total,
             r.per_point_min,
             r.per_point_max,
             r.max_runs
                 .map(|b| format!(", budget {b}"))
                 .unwrap_or_default(),
-            r.fixed_per_point,
-            r.fixed_equivalent
         )
     }
 }
