@@ -212,8 +212,8 @@ fn meets(plan: &Plan, goal: Goal, r: &RunRecord) -> Option<bool> {
 }
 
 /// The points whose further runs can still change the goal's answer, with the runs each
-/// would need (all meeting the goal) to settle it (for the sequential replications, in sweep
-/// order). A point that clearly meets or clearly fails is closed; so is, for the threshold
+/// would need (all meeting the goal) to settle it (for the sequential replications, group by
+/// group). A point that clearly meets or clearly fails is closed; so is, for the threshold
 /// goals, every point at or below a value that clearly fails.
 pub fn open_points(plan: &Plan, runs: &[Vec<&RunRecord>]) -> Vec<(usize, Option<u64>)> {
     let Some(goal) = plan.inputs.goal else {
@@ -274,7 +274,8 @@ pub fn open_points(plan: &Plan, runs: &[Vec<&RunRecord>]) -> Vec<(usize, Option<
             }
         }
     }
-    open.sort_unstable();
+    // In group order: the two plans of a restart comparison stay next to each other, so a
+    // budget that runs out cuts them alike (paired seeds).
     open
 }
 
