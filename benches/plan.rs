@@ -1,5 +1,5 @@
 //! `hrsi plan` speed: 1 000 simulations of a 30-day horizon with a 5-day outage (the issue's
-//! budget: ≤ 60 s on the project's 2-core machine). 100 seeds × {all, waves} × 5 outage starts:
+//! budget: ≤ 30 s on the project's 2-core machine). 100 seeds × {all, waves} × 5 outage starts:
 //! 1 000 runs sharing 100 baselines (one per seed), on every core.
 //!
 //! `cargo bench --bench plan` (release). CI only checks that it builds and runs once

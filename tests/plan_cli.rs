@@ -88,7 +88,13 @@ fn same_bytes_whatever_the_thread_count_and_csv_has_every_run() {
         &args(&[&sweep[..], &["--threads", "1", "--csv", csv_s]].concat()),
         &repo(),
     );
-    let two = hrsi(&args(&[&sweep[..], &["--threads", "2"]].concat()), &repo());
+    // As many threads as the machine has (more are refused), at most 2.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    let threads = cores.to_string();
+    let two = hrsi(
+        &args(&[&sweep[..], &["--threads", threads.as_str()]].concat()),
+        &repo(),
+    );
     let v = json(&one);
     assert!(one.stdout == two.stdout, "1 and 2 threads differ");
     let rows = std::fs::read_to_string(&csv).expect("csv written");
@@ -96,6 +102,11 @@ fn same_bytes_whatever_the_thread_count_and_csv_has_every_run() {
     assert_eq!(lines.len(), 1 + 2 * 2, "header + points × seeds:\n{rows}");
     assert!(lines[0].starts_with("point,param.max_number_of_worker_instances,seed,"));
     assert!(lines[1].starts_with("0,40,1,true,"), "{}", lines[1]);
+    assert!(
+        lines[0].contains(",lost_gfsc_job,lost_vs_baseline_gfsc_job,"),
+        "{}",
+        lines[0]
+    );
     // The answer is one of the swept caps (or none), with its evidence.
     let a = &v["goal"]["answers"][0];
     assert!(
@@ -165,7 +176,7 @@ fn shards_merged_give_the_same_bytes_as_one_machine() {
     assert!(
         single_json["goal"]["answers"][0]["text"]
             .as_str()
-            .is_some_and(|t| t.contains("faster"))
+            .is_some_and(|t| t.contains("sooner"))
     );
     // A missing slice is refused.
     let out = hrsi(&["merge", &names[0], &names[1]], &repo());
@@ -205,7 +216,7 @@ fn plots_and_report_are_written() {
         "{}",
         text(&out.stderr)
     );
-    for stem in ["backlog", "catch_up_vs_workers", "lost_vs_outage"] {
+    for stem in ["backlog", "recovery_vs_value", "lost_vs_outage_gfsc_job"] {
         let svg = std::fs::read_to_string(format!("{plots}/{stem}.svg")).expect("svg");
         assert!(
             svg.contains("@font-face") && svg.contains("<text"),
@@ -231,7 +242,16 @@ fn plots_and_report_are_written() {
 
 #[test]
 fn bad_input_exits_2_with_a_hint() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 14] = [
+        (&["--csv", "/nonexistent-dir/runs.csv"], "does not exist"),
+        (&["--json", "/"], "is a directory"),
+        (&["--report", "/dev/null"], "is a file, not a directory"),
+        (&["--json", "-", "--timeline", "-"], "standard output"),
+        (&["--threads", "100000"], "more than the"),
+        (
+            &["--sweep", "scenario.outage_days=1..2:1e-300"],
+            "at most 10000",
+        ),
         (&["--sweep", "workers=1,2"], "hint: an axis is"),
         (
             &["--sweep", "param.max_number_of_worker_instance=1,2"],
@@ -243,9 +263,16 @@ fn bad_input_exits_2_with_a_hint() {
         ),
         (
             &["--sweep", "param.max_number_of_worker_instances=50..10"],
-            "is not a range",
+            "goes down",
         ),
         (&["--shard", "4/3", "--out", "x.json"], "is not `I/N`"),
+        (
+            &[
+                "--sweep",
+                "param.max_number_of_worker_instances=-9223372036854775808..9223372036854775807",
+            ],
+            "at most 10000",
+        ),
         (
             &["--goal", "worker-cap"],
             "hint: add --sweep param.max_number_of_worker_instances",
@@ -273,17 +300,46 @@ fn bad_input_exits_2_with_a_hint() {
         assert!(!err.contains("panicked"), "{err}");
         assert!(out.stdout.is_empty());
     }
-    let out = hrsi(
-        &["scenarios/outage-5-days-waves.yaml", "--goal", "restart"],
-        &repo(),
-    );
-    assert_eq!(out.status.code(), Some(2));
+    // Counts and seeds refused before anything is allocated or run.
+    let own: [(&[&str], &str); 5] = [
+        (
+            &["--seed", "18446744073709551615", "--replications", "3"],
+            "would pass the largest seed",
+        ),
+        (&["--replications", "4294967295"], "more than 200000 runs"),
+        (&["--seeds", "0..18446744073709551615"], "more than the"),
+        (&["--replications", "auto"], "needs a --goal"),
+        (&["--days", "4294967295"], "more than the 3660"),
+    ];
+    for (extra, needle) in own {
+        let mut v = if extra.contains(&"--days") {
+            BASE[2..6].to_vec()
+        } else {
+            BASE[..6].to_vec()
+        };
+        v.extend_from_slice(extra);
+        let out = hrsi(&v, &repo());
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A scenario whose steps do more than one stop and restart cannot be compared.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sc = dir.path().join("two-stops.yaml");
+    std::fs::write(
+        &sc,
+        "days: 6\nsteps:\n  - advance: 1d\n  - stop: { confirm: yes }\n  - advance: 1d\n  \
+         - start: { confirm: yes }\n  - advance: 1d\n  - stop: { confirm: yes }\n",
+    )
+    .expect("write");
+    let out = hrsi(&[sc.to_str().expect("utf-8"), "--goal", "restart"], &repo());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("is written as steps (hint:"),
         "{}",
         text(&out.stderr)
     );
-    let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("junk.json"), "{}").expect("write");
     let out = hrsi(&["merge", "junk.json"], dir.path());
     assert_eq!(out.status.code(), Some(2));

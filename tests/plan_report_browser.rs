@@ -18,8 +18,12 @@ document.getElementById('f').addEventListener('load', async () => {
   const shown = svgs.filter(s => { const r = s.getBoundingClientRect(); return r.width > 300 && r.height > 150; });
   const texts = d.querySelectorAll('figure svg text').length;
   const font = d.fonts.check('14px "DejaVu Sans Embedded"');
+  const ids = [...d.querySelectorAll('figure')].map(f => f.id).join(',');
+  const backlog = [...d.querySelectorAll('#backlog svg text')].map(t => t.textContent);
+  const marks = ['outage', 'restart', 'wave 2'].filter(m => backlog.some(t => t.trim().startsWith(m))).length;
+  const dots = d.querySelectorAll('#recovery_vs_value svg circle').length;
   document.getElementById('result').textContent =
-    `figures=${svgs.length} shown=${shown.length} texts=${texts} font=${font} answers=${d.querySelectorAll('.answer').length}`;
+    `figures=${svgs.length} shown=${shown.length} texts=${texts} font=${font} answers=${d.querySelectorAll('.answer').length} ids=${ids} marks=${marks} dots=${dots}`;
 });
 </script></body></html>
 "#;
@@ -53,6 +57,8 @@ fn report_loads_in_chromium_with_its_plots_and_no_console_error() {
             "2",
             "--replications",
             "2",
+            "--restart",
+            "waves",
             "--sweep",
             "param.max_number_of_worker_instances=60,210",
             "--sweep",
@@ -109,9 +115,25 @@ fn report_loads_in_chromium_with_its_plots_and_no_console_error() {
             .unwrap_or_else(|| panic!("no {k} in {result:?}"))
             .to_owned()
     };
-    // Backlog, catch-up against the cap, lost against the outage length.
-    assert_eq!(field("figures"), "3", "{result}");
-    assert_eq!(field("shown"), "3", "{result}");
+    // Backlog, recovery against the cap, lost against the outage length (one per type that
+    // lost anything, each in its unit): every one drawn at a readable size.
+    let ids = field("ids");
+    let ids: Vec<&str> = ids.split(',').collect();
+    assert_eq!(ids[..2], ["backlog", "recovery_vs_value"], "{result}");
+    assert!(
+        ids[2..].iter().all(|i| i.starts_with("lost_vs_outage_")) && ids.len() > 2,
+        "{result}"
+    );
+    assert!(ids.contains(&"lost_vs_outage_gfsc_job"), "{result}");
+    assert_eq!(field("figures"), ids.len().to_string(), "{result}");
+    assert_eq!(field("shown"), ids.len().to_string(), "{result}");
+    // The backlog marks the outage, the restart and the second wave; recovery shows every run
+    // (2 seeds × 4 points at least, as dots or never-crosses, plus the median markers).
+    assert_eq!(field("marks"), "3", "{result}");
+    assert!(
+        field("dots").parse::<u32>().is_ok_and(|n| n >= 4),
+        "{result}"
+    );
     assert!(
         field("texts").parse::<u32>().is_ok_and(|n| n > 20),
         "{result}"

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod docs;
 pub mod exit;
 pub mod params;
 pub mod patch_test;
@@ -29,6 +30,10 @@ enum Command {
     PatchTest(patch_test::Args),
     /// The system parameters and calibration keys: type, default, meaning, read by the model.
     Params(params::Args),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (or write every command's page with --dir).
+    Man(docs::ManArgs),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -39,6 +44,8 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
         Command::Params(args) => params::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     };
     match result {
         Ok(code) => code,

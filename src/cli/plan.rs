@@ -12,9 +12,12 @@ use hrsi_sim::Restart;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
+
+mod paths;
 use crate::plan::output::{self, SHARD_FORMAT, ShardFile};
 use crate::plan::{Analysis, Goal, Plan, PlanInputs, RunRecord, ScenarioSource, Shard, Work};
 use crate::plan::{analyze, exec, plots, report};
+use paths::{Outputs, Sink};
 
 /// Arguments of `hrsi plan`.
 #[derive(Debug, clap::Args)]
@@ -80,9 +83,19 @@ struct PlanArgs {
     /// list `1,3,5` or a range `20..210:10` (end included).
     #[arg(long, value_name = "AXIS=VALUES")]
     sweep: Vec<String>,
-    /// Seeds per point: SEED..SEED+N-1 (default 10).
+    /// Seeds per point: N (SEED..SEED+N-1; default 10 without a goal), or `auto` (the default
+    /// with --goal): more seeds only where they can change the answer, up to --max-runs.
+    #[arg(long, value_name = "N|auto", value_parser = replications)]
+    replications: Option<Replications>,
+    /// The budget of --replications auto, in runs (default 5000; baselines not counted).
     #[arg(long, value_name = "N")]
-    replications: Option<u32>,
+    max_runs: Option<u64>,
+    /// The share of runs that must meet the goal for a claim (default 0.95).
+    #[arg(long, value_name = "P")]
+    probability: Option<f64>,
+    /// The confidence of every claim: one-sided Clopper-Pearson (default 0.95).
+    #[arg(long, value_name = "C")]
+    confidence: Option<f64>,
     /// The seeds, as a list or a range (instead of --replications).
     #[arg(long, value_name = "LIST")]
     seeds: Option<String>,
@@ -98,13 +111,20 @@ struct PlanArgs {
     /// The shard file to write (with --shard).
     #[arg(long, value_name = "FILE", requires = "shard")]
     out: Option<PathBuf>,
+    /// Check every input and output and print the work the plan would do; run nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
 struct OutArgs {
     /// Write the analysis as JSON to FILE, or to standard output with `-` (no table then).
-    #[arg(long, value_name = "FILE|-")]
-    json: Option<String>,
+    #[arg(long, value_name = "FILE|-", value_parser = sink)]
+    json: Option<Sink>,
+    /// Write the timeline of the chosen point's first seed (one row per 10 simulated minutes)
+    /// as CSV to FILE, or to standard output with `-` (no table then).
+    #[arg(long, value_name = "FILE|-", value_parser = sink)]
+    timeline: Option<Sink>,
     /// Write every run as CSV.
     #[arg(long, value_name = "FILE.csv")]
     csv: Option<PathBuf>,
@@ -114,9 +134,45 @@ struct OutArgs {
     /// Write a self-contained HTML report, DIR/index.html.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; more than the cores would not help).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+}
+
+fn sink(s: &str) -> Result<Sink, String> {
+    if s.is_empty() {
+        return Err("an empty path (hint: name a file, or `-` for standard output)".into());
+    }
+    Ok(Sink::parse(s))
+}
+
+impl OutArgs {
+    /// Every output of the command, for checking before anything runs.
+    fn outputs(&self, shard_out: &Option<PathBuf>) -> Outputs {
+        let mut o = Outputs::default();
+        o.sink("--json", &self.json);
+        o.sink("--timeline", &self.timeline);
+        o.file("--csv", &self.csv);
+        o.file("--out", shard_out);
+        o.dir("--plots", &self.plots);
+        o.dir("--report", &self.report);
+        o
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Replications {
+    Fixed(u32),
+    Auto,
+}
+
+fn replications(s: &str) -> Result<Replications, String> {
+    if s == "auto" {
+        return Ok(Replications::Auto);
+    }
+    s.parse::<u32>()
+        .map(Replications::Fixed)
+        .map_err(|_| format!("`{s}` is not a number of runs (1 to 4294967295) or `auto`"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -154,15 +210,21 @@ impl From<GoalArg> for Goal {
 fn after_help() -> String {
     format!(
         "\
-Each point of the sweep runs once per seed; each baseline (seed, parameters, calibration,
-horizon) is computed once and shared by the points that differ only in scenario settings.
-\"With 95 % confidence\" means at least 95 % of the seeds meet the goal (shown with n and the
-Wilson lower bound); a run that never catches up does not meet a deadline. Output is the same
-bytes for the same inputs, whatever the number of threads or shards.
+Each point of the sweep runs once per seed, every point the same seeds (common random numbers);
+each baseline (seed, parameters, calibration, horizon) is computed once and shared by the points
+that differ only in scenario settings. A claim \"with 95 % confidence\" is made only when the
+one-sided Clopper-Pearson lower bound of q, the probability that a run meets the goal, is at
+least --probability (0.95) at --confidence (0.95): 59 runs without a failure are the fewest
+that can show it. Otherwise the answer says what the runs support (\"at least 74.1 % of runs,
+95 % confidence, n = 10\") and how many more runs would settle it. With a goal, --replications
+auto (the default) adds seeds only where they can still change the answer, up to --max-runs.
+A run that never recovers is \"never\": +infinity in medians, never dropped, and it does not meet a
+deadline. Output is the same bytes for the same inputs, whatever the number of threads or shards.
 
 Exit codes:
-  0  the plan ran (and the goal, if any, has an answer within the sweep)
-  1  the goal has no answer within the swept values (e.g. no cap catches up in time)
+  0  the plan ran (and the goal, if any, has an answer the runs support)
+  1  no swept value is shown to meet the goal at --probability with --confidence (the answer
+     says what the runs support and how many more would settle it)
   2  bad input (sweep syntax, unknown parameter or calibration name, bad shard spec); nothing ran
 
 Examples:
@@ -170,12 +232,17 @@ Examples:
       --sweep param.max_number_of_worker_instances=20..210:10 --goal worker-cap --within 48
   hrsi plan --days 20 --outage-start-day 3 --outage-days 5 \\
       --sweep param.rlies1s2_max_search_window_days=3..15:2 --goal search-window
-  hrsi plan --days 20 --outage-start-day 3 --outage-days 5 --goal gfsc-start-date
+  hrsi plan --days 12 --outage-start-day 3 --outage-days 5 --goal gfsc-start-date
   hrsi plan scenarios/outage-5-days-waves.yaml --goal restart --report out/
   hrsi plan --days 30 --outage-start-day 3 --sweep scenario.outage_days=1..10 \\
       --sweep param.max_number_of_worker_instances=100,210,400 --goal outage-limit
-  hrsi plan ... --shard 2/4 --out shard-2.json     # one slice (CI matrix, Nomad job)
-  hrsi plan merge shard-*.json --json plan.json --report out/
+  hrsi plan --days 10 --outage-start-day 2 --outage-days 2 --replications 3 --timeline -
+  hrsi plan --days 10 --outage-start-day 2 --outage-days 2 --sweep scenario.restart=all,waves \\
+      --replications 20 --shard 2/4 --out shard-2.json     # slice 2 of 4 (CI matrix, Nomad job)
+  hrsi plan merge shard-1.json shard-2.json shard-3.json shard-4.json \\
+      --json plan.json --report out/
+  hrsi plan --days 30 --outage-start-day 5 --outage-days 5 --restart waves --dry-run \\
+      --sweep param.max_number_of_worker_instances=20..210:10 --goal worker-cap --within 48
 
 {}",
         hrsi_sim::calibration::ASSUMPTIONS
@@ -205,26 +272,53 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return usage(e),
     };
     if shard.is_some()
-        && (out.json.is_some() || out.csv.is_some() || out.plots.is_some() || out.report.is_some())
+        && (out.json.is_some()
+            || out.timeline.is_some()
+            || out.csv.is_some()
+            || out.plots.is_some()
+            || out.report.is_some())
     {
         return usage(
-            "--shard writes only its shard file (hint: give --json/--csv/--plots/--report to \
-             `hrsi plan merge`)",
+            "--shard writes only its shard file (hint: give --json/--timeline/--csv/--plots/\
+             --report to `hrsi plan merge`)",
         );
     }
     let plan = match Plan::new(inputs) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
+    if let Err(e) = out.outputs(&a.out).check() {
+        return usage(e);
+    }
+    if shard.is_some() && plan.sequential.is_some() {
+        return usage(
+            "--shard needs a fixed number of runs per point: sequential replications decide \
+             each round from the last (hint: add --replications 59, or run without --shard)",
+        );
+    }
     let pool = match pool(out.threads) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
-    let work = match Work::new(&plan, shard) {
-        Ok(w) => w,
-        Err(e) => return usage(e),
+    if a.dry_run {
+        return dry_run(&plan, shard);
+    }
+    let records = if plan.sequential.is_some() {
+        let mut round = 0;
+        match crate::plan::sequential::run(&plan, &mut |w: &Work| {
+            round += 1;
+            execute(&pool, w, None, Some(round))
+        }) {
+            Ok((r, _)) => r,
+            Err(e) => return usage(e),
+        }
+    } else {
+        let work = match Work::new(&plan, shard) {
+            Ok(w) => w,
+            Err(e) => return usage(e),
+        };
+        execute(&pool, &work, shard, None)
     };
-    let records = execute(&pool, &work, shard);
     if let (Some(shard), Some(path)) = (shard, &a.out) {
         let file = ShardFile {
             format: SHARD_FORMAT.to_owned(),
@@ -244,7 +338,41 @@ fn plan(a: PlanArgs, out: OutArgs) -> anyhow::Result<ExitCode> {
     finish(&plan, &records, &out, &pool)
 }
 
+/// `--dry-run`: what would run, on standard error; nothing on standard output.
+fn dry_run(plan: &Plan, shard: Option<Shard>) -> anyhow::Result<ExitCode> {
+    let work = match plan.sequential {
+        Some(budget) => {
+            let first = crate::plan::sequential::next_round(plan, &[]);
+            let w = match Work::of(plan, &first, None) {
+                Ok(w) => w,
+                Err(e) => return usage(e),
+            };
+            format!(
+                "replications auto: first round {} runs + {} baselines, at most {budget} runs",
+                w.runs(),
+                w.baselines()
+            )
+        }
+        None => {
+            let w = match Work::new(plan, shard) {
+                Ok(w) => w,
+                Err(e) => return usage(e),
+            };
+            format!("{} runs + {} baselines", w.runs(), w.baselines())
+        }
+    };
+    eprintln!(
+        "plan: dry run: {} point(s) of {} day(s), {work}; inputs and outputs checked, nothing ran",
+        plan.points.len(),
+        plan.base.days
+    );
+    Ok(ExitCode::from(exit::OK))
+}
+
 fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
+    if let Err(e) = m.out.outputs(&None).check() {
+        return usage(e);
+    }
     let mut files = Vec::new();
     for f in &m.files {
         match std::fs::read_to_string(f) {
@@ -280,8 +408,17 @@ fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
-    if threads == Some(0) {
-        return Err("--threads must be at least 1".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match threads {
+        Some(0) => return Err("--threads must be at least 1".into()),
+        // Runs are CPU-bound: threads past the cores only add memory (a run's world each).
+        Some(n) if n > cores => {
+            return Err(format!(
+                "--threads {n} is more than the {cores} core(s) this machine offers, which would \
+                 not run faster (hint: --threads {cores}, or leave it out)"
+            ));
+        }
+        _ => {}
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
@@ -299,10 +436,16 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn execute(pool: &rayon::ThreadPool, work: &Work, shard: Option<Shard>) -> Vec<RunRecord> {
+fn execute(
+    pool: &rayon::ThreadPool,
+    work: &Work,
+    shard: Option<Shard>,
+    round: Option<usize>,
+) -> Vec<RunRecord> {
     let total = (work.baselines() + work.runs()) as u64;
     let slice = shard
         .map(|s| format!(" (shard {}/{})", s.index + 1, s.count))
+        .or(round.map(|r| format!(" (round {r})")))
         .unwrap_or_default();
     eprintln!(
         "plan: {} runs, {} baselines{slice}, {} threads",
@@ -342,7 +485,7 @@ fn finish(
         write(path, output::csv(plan, records).as_bytes())?;
     }
     if out.plots.is_some() || out.report.is_some() {
-        let charts = match pool.install(|| charts(plan, &a)) {
+        let charts = match pool.install(|| charts(plan, &a, records)) {
             Ok(c) => c,
             Err(e) => anyhow::bail!("failed to draw the plots: {e}"),
         };
@@ -364,12 +507,25 @@ fn finish(
             write(&dir.join("index.html"), html.as_bytes())?;
         }
     }
-    match out.json.as_deref() {
-        Some("-") => emit(&output::to_json(&a))?,
-        Some(path) => {
-            write(Path::new(path), output::to_json(&a).as_bytes())?;
-            emit(&output::render(&a))?;
+    if let Some(t) = &out.timeline {
+        let chosen = chosen_point(&a);
+        let (cfg, outcome) =
+            exec::timeline(plan, chosen, plan.seeds[0]).map_err(anyhow::Error::msg)?;
+        let csv = hrsi_sim::report::timeline_csv(&cfg, &outcome);
+        match t {
+            Sink::Stdout => emit(&csv)?,
+            Sink::File(p) => write(p, csv.as_bytes())?,
         }
+    }
+    match &out.json {
+        Some(Sink::Stdout) => emit(&output::to_json(&a))?,
+        Some(Sink::File(path)) => {
+            write(path, output::to_json(&a).as_bytes())?;
+            if out.timeline != Some(Sink::Stdout) {
+                emit(&output::render(&a))?;
+            }
+        }
+        None if out.timeline == Some(Sink::Stdout) => {}
         None => emit(&output::render(&a))?,
     }
     Ok(ExitCode::from(if unanswered(&a) {
@@ -387,11 +543,28 @@ fn unanswered(a: &Analysis) -> bool {
     })
 }
 
-/// The plots that apply: the chosen plan's backlog, catch-up against the cap, lost against the
-/// outage length.
-fn charts(plan: &Plan, a: &Analysis) -> Result<Vec<plots::Chart>, String> {
-    let chosen = a.goal.as_ref().and_then(|g| g.chosen_point).unwrap_or(0);
-    let (cfg, outcome) = exec::timeline(plan, chosen, plan.seeds[0])?;
+/// The point whose timeline is shown: the goal's answer, else the first point.
+fn chosen_point(a: &Analysis) -> usize {
+    a.goal.as_ref().and_then(|g| g.chosen_point).unwrap_or(0)
+}
+
+/// Seeds the backlog band is drawn over (each one more simulation with its timeline).
+const BAND_SEEDS: usize = 10;
+
+/// The plots that apply: the chosen plan's backlog over its first seeds, recovery against the
+/// swept value, lost to the outage against its length per type.
+fn charts(plan: &Plan, a: &Analysis, records: &[RunRecord]) -> Result<Vec<plots::Chart>, String> {
+    use rayon::prelude::*;
+    let chosen = chosen_point(a);
+    let n = records
+        .iter()
+        .filter(|r| r.point == chosen)
+        .count()
+        .clamp(1, BAND_SEEDS);
+    let runs: Vec<_> = plan.seeds[..n.min(plan.seeds.len())]
+        .par_iter()
+        .map(|&seed| exec::timeline(plan, chosen, seed))
+        .collect::<Result<_, _>>()?;
     let label: Vec<String> = plan
         .labels(&plan.points[chosen])
         .into_iter()
@@ -402,9 +575,9 @@ fn charts(plan: &Plan, a: &Analysis) -> Result<Vec<plots::Chart>, String> {
     } else {
         label.join(", ")
     };
-    let mut c = vec![plots::backlog_chart(&cfg, &outcome, &label)];
-    c.extend(plots::catch_up_chart(plan, a));
-    c.extend(plots::lost_chart(plan, a));
+    let mut c = vec![plots::backlog_chart(&runs, &label)];
+    c.extend(plots::recovery_chart(plan, a, records));
+    c.extend(plots::lost_charts(plan, a));
     Ok(c)
 }
 
@@ -422,7 +595,14 @@ fn inputs(a: &PlanArgs) -> Result<PlanInputs, String> {
         set: a.set.clone(),
         fidelity: a.fidelity.clone(),
         sweeps: a.sweep.clone(),
-        replications: a.replications,
+        replications: match a.replications {
+            Some(Replications::Fixed(n)) => Some(n),
+            _ => None,
+        },
+        auto: matches!(a.replications, Some(Replications::Auto)),
+        max_runs: a.max_runs,
+        probability: a.probability,
+        confidence: a.confidence,
         seeds: a.seeds.clone(),
         goal: a.goal.map(Goal::from),
         within_hours: a.within,

@@ -12,28 +12,37 @@ use hrsi_sim::{Baseline, Config, Report};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::round2;
 use super::sweep::Plan;
 
 /// What one run gives the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunRecord {
     /// Point index.
     pub point: usize,
     /// Seed.
     pub seed: u64,
-    /// Whether the run had a restart (an outage); without one there is no catch-up to measure.
+    /// Whether the run had a restart (an outage); without one there is no recovery to measure.
     pub restarted: bool,
-    /// Hours from the restart until every type enabled again is caught up (waves included:
-    /// the last type's catch-up, design/simulation.md, counted from the restart instead of from
-    /// its own wave). `None`: not before the horizon, or no restart.
-    pub catch_up_hours: Option<f64>,
-    /// Each type's catch-up, from the instant it was enabled again (the report's definition).
+    /// Recovery (design/simulation.md, "Recovery"): hours from the system restart until every
+    /// type is back to its nominal overdue level, waves included. `None`: never before the
+    /// horizon (a wave that never came, a type that never caught up or whose baseline is not
+    /// at NRT), or no restart.
+    pub recovery_hours: Option<f64>,
+    /// Each type's recovery, from the system restart.
+    pub recovery_by_type: BTreeMap<String, Option<f64>>,
+    /// Each type's catch-up, from its own wave (shorter than its recovery with waves).
     pub catch_up_by_type: BTreeMap<String, Option<f64>>,
-    /// Units lost, every type and reason.
-    pub lost: u64,
+    /// Hours from the restart to each wave after the first (the instants types were enabled).
+    pub waves_after_restart_hours: Vec<f64>,
+    /// Types whose baseline is not at NRT (their recovery is never defined).
+    pub baseline_not_at_nrt: Vec<String>,
     /// Units lost by reason.
     pub lost_by_reason: BTreeMap<String, u64>,
+    /// Units lost per type (each in its own unit).
+    pub lost_by_type: BTreeMap<String, u64>,
+    /// Units the baseline (same seed, no outage) lost per type: what every day loses to errors.
+    pub baseline_lost_by_type: BTreeMap<String, u64>,
     /// Most worker VMs at once.
     pub peak_workers: i64,
     /// Worker VM hours.
@@ -42,6 +51,16 @@ pub struct RunRecord {
     pub redispatches: u64,
     /// Plan steps that never ran (a wave waiting for a catch-up that never came).
     pub steps_not_run: usize,
+}
+
+impl RunRecord {
+    /// What the outage cost per type: units lost beyond the baseline's (may be negative for a
+    /// type whose random errors happened to be fewer).
+    pub fn outage_lost(&self, ty: &str) -> i64 {
+        let run = self.lost_by_type.get(ty).copied().unwrap_or(0) as i64;
+        let base = self.baseline_lost_by_type.get(ty).copied().unwrap_or(0) as i64;
+        run - base
+    }
 }
 
 /// A slice of a sweep: shard `index` of `count` (0-based index).
@@ -85,11 +104,22 @@ pub struct Work {
 impl Work {
     /// Lays out the runs of a plan, grouped by baseline; with a shard, only its groups.
     pub fn new(plan: &Plan, shard: Option<Shard>) -> Result<Work, String> {
+        let pairs: Vec<(usize, u64)> = plan
+            .points
+            .iter()
+            .flat_map(|p| plan.seeds.iter().map(move |&s| (p.index, s)))
+            .collect();
+        Work::of(plan, &pairs, shard)
+    }
+
+    /// Lays out the given runs (point, seed) of a plan: one round of sequential replications.
+    pub fn of(plan: &Plan, pairs: &[(usize, u64)], shard: Option<Shard>) -> Result<Work, String> {
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
         let mut groups: Vec<Config> = Vec::new();
         let mut runs = Vec::new();
-        for p in &plan.points {
-            for &seed in &plan.seeds {
+        for &(point, seed) in pairs {
+            {
+                let p = &plan.points[point];
                 let cfg = plan.config(p, seed)?;
                 let base = Config {
                     steps: Vec::new(),
@@ -143,35 +173,41 @@ impl Work {
     }
 
     /// Baselines, then runs, in parallel on the current rayon pool; `tick` is called after each
-    /// (for a progress bar). Records come back sorted by point, then seed.
+    /// (for a progress bar). Records come back sorted by point, then seed. A run without an
+    /// outage is its own baseline: its record comes from the baseline's simulation.
     pub fn execute(&self, tick: &(dyn Fn() + Sync)) -> Vec<RunRecord> {
-        let baselines: Vec<Baseline> = self
+        let baselines: Vec<(Baseline, RunRecord)> = self
             .baselines
             .par_iter()
             .map(|cfg| {
-                let b = hrsi_sim::baseline(cfg);
+                let out = hrsi_sim::run_with_baseline(cfg);
+                let b = Baseline {
+                    nominal_overdue: out.nominal_overdue,
+                    daily: out.daily_created.clone(),
+                    not_at_nrt: out.not_at_nrt,
+                    nrt_allowance: out.nrt_allowance,
+                    lost: out.baseline_lost.unwrap_or_default(),
+                };
+                let mut r = record(0, cfg.seed, cfg, out);
+                r.baseline_lost_by_type = r.lost_by_type.clone();
                 tick();
-                b
+                (b, r)
             })
             .collect();
         let mut records: Vec<RunRecord> = self
             .runs
             .par_iter()
             .map(|(point, seed, cfg, g)| {
-                let b = &baselines[*g];
-                let out = if cfg.steps.is_empty() {
-                    // No outage: the run is its own baseline (as `hrsi simulate` does).
-                    hrsi_sim::run(
-                        cfg,
-                        Some(&Baseline {
-                            daily: Vec::new(),
-                            ..b.clone()
-                        }),
-                    )
+                let (b, nominal) = &baselines[*g];
+                let mut r = if cfg.steps.is_empty() {
+                    RunRecord {
+                        point: *point,
+                        ..nominal.clone()
+                    }
                 } else {
-                    hrsi_sim::run(cfg, Some(b))
+                    record(*point, *seed, cfg, hrsi_sim::run(cfg, Some(b)))
                 };
-                let r = record(*point, *seed, cfg, out);
+                r.baseline_lost_by_type = nominal.lost_by_type.clone();
                 tick();
                 r
             })
@@ -195,47 +231,52 @@ pub fn timeline(
 
 fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunRecord {
     let restarted = !out.restarts.is_empty();
-    let catch_up_hours = out.restarts.last().and_then(|r| {
-        if out.steps_not_run > 0 {
-            return None;
-        }
-        let mut last = r.at;
-        for (enabled, caught) in r.enabled_at.iter().zip(&r.caught_at) {
-            if enabled.is_some() {
-                last = last.max((*caught)?);
-            }
-        }
-        Some(round2((last - r.at) as f64 / hrsi_sim::time::HOUR as f64))
-    });
     let steps_not_run = out.steps_not_run;
     let report = Report::new(cfg, out);
     let mut lost_by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut lost, mut redispatches) = (0, 0);
-    for t in report.job_types.values() {
-        lost += t.lost;
+    let mut lost_by_type: BTreeMap<String, u64> = BTreeMap::new();
+    let mut redispatches = 0;
+    for (name, t) in &report.job_types {
         redispatches += t.redispatches;
+        lost_by_type.insert((*name).to_owned(), t.lost);
         for (k, v) in &t.lost_reasons {
             *lost_by_reason.entry((*k).to_owned()).or_default() += v;
         }
     }
-    let catch_up_by_type = report
-        .restarts
-        .last()
-        .map(|r| {
-            r.catch_up_hours
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect()
-        })
-        .unwrap_or_default();
+    let by_type = |m: &BTreeMap<&'static str, Option<f64>>| -> BTreeMap<String, Option<f64>> {
+        m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    };
+    let last = report.restarts.last();
     RunRecord {
         point,
         seed,
         restarted,
-        catch_up_hours,
-        catch_up_by_type,
-        lost,
+        recovery_hours: if restarted {
+            report.recovery_hours
+        } else {
+            None
+        },
+        recovery_by_type: last
+            .map(|r| by_type(&r.recovery_hours_by_type))
+            .unwrap_or_default(),
+        catch_up_by_type: last.map(|r| by_type(&r.catch_up_hours)).unwrap_or_default(),
+        waves_after_restart_hours: last
+            .map(|r| {
+                r.waves
+                    .iter()
+                    .map(|w| w.after_restart_hours)
+                    .filter(|h| *h > 0.0)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        baseline_not_at_nrt: report
+            .baseline_not_at_nrt
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
         lost_by_reason,
+        lost_by_type,
+        baseline_lost_by_type: BTreeMap::new(),
         peak_workers: report.peak_workers,
         worker_hours: report.worker_hours,
         redispatches,

@@ -1,9 +1,11 @@
 //! `hrsi plan`: capacity answers with confidence.
 //!
 //! A plan sweeps system parameters, scenario settings and calibration values
-//! ([`sweep`]), runs every point over several seeds in parallel with each baseline computed once
-//! ([`exec`]), summarises the runs with means and 95 % intervals ([`stats`], [`analyze`]), and
-//! answers a question directly ([`goals`]). Outputs: a table, JSON, CSV of every run, shard
+//! ([`sweep`], [`values`]), runs every point over the same seeds in parallel with each baseline
+//! computed once ([`exec`]), or round by round only where more seeds can change the answer
+//! ([`sequential`]), summarises the runs (recovery spread with "never" as +infinity, losses per
+//! type beyond the baseline: [`stats`], [`analyze`]), and answers a question with claims made
+//! only on the one-sided Clopper-Pearson bound ([`goals`]). Outputs: a table, JSON, CSV of every run, shard
 //! files and their merge ([`output`]), plots ([`plots`]) and a self-contained HTML report
 //! ([`report`]). Everything here is pure apart from the rayon pool: reading and writing files
 //! is the command line's job.
@@ -31,8 +33,10 @@ pub mod goals;
 pub mod output;
 pub mod plots;
 pub mod report;
+pub mod sequential;
 pub mod stats;
 pub mod sweep;
+pub mod values;
 
 pub use analyze::{Analysis, analyze};
 pub use exec::{RunRecord, Shard, Work};

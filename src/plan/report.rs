@@ -4,7 +4,7 @@
 
 use super::analyze::Analysis;
 use super::plots::{self, Chart};
-use super::stats::Mean;
+use super::stats::{Mean, pct};
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -62,15 +62,21 @@ pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
         }
     }
     h += &format!(
-        "<p>\"With 95 % confidence\" means at least 95 % of the seeds meet the goal, shown with n \
-         and the Wilson lower bound; a run that never catches up does not meet a deadline. \
-         Catch-up is the time from the restart until every job type is back to its nominal \
-         overdue level (waves included). The nominal level comes from the baseline with the \
-         same parameters (design/simulation.md), so a cap too small to keep up even without an \
-         outage can show a short catch-up: the worker-cap answer therefore requires every \
-         larger swept cap to meet the deadline too. Seeds: {} ({} per point).</p>\n",
-        esc(&format!("{:?}", a.seeds)),
-        a.seeds.len()
+        "<p>A claim \"with {conf} confidence\" is made only when the one-sided Clopper-Pearson \
+         lower bound of q, the probability that one run meets the goal, is at least {p} \
+         (design/simulation.md, \"Confidence\"): {fewest} runs without a failure are the fewest \
+         that can show it. Otherwise the answer says what the runs support and how many more \
+         would settle it. Recovery is the time from the system restart until every job type is \
+         back to its nominal overdue level (waves included); a run that never recovers is \
+         \"never\" (+infinity in medians and quantiles) and does not meet a deadline. The \
+         nominal level comes from the baseline with the same parameters, so a cap too small to \
+         keep up even without an outage can show a short recovery: the worker-cap answer \
+         therefore requires every larger swept cap to meet the deadline too. Every point runs \
+         the same seeds (common random numbers): {spent}.</p>\n",
+        conf = pct(a.level.confidence),
+        p = pct(a.level.probability),
+        fewest = a.runs.fixed_per_point,
+        spent = esc(&super::output::runs_spent(a)),
     );
     h += "<h2>Plots</h2>\n";
     if charts.is_empty() {
@@ -92,11 +98,11 @@ pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
     for x in &a.axes {
         h += &format!("<th class=\"k\">{}</th>", esc(&x.key));
     }
-    h += "<th>runs</th><th>catch-up h [95 % CI]</th><th>never caught up</th>";
+    h += "<th>runs</th><th>recovery h median [p10–p90]</th><th>never recovered</th>";
     if let Some(w) = a.within_hours {
-        h += &format!("<th>≤ {w} h (Wilson lb)</th>");
+        h += &format!("<th>≤ {w} h (q ≥, {} conf.)</th>", pct(a.level.confidence));
     }
-    h += "<th>lost</th><th>peak workers</th><th>worker-hours</th><th>redispatches</th></tr>\n";
+    h += "<th>lost to the outage per type (beyond the baseline)</th><th>peak workers</th><th>worker-hours</th><th>redispatches</th></tr>\n";
     for p in &a.points {
         h += "<tr>";
         for x in &a.axes {
@@ -108,18 +114,27 @@ pub fn html(a: &Analysis, charts: &[Chart]) -> Result<String, String> {
         h += &format!(
             "<td>{}</td><td>{}</td><td>{}</td>",
             p.runs,
-            m(&p.catch_up_hours),
-            p.never_caught_up
+            p.recovery.as_ref().map_or("–".to_owned(), |r| format!(
+                "{} [{}–{}]",
+                r.median, r.p10, r.p90
+            )),
+            p.never_recovered
         );
         if a.within_hours.is_some() {
             h += &match &p.within {
-                Some(w) => format!("<td>{}/{} ({:.2})</td>", w.k, w.n, w.wilson_lower),
+                Some(w) => format!(
+                    "<td>{}/{} ({}){}</td>",
+                    w.k,
+                    w.n,
+                    pct(w.lower),
+                    if w.confident { " ✓" } else { "" }
+                ),
                 None => "<td>–</td>".into(),
             };
         }
         h += &format!(
             "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            m(&p.lost),
+            esc(&super::output::outage_lost(p)).replace('\n', "<br>"),
             m(&p.peak_workers),
             m(&p.worker_hours),
             m(&p.redispatches)

@@ -9,11 +9,15 @@
 
 use std::collections::BTreeMap;
 
-use hrsi_scenario::{Plan as ScenarioPlan, Scenario};
+use hrsi_scenario::{Outage, Plan as ScenarioPlan, Scenario, ScenarioStep, StepKind};
 use hrsi_sim::config::{Action, Step};
 use hrsi_sim::time::{DAY, Instant, Ms};
 use hrsi_sim::{Calibration, Config, Restart};
+
+use super::stats::Level;
 use serde::{Deserialize, Serialize};
+
+pub use super::values::{SCENARIO_AXES, parse_axis, parse_seeds, parse_values};
 
 /// The questions `--goal` answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +93,18 @@ pub struct PlanInputs {
     pub goal: Option<Goal>,
     /// `--within HOURS`.
     pub within_hours: Option<f64>,
+    /// `--replications auto` given explicitly (it is also the default with a goal).
+    #[serde(default)]
+    pub auto: bool,
+    /// `--max-runs N`: the budget of a sequential plan (runs, baselines not counted).
+    #[serde(default)]
+    pub max_runs: Option<u64>,
+    /// `--probability P`: the share of runs that must meet the goal (default 0.95).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// `--confidence C`: the confidence of every claim (default 0.95).
+    #[serde(default)]
+    pub confidence: Option<f64>,
 }
 
 /// What an axis changes.
@@ -158,168 +174,52 @@ pub struct Plan {
     pub base: Scenario,
     /// The outage every point has unless an axis changes it (`None`: the scenario's own plan).
     pub base_outage: Option<OutageSpec>,
+    /// The outage was read from the scenario's steps (one stop, one restart).
+    pub outage_from_steps: bool,
     /// Swept axes, in the order given.
     pub axes: Vec<Axis>,
     /// Every point.
     pub points: Vec<Point>,
-    /// Seeds, one replication each.
+    /// Seeds, one replication each; with `sequential`, the seeds a point may use, in the
+    /// order it uses them (every point the same: common random numbers).
     pub seeds: Vec<u64>,
+    /// The run budget when replications are sequential (`--replications auto`).
+    pub sequential: Option<u64>,
+    /// The probability and confidence of every claim.
+    pub level: Level,
 }
 
-/// Default number of replications (seeds) per point.
+/// Default number of replications (seeds) per point without a goal.
 pub const DEFAULT_REPLICATIONS: u32 = 10;
 /// Most points × seeds one plan may hold: a typo in a range should not start a week of work,
 /// and every run's config is laid out in memory first (a few kB each), shards included.
 pub const MAX_RUNS: usize = 200_000;
-const SCENARIO_AXES: &str = "outage_days, outage_start_day, restart, days, gfsc_start_date";
-
-fn axis_hint() -> String {
-    format!(
-        "(hint: an axis is `param.NAME` (a system parameter), `calib.NAME` (a calibration value) \
-         or `scenario.X` with X one of {SCENARIO_AXES}; e.g. \
-         `--sweep param.max_number_of_worker_instances=20..210:10`)"
-    )
-}
-
-/// Splits `a,b,c` at commas outside brackets (a `job_types_list` value is a JSON list).
-fn split_list(s: &str) -> Vec<String> {
-    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
-    for c in s.chars() {
-        match c {
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(cur.trim().to_owned());
-                cur.clear();
-                continue;
+/// Default budget of a sequential plan, runs.
+pub const DEFAULT_MAX_RUNS: u64 = 5_000;
+/// The one outage of a scenario written as steps, when its steps are only that: nominal time,
+/// a stop, time down, the restart (at once, or in waves widening `job_types_list` as the types
+/// catch up). The restart and gfsc-start-date goals compare ways of restarting, so they plan
+/// from this outage. `None` when the steps do anything else.
+fn outage_of_steps(steps: &[ScenarioStep]) -> Option<Outage> {
+    let (mut t, mut stop, mut start, mut waves) = (0, None, None, false);
+    for st in steps {
+        match &st.kind {
+            StepKind::Advance(ms) if start.is_none() => t += ms,
+            StepKind::Stop { confirm: true } if stop.is_none() => stop = Some(t),
+            StepKind::Start { confirm: true } if stop.is_some() && start.is_none() => {
+                start = Some(t)
             }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    out.push(cur.trim().to_owned());
-    out
-}
-
-/// Expands `FROM..TO[:STEP]` (inclusive) or a comma list into value labels.
-pub fn parse_values(key: &str, text: &str) -> Result<Vec<String>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(format!(
-            "`--sweep {key}=` has no values (hint: a list `1,3,5` or a range `20..210:10`)"
-        ));
-    }
-    if let Some((from, rest)) = text.split_once("..")
-        && !text.starts_with('[')
-    {
-        let (to, step) = rest.split_once(':').unwrap_or((rest, "1"));
-        let bad = || {
-            format!(
-                "`{text}` is not a range for `{key}` (hint: `FROM..TO:STEP` with numbers, TO included, \
-                 e.g. `20..210:10`)"
-            )
-        };
-        let int = |s: &str| s.trim().parse::<i64>().ok();
-        if let (Some(a), Some(b), Some(st)) = (int(from), int(to), int(step)) {
-            if st <= 0 || a > b {
-                return Err(bad());
-            }
-            let n = (b - a) / st + 1;
-            if n > 10_000 {
-                return Err(format!(
-                    "`{text}` gives {n} values for `{key}` (at most 10000)"
-                ));
-            }
-            return Ok((0..n).map(|i| (a + i * st).to_string()).collect());
-        }
-        let num = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-        let (Some(a), Some(b), Some(st)) = (num(from), num(to), num(step)) else {
-            return Err(bad());
-        };
-        if st <= 0.0 || a > b {
-            return Err(bad());
-        }
-        let n = ((b - a) / st + 1e-9).floor() as i64 + 1;
-        if n > 10_000 {
-            return Err(format!(
-                "`{text}` gives {n} values for `{key}` (at most 10000)"
-            ));
-        }
-        // Computed as a + i·step and rounded to 6 decimals, so 0.1 steps print as 0.3, not
-        // 0.30000000000000004.
-        return Ok((0..n)
-            .map(|i| {
-                let v = ((a + i as f64 * st) * 1e6).round() / 1e6;
-                v.to_string()
-            })
-            .collect());
-    }
-    let values = split_list(text);
-    if values.iter().any(String::is_empty) {
-        return Err(format!(
-            "`{text}` has an empty value for `{key}` (hint: separate values with single commas)"
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for v in &values {
-        if !seen.insert(v) {
-            return Err(format!("`{key}` lists `{v}` twice"));
+            StepKind::SetParam(ps) if ps.iter().all(|p| p.name == "job_types_list") => {}
+            StepKind::RunUntil { .. } if start.is_some() => waves = true,
+            k if k.harness_only() => {}
+            _ => return None,
         }
     }
-    Ok(values)
-}
-
-/// Parses one `--sweep AXIS=VALUES` (names and values are checked later, against the base).
-pub fn parse_axis(spec: &str) -> Result<Axis, String> {
-    let Some((key, values)) = spec.split_once('=') else {
-        return Err(format!(
-            "`--sweep {spec}` is not `AXIS=VALUES` {}",
-            axis_hint()
-        ));
-    };
-    let key = key.trim();
-    let (prefix, name) = key
-        .split_once('.')
-        .ok_or_else(|| format!("`{key}` has no prefix {}", axis_hint()))?;
-    let kind = match prefix {
-        "param" => {
-            hrsi_sim::params::column(name).map_err(|e| format!("--sweep: {e}"))?;
-            AxisKind::Param(name.to_owned())
-        }
-        "calib" => AxisKind::Calib(name.to_owned()),
-        "scenario" => match name {
-            "outage_days" => AxisKind::OutageDays,
-            "outage_start_day" => AxisKind::OutageStartDay,
-            "restart" => AxisKind::Restart,
-            "days" => AxisKind::Days,
-            "gfsc_start_date" => AxisKind::GfscStartDate,
-            _ => {
-                let hint = hrsi_sim::params::closest(name, SCENARIO_AXES.split(", "))
-                    .map(|h| format!("did you mean `scenario.{h}`?"))
-                    .unwrap_or_else(|| format!("scenario axes: {SCENARIO_AXES}"));
-                return Err(format!("unknown scenario axis `{key}` (hint: {hint})"));
-            }
-        },
-        _ => {
-            return Err(format!(
-                "unknown axis prefix `{prefix}` in `{key}` {}",
-                axis_hint()
-            ));
-        }
-    };
-    Ok(Axis {
-        key: key.to_owned(),
-        kind,
-        values: parse_values(key, values)?,
-    })
-}
-
-/// Parses `--seeds`: a list (`1,2,7`) or a range (`1..20`).
-pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
-    let values = parse_values("--seeds", text)?;
-    let seeds: Result<Vec<u64>, _> = values.iter().map(|v| v.parse::<u64>()).collect();
-    seeds.map_err(|_| {
-        format!("`--seeds {text}` is not a list of seeds (hint: `1,2,7` or `1..20`, whole numbers)")
+    let (stop, start) = (stop?, start?);
+    Some(Outage {
+        start: stop,
+        length: start - stop,
+        restart: if waves { Restart::Waves } else { Restart::All },
     })
 }
 
@@ -355,8 +255,8 @@ impl Plan {
             (None, None) => {}
         }
         if let Some(d) = inputs.days {
-            if d == 0 {
-                return Err("--days must be at least 1".into());
+            if let Some(e) = hrsi_sim::config::days_refusal(u64::from(d)) {
+                return Err(format!("--days {d}: {e}"));
             }
             base.days = d;
         }
@@ -382,6 +282,18 @@ impl Plan {
             axes.push(axis);
         }
         add_goal_axes(&inputs, &mut axes);
+        // The restart goals compare ways of restarting: a scenario written as one stop and one
+        // restart is read as that outage.
+        let mut from_steps = None;
+        if matches!(inputs.goal, Some(Goal::Restart | Goal::GfscStartDate))
+            && inputs.outage_start_day.is_none()
+            && inputs.outage_days.is_none()
+            && let ScenarioPlan::Steps(steps) = &base.plan
+            && let Some(o) = outage_of_steps(steps)
+        {
+            from_steps = Some(o);
+            base.plan = ScenarioPlan::Outages(vec![o]);
+        }
         let swept = |k: AxisKind| axes.iter().any(|a| a.kind == k);
         let restart = inputs.restart.unwrap_or(Restart::All);
         let base_outage = match (inputs.outage_start_day, inputs.outage_days) {
@@ -419,7 +331,72 @@ impl Plan {
         if base_outage.is_none() && inputs.restart.is_some() {
             base.set_restart(restart)?;
         }
+        let level = level(&inputs)?;
+        let mut n_points: u64 = 1;
+        for a in &axes {
+            n_points = n_points.saturating_mul(a.values.len() as u64);
+        }
+        let limit = MAX_RUNS as u64;
+        if n_points > limit {
+            return Err(format!(
+                "the sweep has {n_points} points, more than {MAX_RUNS} runs (hint: coarser steps, \
+                 or split it into several plans)"
+            ));
+        }
+        let sequential = match (inputs.auto, inputs.replications, &inputs.seeds) {
+            (true, Some(_), _) | (true, _, Some(_)) => {
+                return Err(
+                    "--replications auto chooses the seeds itself (hint: drop --seeds, \
+                            or give --replications N for a fixed number)"
+                        .into(),
+                );
+            }
+            (true, None, None) if inputs.goal.is_none() => {
+                return Err(
+                    "--replications auto needs a --goal to decide when to stop (hint: \
+                            add --goal, or give --replications N)"
+                        .into(),
+                );
+            }
+            (auto, None, None) if auto || inputs.goal.is_some() => {
+                let budget = inputs.max_runs.unwrap_or(DEFAULT_MAX_RUNS.min(limit));
+                if budget < n_points {
+                    return Err(format!(
+                        "--max-runs {budget} is less than one run per point ({n_points} points; \
+                         hint: raise --max-runs or sweep fewer values)"
+                    ));
+                }
+                if budget > limit {
+                    return Err(format!(
+                        "--max-runs {budget} is more than the {MAX_RUNS} runs one plan may hold"
+                    ));
+                }
+                Some(budget)
+            }
+            _ => {
+                if inputs.max_runs.is_some() {
+                    return Err(
+                        "--max-runs is the budget of --replications auto (hint: drop \
+                                it, or use --replications auto with a --goal)"
+                            .into(),
+                    );
+                }
+                None
+            }
+        };
         let first = inputs.seed.unwrap_or(base.seed);
+        // Checked before a seed is made: 4294967295 replications would be 34 GB of seeds.
+        let per_point = match (&inputs.seeds, inputs.replications, sequential) {
+            (_, _, Some(budget)) => budget - (n_points - 1),
+            (Some(_), _, None) => 0,
+            (None, r, None) => {
+                let n = u64::from(r.unwrap_or(DEFAULT_REPLICATIONS));
+                if n == 0 {
+                    return Err("--replications must be at least 1".into());
+                }
+                n
+            }
+        };
         let seeds = match (&inputs.seeds, inputs.replications) {
             (Some(_), Some(_)) => {
                 return Err(
@@ -428,26 +405,25 @@ impl Plan {
                         .into(),
                 );
             }
-            (Some(list), None) => parse_seeds(list)?,
-            (None, r) => {
-                let n = r.unwrap_or(DEFAULT_REPLICATIONS);
-                if n == 0 {
-                    return Err("--replications must be at least 1".into());
+            (Some(list), None) => parse_seeds(list, limit / n_points)?,
+            (None, _) => {
+                if n_points.saturating_mul(per_point) > limit && sequential.is_none() {
+                    return Err(format!(
+                        "the sweep has {n_points} points × {per_point} seeds, more than \
+                         {MAX_RUNS} runs (hint: coarser steps, fewer replications, or split it \
+                         into several plans)"
+                    ));
                 }
-                (0..u64::from(n)).map(|i| first + i).collect()
+                if first.checked_add(per_point - 1).is_none() {
+                    return Err(format!(
+                        "--seed {first} with {per_point} runs per point would pass the largest \
+                         seed, 18446744073709551615 (hint: a smaller --seed)"
+                    ));
+                }
+                (0..per_point).map(|i| first + i).collect()
             }
         };
-        let mut n_points = 1usize;
-        for a in &axes {
-            n_points = n_points.saturating_mul(a.values.len());
-        }
-        if n_points.saturating_mul(seeds.len()) > MAX_RUNS {
-            return Err(format!(
-                "the sweep has {n_points} points × {} seeds, more than {MAX_RUNS} runs (hint: \
-                 coarser steps, or split it into several plans)",
-                seeds.len()
-            ));
-        }
+        let n_points = n_points as usize;
         let mut points = Vec::with_capacity(n_points);
         for index in 0..n_points {
             let mut rest = index;
@@ -461,10 +437,13 @@ impl Plan {
         let plan = Plan {
             inputs,
             base,
+            outage_from_steps: from_steps.is_some(),
             base_outage,
             axes,
             points,
             seeds,
+            sequential,
+            level,
         };
         plan.check_goal()?;
         // Every value of every axis is checked once (the first error wins, with its axis).
@@ -545,6 +524,9 @@ impl Plan {
                         .ok()
                         .filter(|d| *d > 0)
                         .ok_or_else(|| ctx("days are a whole number of at least 1".into()))?;
+                    if let Some(e) = hrsi_sim::config::days_refusal(u64::from(d)) {
+                        return Err(ctx(e));
+                    }
                     sc.days = d;
                 }
                 AxisKind::Restart => {
@@ -748,7 +730,18 @@ impl Plan {
             }
             if let Some(r) = i.replications {
                 opt("--replications", r.to_string());
+            } else if i.auto {
+                opt("--replications", "auto".to_owned());
             }
+        }
+        if let Some(m) = i.max_runs {
+            opt("--max-runs", m.to_string());
+        }
+        if let Some(p) = i.probability {
+            opt("--probability", p.to_string());
+        }
+        if let Some(c) = i.confidence {
+            opt("--confidence", c.to_string());
         }
         if let Some(g) = i.goal {
             opt("--goal", g.name().to_owned());
@@ -758,6 +751,22 @@ impl Plan {
         }
         c.join(" ")
     }
+}
+
+/// `--probability` and `--confidence`, checked: both strictly between 0 and 1.
+fn level(inputs: &PlanInputs) -> Result<Level, String> {
+    let d = Level::default();
+    let check = |name: &str, v: Option<f64>, default: f64| match v {
+        None => Ok(default),
+        Some(x) if x > 0.0 && x < 1.0 => Ok(x),
+        Some(x) => Err(format!(
+            "--{name} {x} is not a probability strictly between 0 and 1 (hint: --{name} 0.95)"
+        )),
+    };
+    Ok(Level {
+        probability: check("probability", inputs.probability, d.probability)?,
+        confidence: check("confidence", inputs.confidence, d.confidence)?,
+    })
 }
 
 /// The goal's own axes, when the user did not sweep them: the two restart plans, or the date
@@ -838,41 +847,6 @@ pub fn label_map(labels: &[(String, String)]) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_include_their_end_and_lists_keep_json_values_whole() {
-        assert_eq!(
-            parse_values("k", "20..50:10").unwrap(),
-            ["20", "30", "40", "50"]
-        );
-        assert_eq!(parse_values("k", "1..3").unwrap(), ["1", "2", "3"]);
-        assert_eq!(
-            parse_values("k", "0.1..0.3:0.1").unwrap(),
-            ["0.1", "0.2", "0.3"]
-        );
-        assert_eq!(
-            parse_values("k", r#"["fsc_rlie_job", "rlies1_job"],null"#).unwrap(),
-            [r#"["fsc_rlie_job", "rlies1_job"]"#, "null"]
-        );
-        for bad in ["", "5..1", "1..5:0", "a..b", "1,,2", "1,1"] {
-            assert!(parse_values("k", bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn bad_axes_get_a_hint() {
-        let e = parse_axis("param.max_number_of_worker_instance=1,2").unwrap_err();
-        assert!(
-            e.contains("did you mean `max_number_of_worker_instances`"),
-            "{e}"
-        );
-        let e = parse_axis("scenario.outage_day=1,2").unwrap_err();
-        assert!(e.contains("did you mean `scenario.outage_days`"), "{e}");
-        let e = parse_axis("workers=1,2").unwrap_err();
-        assert!(e.contains("hint: an axis is"), "{e}");
-        let e = parse_axis("param.max_number_of_worker_instances").unwrap_err();
-        assert!(e.contains("is not `AXIS=VALUES`"), "{e}");
-    }
 
     fn inputs(sweeps: &[&str]) -> PlanInputs {
         PlanInputs {

@@ -1,22 +1,21 @@
-//! The plots of a plan, as SVG and PNG with an embedded font: backlog per job type over time
-//! for the chosen plan; catch-up time against the worker cap with 95 % bands; products lost
-//! against the outage length per value of the other axes (the search window, typically).
+//! The plots of a plan, as SVG and PNG with an embedded font ([`charts`] builds them from the
+//! runs): the backlog per job type over time for the chosen plan, with the outage, the restart
+//! and each wave marked and the spread over seeds as a band; recovery against the swept value,
+//! every run a dot and the runs that never recovered on a "never" row; units lost to the outage
+//! against its length, one chart per type in that type's unit.
 //!
 //! Text is laid out with DejaVu Sans compiled into the binary (plotters cannot measure text
 //! without a registered font, and system fonts would make the output machine-dependent); the
 //! SVG files carry the same font as a data URI so they look the same everywhere.
 
+pub mod charts;
+
 use std::sync::Once;
 
-use hrsi_sim::config::Config;
-use hrsi_sim::engine::Outcome;
-use hrsi_sim::job_type::ALL_TYPES;
-use hrsi_sim::time::DAY;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::analyze::Analysis;
-use super::sweep::Plan;
+pub use charts::{backlog_chart, lost_charts, recovery_chart};
 
 /// DejaVu Sans 2.37 (Bitstream Vera derivative, free licence that allows embedding and
 /// redistribution: see `assets/DejaVuSans-LICENSE.txt`).
@@ -37,15 +36,20 @@ const COLORS: [RGBColor; 8] = [
 /// Most series in one plot (more would be unreadable; the rest are named in the caption).
 pub const MAX_SERIES: usize = 8;
 
-/// One line, with an optional band (x, low, high).
-#[derive(Debug, Clone, PartialEq)]
+/// One line (or a cloud of dots), with an optional band (x, low, high).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Series {
     /// Legend.
     pub name: String,
     /// (x, y), x ascending.
     pub points: Vec<(f64, f64)>,
-    /// (x, low, high) of the 95 % interval.
+    /// (x, low, high): a 95 % interval, or the spread over seeds.
     pub band: Vec<(f64, f64, f64)>,
+    /// Dots (every run) in the series' colour.
+    pub scatter: Vec<(f64, f64)>,
+    /// Never on the y axis: the x values of runs that never got there, drawn on a "never" row
+    /// above the plot's top.
+    pub never: Vec<f64>,
 }
 
 /// A line chart.
@@ -61,8 +65,12 @@ pub struct Chart {
     pub y_label: String,
     /// Lines.
     pub series: Vec<Series>,
-    /// What the reader should know (series left out, runs that never caught up).
+    /// What the reader should know (series left out, runs that never recovered).
     pub note: Option<String>,
+    /// Shaded x ranges with a label (the outage).
+    pub spans: Vec<(f64, f64, String)>,
+    /// Vertical lines with a label (the restart, each wave).
+    pub marks: Vec<(f64, String)>,
 }
 
 fn register_font() {
@@ -74,7 +82,13 @@ fn register_font() {
 }
 
 fn bounds(c: &Chart) -> ((f64, f64), (f64, f64)) {
-    let xs = c.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let xs = c.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .chain(&s.scatter)
+            .map(|p| p.0)
+            .chain(s.never.iter().copied())
+    });
     let (mut x0, mut x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
     });
@@ -87,11 +101,28 @@ fn bounds(c: &Chart) -> ((f64, f64), (f64, f64)) {
     let ys = c.series.iter().flat_map(|s| {
         s.points
             .iter()
+            .chain(&s.scatter)
             .map(|p| p.1)
             .chain(s.band.iter().map(|b| b.2))
     });
     let y1 = ys.fold(0.0f64, f64::max);
-    ((x0, x1), (0.0, if y1 > 0.0 { y1 * 1.08 } else { 1.0 }))
+    let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
+    let lows = c.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .map(|p| p.1)
+            .chain(s.band.iter().map(|b| b.1))
+    });
+    let y0 = lows.fold(0.0f64, f64::min);
+    let y0 = if y0 < 0.0 { y0 * 1.08 } else { 0.0 };
+    // Room for the "never" row above the data.
+    let never = c.series.iter().any(|s| !s.never.is_empty());
+    ((x0, x1), (y0, if never { y1 * 1.12 } else { y1 }))
+}
+
+/// The y of the "never" row (just under the top).
+fn never_row(y1: f64) -> f64 {
+    y1 / 1.12 * 1.06
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
@@ -116,8 +147,84 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(e)?;
+    for (a, b, label) in &c.spans {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(*a, y0), (*b, y1)],
+                RGBColor(120, 120, 120).mix(0.15).filled(),
+            )))
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*a, y1),
+                ("sans-serif", 12).into_font().color(&BLACK.mix(0.7)),
+            )))
+            .map_err(e)?;
+    }
+    for (k, (x, label)) in c.marks.iter().enumerate() {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(*x, y0), (*x, y1)],
+                6,
+                4,
+                BLACK.mix(0.55).stroke_width(1),
+            ))
+            .map_err(e)?;
+        // Labels step down so neighbouring marks stay readable.
+        let y = y1 - (y1 - y0) * (0.05 + 0.045 * (k % 4) as f64);
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*x, y),
+                ("sans-serif", 12).into_font().color(&BLACK.mix(0.8)),
+            )))
+            .map_err(e)?;
+    }
+    if c.series.iter().any(|s| !s.never.is_empty()) {
+        let y = never_row(y1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(x0, y), (x1, y)],
+                3,
+                3,
+                RGBColor(214, 39, 40).mix(0.4).stroke_width(1),
+            ))
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "never",
+                (x0 + (x1 - x0) * 0.01, y - (y1 - y0) * 0.005),
+                ("sans-serif", 12).into_font().color(&RGBColor(214, 39, 40)),
+            )))
+            .map_err(e)?;
+    }
     for (i, s) in c.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
+        if !s.never.is_empty() {
+            let y = never_row(y1);
+            chart
+                .draw_series(
+                    s.never
+                        .iter()
+                        .map(|&x| Cross::new((x, y), 5, color.stroke_width(2))),
+                )
+                .map_err(e)?;
+        }
+        if !s.scatter.is_empty() {
+            let dots = chart
+                .draw_series(
+                    s.scatter
+                        .iter()
+                        .map(|&p| Circle::new(p, 2, color.mix(0.55).filled())),
+                )
+                .map_err(e)?;
+            if s.points.is_empty() {
+                dots.label(s.name.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 9, y), 3, color.filled()));
+                continue;
+            }
+        }
         if s.band.len() > 1 {
             let mut poly: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, b.2)).collect();
             poly.extend(s.band.iter().rev().map(|b| (b.0, b.1)));
@@ -229,146 +336,6 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
-/// Backlog per job type over time for one run (the chosen plan, first seed).
-pub fn backlog_chart(cfg: &Config, out: &Outcome, label: &str) -> Chart {
-    let series = ALL_TYPES
-        .iter()
-        .map(|t| Series {
-            name: t.name().to_owned(),
-            points: out
-                .timeline
-                .iter()
-                .map(|s| (s.at as f64 / DAY as f64, s.backlog[t.idx()] as f64))
-                .collect(),
-            band: Vec::new(),
-        })
-        .collect();
-    Chart {
-        stem: "backlog".into(),
-        title: format!("Backlog per job type — {label}, seed {}", cfg.seed),
-        x_label: "days since start".into(),
-        y_label: "jobs not yet published".into(),
-        series,
-        note: None,
-    }
-}
-
-/// (mean, low, high) of a point's quantity.
-type Band = (f64, f64, f64);
-
-/// Series of one y quantity against a numeric axis, one per combination of the other axes.
-fn against(
-    plan: &Plan,
-    a: &Analysis,
-    axis: usize,
-    y: &dyn Fn(&super::analyze::PointSummary) -> Option<Band>,
-) -> (Vec<Series>, usize) {
-    let mut series: Vec<Series> = Vec::new();
-    for p in &plan.points {
-        let Some(x) = plan.axes[axis].number(p.values[axis]) else {
-            continue;
-        };
-        let name: Vec<String> = plan
-            .labels(p)
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| *i != axis)
-            .map(|(_, (k, v))| format!("{}={v}", k.rsplit('.').next().unwrap_or(&k)))
-            .collect();
-        let name = if name.is_empty() {
-            "mean".to_owned()
-        } else {
-            name.join(", ")
-        };
-        let idx = match series.iter().position(|s| s.name == name) {
-            Some(i) => i,
-            None => {
-                series.push(Series {
-                    name,
-                    points: Vec::new(),
-                    band: Vec::new(),
-                });
-                series.len() - 1
-            }
-        };
-        if let Some((m, lo, hi)) = y(&a.points[p.index]) {
-            series[idx].points.push((x, m));
-            series[idx].band.push((x, lo, hi));
-        }
-    }
-    for s in &mut series {
-        let mut pts: Vec<((f64, f64), Band)> = s
-            .points
-            .iter()
-            .copied()
-            .zip(s.band.iter().copied())
-            .collect();
-        pts.sort_by(|a, b| a.0.0.total_cmp(&b.0.0));
-        (s.points, s.band) = pts.into_iter().unzip();
-    }
-    let total = series.len();
-    series.retain(|s| !s.points.is_empty());
-    series.truncate(MAX_SERIES);
-    (series, total)
-}
-
-fn left_out(shown: usize, total: usize) -> Option<String> {
-    (total > shown).then(|| format!("{} of {total} series shown", shown))
-}
-
-/// Catch-up time against the worker cap, with 95 % bands (when the cap is swept).
-pub fn catch_up_chart(plan: &Plan, a: &Analysis) -> Option<Chart> {
-    let cap = plan.axis("param.max_number_of_worker_instances")?;
-    let (series, total) = against(plan, a, cap, &|p| {
-        p.catch_up_hours.as_ref().map(|m| (m.mean, m.lo, m.hi))
-    });
-    let mut series = series;
-    if let Some(w) = a.within_hours {
-        let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-        let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
-        if x0.is_finite() && series.len() < MAX_SERIES {
-            series.push(Series {
-                name: format!("deadline {w} h"),
-                points: vec![(x0, w), (x1, w)],
-                band: Vec::new(),
-            });
-        }
-    }
-    let never: usize = a.points.iter().map(|p| p.never_caught_up).sum();
-    let mut note = left_out(series.len(), total);
-    if never > 0 {
-        let n = format!("{never} run(s) never caught up: not in the means");
-        note = Some(note.map_or(n.clone(), |x| format!("{x}; {n}")));
-    }
-    Some(Chart {
-        stem: "catch_up_vs_workers".into(),
-        title: "Catch-up time against the worker cap (mean, 95 % CI)".into(),
-        x_label: "max_number_of_worker_instances".into(),
-        y_label: "hours from restart to caught up".into(),
-        series,
-        note,
-    })
-}
-
-/// Products lost against the outage length, one line per value of the other axes.
-pub fn lost_chart(plan: &Plan, a: &Analysis) -> Option<Chart> {
-    let o = plan.axis("scenario.outage_days")?;
-    let (series, total) = against(plan, a, o, &|p| {
-        p.lost.as_ref().map(|m| (m.mean, m.lo, m.hi))
-    });
-    let note = left_out(series.len(), total);
-    Some(Chart {
-        stem: "lost_vs_outage".into(),
-        title: "Products lost against the outage length (mean, 95 % CI)".into(),
-        x_label: "outage length, days".into(),
-        y_label: "units lost (all types)".into(),
-        series,
-        note,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,8 +366,12 @@ mod tests {
                 name: "line".into(),
                 points: vec![(1.0, 2.0), (2.0, 3.0)],
                 band: vec![(1.0, 1.5, 2.5), (2.0, 2.5, 3.5)],
+                never: vec![1.5],
+                ..Series::default()
             }],
             note: None,
+            spans: vec![(1.2, 1.4, "outage".into())],
+            marks: vec![(1.4, "restart".into())],
         };
         let s = svg(&c).unwrap();
         assert!(
@@ -408,6 +379,14 @@ mod tests {
             "{}",
             &s[..300.min(s.len())]
         );
+        let texts: Vec<&str> = s
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .map(str::trim)
+            .collect();
+        for label in ["outage", "restart", "never"] {
+            assert!(texts.contains(&label), "{label} drawn: {texts:?}");
+        }
         let e = embed_font(&s);
         assert!(e.contains("@font-face") && e.len() > FONT.len());
         let dir = tempfile::tempdir().unwrap();
