@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod db_target;
 pub mod exit;
+pub mod jobs;
+pub mod params_ops;
 pub mod patch_test;
 pub mod plan;
 pub mod simulate;
@@ -26,6 +29,10 @@ enum Command {
     Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
+    /// Read or change the system parameters, validated, through the API or a database URL.
+    Params(params_ops::Args),
+    /// Operator procedures on jobs: `jobs patch` posts statuses to stuck jobs.
+    Jobs(jobs::Args),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -35,6 +42,8 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
+        Command::Params(args) => params_ops::run(args),
+        Command::Jobs(args) => jobs::run(args),
     };
     match result {
         Ok(code) => code,
