@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::{
     common::IdGen,
     jobspec::{Constraint, Job},
+    nomad_runs::{RunEnd, RunModel},
 };
 
 /// An API error: the HTTP status and Nomad's plain-text message.
@@ -50,6 +51,9 @@ pub struct NomadConfig {
     pub batch_reschedule_attempts: u32,
     /// Delay before a failed batch allocation is rescheduled.
     pub batch_reschedule_delay: Duration,
+    /// When set, processing allocations end by themselves after their drawn duration (the
+    /// served world); when `None` they run until the harness finishes them (a rehearsal).
+    pub runs: Option<RunModel>,
 }
 
 impl Default for NomadConfig {
@@ -59,6 +63,21 @@ impl Default for NomadConfig {
             datacenter: "dc1".into(),
             batch_reschedule_attempts: 1,
             batch_reschedule_delay: Duration::from_secs(5),
+            runs: None,
+        }
+    }
+}
+
+impl NomadConfig {
+    /// The served world's server (`hrsi up`): processing allocations run for the calibrated
+    /// duration of their job type and end as the calibration's error rates say.
+    pub fn served() -> Self {
+        Self {
+            runs: Some(RunModel::from_calibration(
+                &hrsi_sim::calibration::Calibration::default(),
+                0,
+            )),
+            ..Self::default()
         }
     }
 }
@@ -302,9 +321,19 @@ pub struct NomadState {
     nodes: BTreeMap<String, Node>,
     allocs: BTreeMap<String, Alloc>,
     booting: Vec<(u64, Node)>,
+    /// Ends of running processing allocations, by time (with `config.runs`).
+    run_ends: BTreeSet<(u64, String, RunEndKey)>,
     index: u64,
     ids: IdGen,
     now: u64,
+}
+
+/// [`RunEnd`] with an order, for the timer set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum RunEndKey {
+    Complete,
+    Failed,
+    Lost,
 }
 
 impl NomadState {
@@ -316,6 +345,7 @@ impl NomadState {
             nodes: BTreeMap::new(),
             allocs: BTreeMap::new(),
             booting: Vec::new(),
+            run_ends: BTreeSet::new(),
             index: 1,
             ids: IdGen::new(0x004e_4f4d_4144),
             now,
@@ -328,6 +358,7 @@ impl NomadState {
         self.nodes.clear();
         self.allocs.clear();
         self.booting.clear();
+        self.run_ends.clear();
         self.index = 1;
     }
 
@@ -348,6 +379,7 @@ impl NomadState {
         if now < prev || (now == prev && !self.booting.iter().any(|(at, _)| *at <= now)) {
             return;
         }
+        self.end_runs_until(now);
         self.now = now;
         let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.booting)
             .into_iter()
@@ -382,6 +414,26 @@ impl NomadState {
             }
             self.allocs.retain(|_, a| !doomed.contains(&a.job_id));
             self.bump();
+        }
+    }
+
+    /// Ends the processing allocations whose drawn duration is over by `now`, each at its own
+    /// end time (so `ModifyTime` and the replacements placed follow the right instant).
+    fn end_runs_until(&mut self, now: u64) {
+        while let Some((at, id, end)) = self.run_ends.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.run_ends.pop_first();
+            if !self.allocs.get(&id).is_some_and(Alloc::is_live) {
+                continue;
+            }
+            self.now = self.now.max(at);
+            let _ = match end {
+                RunEndKey::Complete => self.finish_alloc(&id, 0),
+                RunEndKey::Failed => self.finish_alloc(&id, 1),
+                RunEndKey::Lost => self.lose_alloc(&id),
+            };
         }
     }
 
@@ -1212,6 +1264,19 @@ impl NomadState {
             modify_index: index,
             reschedule_at: None,
         };
+        if let Some((d, end)) = self
+            .config
+            .runs
+            .as_ref()
+            .and_then(|r| r.draw(&job.parent_id, &alloc.id))
+        {
+            let key = match end {
+                RunEnd::Complete => RunEndKey::Complete,
+                RunEnd::Failed => RunEndKey::Failed,
+                RunEnd::Lost => RunEndKey::Lost,
+            };
+            self.run_ends.insert((now + d, alloc.id.clone(), key));
+        }
         self.allocs.insert(alloc.id.clone(), alloc);
     }
 }
@@ -1386,6 +1451,68 @@ mod tests {
         assert_eq!(status(&s, &second), "running");
         let sum = s.summary_json(&child).unwrap();
         assert_eq!(sum["Summary"]["run-and-log"]["Complete"], 1);
+    }
+
+    #[test]
+    fn served_processing_allocs_end_by_themselves_after_their_drawn_duration() {
+        let mut s = NomadState::new(NomadConfig::served(), 0);
+        for (_, src) in nomad_files::default_job_files(1000) {
+            s.register(crate::mocks::jobspec::parse_hcl(&src).unwrap())
+                .unwrap();
+        }
+        s.add_node(NodeSpec::orchestrator(), Duration::ZERO);
+        for i in 0..8 {
+            s.add_node(
+                NodeSpec::worker(&format!("os-worker-{i}"), "eo2.medium", 1, 4096, "10.0.0.1"),
+                Duration::ZERO,
+            );
+        }
+        let meta: BTreeMap<String, String> = [
+            ("job_id".into(), "1".into()),
+            ("job_unique_id".into(), "u1".into()),
+        ]
+        .into();
+        let children: Vec<String> = (0..8)
+            .map(|_| s.dispatch("gfsc-processing", meta.clone(), None).unwrap().0)
+            .collect();
+        let runs = s.config.runs.clone().unwrap();
+        let mut ends = Vec::new();
+        for c in &children {
+            assert_eq!(status(&s, c), "running");
+            let a = s.job_allocs(c).unwrap()[0].id.clone();
+            ends.push((a.clone(), runs.draw("gfsc-processing", &a).unwrap()));
+        }
+        // Services never end by themselves.
+        let service_alloc = s.job_allocs("job-creation").unwrap()[0].id.clone();
+        s.tick(MIN);
+        for (a, (d, _)) in &ends {
+            let live = s.alloc(a).unwrap().is_live();
+            assert_eq!(live, *d > MIN, "{a} drawn {d} ns");
+        }
+        ends.sort_by_key(|(_, (d, _))| *d);
+        for (a, (d, end)) in ends.iter().filter(|(_, (d, _))| *d > MIN) {
+            // Checked right after its end: dead jobs are collected 5 min later.
+            s.tick(d + 1);
+            let al = s.alloc(a).unwrap();
+            let want = match end {
+                RunEnd::Complete => "complete",
+                RunEnd::Failed => "failed",
+                RunEnd::Lost => "lost",
+            };
+            assert_eq!(al.client_status, want);
+            // Ended at its own end time, not at the tick.
+            assert_eq!(al.modify_time, *d);
+        }
+        assert!(s.alloc(&service_alloc).unwrap().is_live());
+        // Without a run model (a rehearsal), processing runs until the harness ends it.
+        let mut r = server_with_services(1000);
+        r.add_node(
+            NodeSpec::worker("os-worker-x", "eo2.medium", 1, 4096, "10.0.0.1"),
+            Duration::ZERO,
+        );
+        let (c, _) = r.dispatch("gfsc-processing", meta, None).unwrap();
+        r.tick(6000 * MIN);
+        assert_eq!(status(&r, &c), "running");
     }
 
     #[test]
