@@ -14,6 +14,16 @@ use std::{
 
 use serde_json::{Value, json};
 
+pub mod diff;
+mod evals;
+mod operations;
+
+pub use evals::Eval;
+pub use operations::Drain;
+
+/// How many versions of a job Nomad keeps (`job_tracked_versions`).
+pub const JOB_TRACKED_VERSIONS: usize = 6;
+
 use super::{
     common::IdGen,
     jobspec::{Constraint, Job},
@@ -141,6 +151,8 @@ pub struct Node {
     pub status: String,
     /// Scheduling eligibility.
     pub eligible: bool,
+    /// The drain in progress, if any.
+    pub drain: Option<Drain>,
     /// Raft indexes.
     pub create_index: u64,
     /// Raft index of the last change.
@@ -201,6 +213,14 @@ pub struct Alloc {
     pub modify_index: u64,
     /// For a failed batch allocation: when it may be rescheduled (ns).
     pub reschedule_at: Option<u64>,
+    /// The allocation this one replaces.
+    pub previous_alloc: String,
+    /// The allocation that replaced this one.
+    pub next_alloc: String,
+    /// Earlier reschedules of this instance: (time ns, previous alloc, previous node).
+    pub reschedules: Vec<(u64, String, String)>,
+    /// Set by `POST /v1/allocation/:id/stop` or a drain: the server asked for a migration.
+    pub migrate: bool,
 }
 
 impl Alloc {
@@ -221,6 +241,10 @@ pub struct JobEntry {
     pub blocked: BTreeMap<String, String>,
     /// When the job became dead (for GC), ns.
     pub dead_since: Option<u64>,
+    /// Earlier versions of the specification, oldest first (Nomad tracks 6).
+    pub versions: Vec<Job>,
+    /// The blocked evaluation waiting for capacity, if any.
+    pub blocked_eval: Option<String>,
 }
 
 /// Result of a write that creates an evaluation.
@@ -323,6 +347,9 @@ pub struct NomadState {
     booting: Vec<(u64, Node)>,
     /// Ends of running processing allocations, by time (with `config.runs`).
     run_ends: BTreeSet<(u64, String, RunEndKey)>,
+    evals: BTreeMap<String, Eval>,
+    /// The evaluation whose scheduling is running (placements record it).
+    placing_eval: Option<String>,
     index: u64,
     ids: IdGen,
     now: u64,
@@ -346,6 +373,8 @@ impl NomadState {
             allocs: BTreeMap::new(),
             booting: Vec::new(),
             run_ends: BTreeSet::new(),
+            evals: BTreeMap::new(),
+            placing_eval: None,
             index: 1,
             ids: IdGen::new(0x004e_4f4d_4144),
             now,
@@ -359,6 +388,7 @@ impl NomadState {
         self.allocs.clear();
         self.booting.clear();
         self.run_ends.clear();
+        self.evals.clear();
         self.index = 1;
     }
 
@@ -381,6 +411,9 @@ impl NomadState {
         }
         self.end_runs_until(now);
         self.now = now;
+        if self.drains_pending() {
+            self.progress_drains(None);
+        }
         let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.booting)
             .into_iter()
             .partition(|(at, _)| *at <= now);
@@ -413,6 +446,7 @@ impl NomadState {
                 self.jobs.remove(id);
             }
             self.allocs.retain(|_, a| !doomed.contains(&a.job_id));
+            self.evals.retain(|_, e| !doomed.contains(&e.job_id));
             self.bump();
         }
     }
@@ -492,6 +526,12 @@ impl NomadState {
                 job.submit_time = now as i64;
                 job.modify_index = index;
                 job.job_modify_index = index;
+                job.stable = false;
+                if job.version != prev.job.version {
+                    prev.versions.push(std::mem::take(&mut prev.job));
+                    let keep = prev.versions.len().saturating_sub(JOB_TRACKED_VERSIONS - 1);
+                    prev.versions.drain(..keep);
+                }
                 prev.job = job;
                 prev.dead_since = None;
             }
@@ -509,6 +549,8 @@ impl NomadState {
                         queued: BTreeMap::new(),
                         blocked: BTreeMap::new(),
                         dead_since: None,
+                        versions: Vec::new(),
+                        blocked_eval: None,
                     },
                 );
             }
@@ -520,8 +562,9 @@ impl NomadState {
         {
             stop_alloc(a, "complete", now, index);
         }
-        let eval_id = self.ids.uuid();
+        let eval_id = self.begin_eval(&id, "job-register", None);
         self.reconcile();
+        self.end_eval(&eval_id);
         Ok(EvalResult {
             eval_id,
             index,
@@ -531,16 +574,23 @@ impl NomadState {
 
     /// Dry-runs a registration (`POST /v1/job/:id/plan`, the web UI's "Plan" button): what
     /// would change and which groups could not be placed, without touching the state.
-    pub fn plan(&self, job: Job) -> Result<Value, ApiError> {
+    pub fn plan(&self, job: Job, with_diff: bool) -> Result<Value, ApiError> {
         let mut scratch = self.clone();
         let id = job.id.clone();
         let before = self.jobs.get(&id).map(|e| e.job.clone());
         let r = scratch.register(job)?;
         let after = scratch.job(&id)?;
-        let diff_type = match &before {
-            None => "Added",
-            Some(b) if b.version == after.job.version => "None",
-            Some(_) => "Edited",
+        let diff = if with_diff {
+            let mut d = diff::job_diff(before.as_ref(), &after.job, false);
+            if before
+                .as_ref()
+                .is_some_and(|b| b.version == after.job.version)
+            {
+                d["Type"] = json!("None");
+            }
+            d
+        } else {
+            Value::Null
         };
         let mut failed = serde_json::Map::new();
         for (g, why) in &after.blocked {
@@ -566,7 +616,7 @@ impl NomadState {
             updates.insert(g.name.clone(), json!({"Place": placed, "Stop": stopped, "DestructiveUpdate": stopped.min(placed), "Ignore": 0, "InPlaceUpdate": 0, "Migrate": 0, "Canary": 0}));
         }
         Ok(json!({
-            "Diff": {"ID": id, "Type": diff_type},
+            "Diff": diff,
             "Annotations": {"DesiredTGUpdates": updates},
             "FailedTGAllocs": if failed.is_empty() { Value::Null } else { Value::Object(failed) },
             "JobModifyIndex": before.map_or(0, |b| b.job_modify_index),
@@ -591,13 +641,16 @@ impl NomadState {
         if purge {
             self.jobs.remove(id);
             self.allocs.retain(|_, a| a.job_id != id);
+            self.evals
+                .retain(|_, e| e.job_id != id || e.status != "blocked");
         } else if let Some(e) = self.jobs.get_mut(id) {
             e.job.stop = true;
             e.job.modify_index = index;
             e.job.job_modify_index = index;
         }
-        let eval_id = self.ids.uuid();
+        let eval_id = self.begin_eval(id, "job-deregister", None);
         self.reconcile();
+        self.end_eval(&eval_id);
         Ok(EvalResult {
             eval_id,
             index,
@@ -691,10 +744,13 @@ impl NomadState {
                 queued: BTreeMap::new(),
                 blocked: BTreeMap::new(),
                 dead_since: None,
+                versions: Vec::new(),
+                blocked_eval: None,
             },
         );
-        let eval_id = self.ids.uuid();
+        let eval_id = self.begin_eval(&child_id, "job-register", None);
         self.reconcile_some(Some(&child_id));
+        self.end_eval(&eval_id);
         Ok((
             child_id,
             EvalResult {
@@ -706,8 +762,8 @@ impl NomadState {
     }
 
     /// Allocations of a job, oldest first.
+    /// A job that does not exist has none: Nomad answers `[]`, not 404.
     pub fn job_allocs(&self, id: &str) -> Result<Vec<&Alloc>, ApiError> {
-        self.job(id)?;
         let mut v: Vec<&Alloc> = self.allocs.values().filter(|a| a.job_id == id).collect();
         v.sort_by_key(|a| a.create_index);
         Ok(v)
@@ -826,22 +882,6 @@ impl NomadState {
         serde_json::to_vec(&stubs).unwrap_or_default()
     }
 
-    /// Blocked evaluations, in the shape of `GET /v1/job/:id/evaluations`.
-    pub fn evaluations_json(&self, id: &str) -> Result<Value, ApiError> {
-        let e = self.job(id)?;
-        let failed: serde_json::Map<String, Value> = e
-            .blocked
-            .iter()
-            .map(|(g, why)| (g.clone(), json!({"NodesEvaluated": self.nodes.len(), "NodesExhausted": self.nodes.len(), "DimensionExhausted": dimension_map(why), "ClassFiltered": {}, "ConstraintFiltered": {}, "CoalescedFailures": e.queued.get(g).copied().unwrap_or(1).saturating_sub(1)})))
-            .collect();
-        if failed.is_empty() {
-            return Ok(json!([]));
-        }
-        Ok(
-            json!([{"ID": format!("blocked-{}", e.job.id), "JobID": e.job.id, "Namespace": e.job.namespace, "Type": e.job.job_type, "TriggeredBy": "queued-allocs", "Status": "blocked", "StatusDescription": "created due to placement conflicts", "FailedTGAllocs": failed}]),
-        )
-    }
-
     // ---- nodes ----------------------------------------------------------------------------
 
     /// A client agent starts now and registers after `boot`; returns its future node ID.
@@ -853,6 +893,7 @@ impl NomadState {
             datacenter: self.config.datacenter.clone(),
             status: "ready".into(),
             eligible: true,
+            drain: None,
             create_index: 0,
             modify_index: 0,
             status_updated_at: 0,
@@ -1014,7 +1055,8 @@ impl NomadState {
                 u.1 += a.memory_mb;
             }
             match a.client_status.as_str() {
-                "complete" => c.complete += 1,
+                // A server-side stop (alloc stop, drain) asks for a replacement.
+                "complete" if !a.migrate => c.complete += 1,
                 "failed" => {
                     c.failed += 1;
                     if a.reschedule_at.is_some_and(|t| t > self.now) {
@@ -1144,6 +1186,14 @@ impl NomadState {
             "dead"
         };
         e.job.status = status.into();
+        if e.queued.is_empty()
+            && let Some(blocked) = e.blocked_eval.take()
+            && let Some(ev) = self.evals.get_mut(&blocked)
+        {
+            ev.status = "complete".into();
+            ev.modify_time = now;
+        }
+        let e = self.jobs.get_mut(id).expect("caller checked");
         if status == "dead" {
             e.dead_since.get_or_insert(now);
         } else {
@@ -1233,7 +1283,11 @@ impl NomadState {
             .unwrap_or_default();
         let alloc = Alloc {
             id: self.ids.uuid(),
-            eval_id: self.ids.uuid(),
+            eval_id: self
+                .placing_eval
+                .clone()
+                .or_else(|| self.jobs[job_id].blocked_eval.clone())
+                .unwrap_or_default(),
             name: format!("{job_id}.{group}[{}]", n.min(u64::MAX as usize)),
             node_id: node_id.to_owned(),
             node_name: self.nodes[node_id].spec.name.clone(),
@@ -1263,12 +1317,18 @@ impl NomadState {
             create_index: index,
             modify_index: index,
             reschedule_at: None,
+            previous_alloc: String::new(),
+            next_alloc: String::new(),
+            reschedules: Vec::new(),
+            migrate: false,
         };
+        let mut alloc = alloc;
+        self.link_replacement(&mut alloc);
         if let Some((d, end)) = self
             .config
             .runs
             .as_ref()
-            .and_then(|r| r.draw(&job.parent_id, &alloc.id))
+            .and_then(|r| r.draw(&self.jobs[job_id].job.parent_id, &alloc.id))
         {
             let key = match end {
                 RunEnd::Complete => RunEndKey::Complete,
@@ -1300,6 +1360,7 @@ fn same_spec(a: &Job, b: &Job) -> bool {
         && a.priority == b.priority
         && a.meta == b.meta
         && a.parameterized_job == b.parameterized_job
+        && a.extra == b.extra
 }
 
 fn dimension_map(why: &str) -> Value {
