@@ -82,9 +82,25 @@ impl ServedWorld {
         openstack_listener: TcpListener,
         options: ServeOptions,
     ) -> Result<Self, String> {
+        Self::start_with(
+            nomad_listener,
+            openstack_listener,
+            options,
+            NomadConfig::served(),
+        )
+    }
+
+    /// [`ServedWorld::start`] with another Nomad configuration (tests shorten the calibrated
+    /// durations or lengthen the GC threshold so that a fast clock stays observable).
+    pub fn start_with(
+        nomad_listener: TcpListener,
+        openstack_listener: TcpListener,
+        options: ServeOptions,
+        nomad_config: NomadConfig,
+    ) -> Result<Self, String> {
         let clock = VirtualClock::served(options.speed).map_err(|e| format!("--speed: {e}"))?;
         let nomad = Arc::new(
-            NomadMock::spawn(nomad_listener, clock.clone(), NomadConfig::served())
+            NomadMock::spawn(nomad_listener, clock.clone(), nomad_config)
                 .map_err(|e| format!("cannot serve the Nomad stand-in: {e}"))?,
         );
         let openstack = Arc::new(
