@@ -12,6 +12,7 @@ pub mod params_ops;
 pub mod patch_test;
 pub mod plan;
 pub mod simulate;
+pub mod up;
 
 /// Rehearse HR-S&I operations procedures and plan capacity.
 #[derive(Debug, Parser)]
@@ -33,6 +34,8 @@ enum Command {
     Params(params_ops::Args),
     /// Operator procedures on jobs: `jobs patch` posts statuses to stuck jobs.
     Jobs(jobs::Args),
+    /// The whole fake system (PostgreSQL, API, Nomad, OpenStack) for rehearsing by hand.
+    Up(up::Args),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -44,6 +47,7 @@ pub fn run() -> ExitCode {
         Command::PatchTest(args) => patch_test::run(args),
         Command::Params(args) => params_ops::run(args),
         Command::Jobs(args) => jobs::run(args),
+        Command::Up(args) => up::run(args),
     };
     match result {
         Ok(code) => code,
