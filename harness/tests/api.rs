@@ -718,3 +718,109 @@ async fn curl_as_the_operator_scripts_set_and_read_a_parameter() {
     assert_eq!(v["max_number_of_worker_instances"], 150);
     api.stop().await;
 }
+
+/// Random filter trees (hostile characters in every value) through HTTP: PostgreSQL always
+/// gets well-formed SQL. Answers are 200, or a 400 for a value that is not of the column's
+/// type (22xxx) or a predicate that does not fit it (42804); never a syntax error, never 5xx.
+#[test]
+fn random_filters_always_reach_postgresql_as_well_formed_sql() {
+    use hrsi_harness::api::query::{Filter, IsValue, Op, Predicate, render_filter};
+    use proptest::prelude::*;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (server, api, c) = rt.block_on(setup());
+    let base = api.url();
+    let value = || {
+        proptest::string::string_regex(
+            r#"[a-z0-9 '";,()\\%*.:=&+\-]{0,10}|[0-9]{1,4}|2026-1[01]-0[1-9]( 0[0-9]:00:00)?"#,
+        )
+        .unwrap()
+    };
+    let leaf = (
+        prop::sample::select(vec![
+            "id",
+            "name",
+            "tile_id",
+            "last_status_id",
+            "last_status_change_date",
+            "error_raised",
+        ]),
+        any::<bool>(),
+        prop_oneof![
+            (
+                prop::sample::select(vec![
+                    Op::Eq,
+                    Op::Neq,
+                    Op::Gt,
+                    Op::Gte,
+                    Op::Lt,
+                    Op::Lte,
+                    Op::Like,
+                    Op::Ilike
+                ]),
+                value()
+            )
+                .prop_map(|(o, v)| Predicate::Cmp(o, v)),
+            prop::collection::vec(value(), 0..4).prop_map(Predicate::In),
+            prop::sample::select(vec![
+                IsValue::Null,
+                IsValue::True,
+                IsValue::False,
+                IsValue::Unknown
+            ])
+            .prop_map(Predicate::Is),
+        ],
+    )
+        .prop_map(|(c, negated, predicate)| Filter::Leaf {
+            column: c.to_owned(),
+            negated,
+            predicate,
+        });
+    let tree = leaf.prop_recursive(2, 8, 3, |inner| {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(inner, 1..3),
+        )
+            .prop_map(|(or, negated, children)| Filter::Logic {
+                or,
+                negated,
+                children,
+            })
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 96,
+        ..Default::default()
+    });
+    runner
+        .run(&prop::collection::vec(tree, 1..3), |filters| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("select", "id");
+            for f in &filters {
+                let (k, v) = render_filter(f);
+                q.append_pair(&k, &v);
+            }
+            let url = format!("{base}/parent_jobs?{}", q.finish());
+            let (status, body) = rt.block_on(async {
+                let r = c.get(&url).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            });
+            if status != 200 {
+                let e: Value = serde_json::from_str(&body).unwrap();
+                let code = e["code"].as_str().unwrap_or_default().to_owned();
+                prop_assert!(
+                    status == 400 && (code.starts_with("22") || code == "42804"),
+                    "{url}: {status} {body}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    let n = rt.block_on(sql_i64(&server, "select count(*) from cosims.parent_jobs"));
+    assert!(n > 1000);
+    rt.block_on(api.stop());
+}
