@@ -263,6 +263,13 @@ async fn patch(a: PatchArgs) -> Result<ExitCode> {
         ids: a.ids.clone(),
     };
     let target = Target::connect(&a.target).await?;
+    if table == "psa_arlie_jobs" && !sel.statuses.is_empty() && matches!(target, Target::Api { .. })
+    {
+        // The status selection reads the dashboard view, and the legacy PSA/ARLIE table has none.
+        return Err(usage(
+            "psa_arlie jobs have no view to select by status through the API\n(hint: use --database-url, or select by --date-column / --ids)",
+        ));
+    }
 
     // The selection, page by page.
     let mut jobs: Vec<(i64, i64)> = Vec::new();
