@@ -140,6 +140,39 @@ fn main() {
             "status-change POST /job_status_changes: {}",
             percentiles(lat)
         );
+        // The same inserts straight into PostgreSQL: the trigger's own cost (its
+        // `last_job_status_id()` aggregates the whole history, database.md §7.12).
+        let db = s._server.connect("postgres").await.unwrap();
+        let insert = db
+            .prepare("insert into cosims.job_status_changes (fk_parent_job_id, job_status) values ($1, $2)")
+            .await
+            .unwrap();
+        let mut lat = Vec::new();
+        for n in 3000..6000u64 {
+            let (job, next) = &s.cycling[(n as usize) % s.cycling.len()];
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let t = Instant::now();
+            db.execute(&insert, &[job, &(CYCLE[(i % 3) as usize] as i16)])
+                .await
+                .unwrap();
+            lat.push(t.elapsed());
+        }
+        println!("the same status insert in SQL (no HTTP): {}", percentiles(lat));
+        // A single-row write without the status trigger.
+        let mut lat = Vec::new();
+        for i in 0..3000 {
+            let id = s.ids[(i * 7) % s.ids.len()];
+            let t = Instant::now();
+            let r = http
+                .patch(format!("{base}/parent_jobs?id=eq.{id}"))
+                .json(&json!({"nomad_id": format!("bench-{i}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 204);
+            lat.push(t.elapsed());
+        }
+        println!("single-row PATCH /parent_jobs?id=eq.N: {}", percentiles(lat));
     });
 
     // 16 concurrent clients for 10 s: 3 GETs for 1 POST each.
