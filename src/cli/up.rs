@@ -147,6 +147,7 @@ async fn up(args: Args) -> Result<()> {
         .await?
         .map_err(|e| setup(e.into()))?;
     let server = Server::from_cluster(cluster);
+    let t_cluster = started.elapsed();
     let now = UnixTime::now();
     let loaded = match &data {
         Data::Generated(schema) => {
@@ -204,6 +205,7 @@ async fn up(args: Args) -> Result<()> {
             format!("the backup {}", args.backup.as_deref().unwrap_or_default())
         }
     };
+    let t_data = started.elapsed();
     let api = Api::start(
         &server,
         "postgres",
@@ -251,8 +253,11 @@ async fn up(args: Args) -> Result<()> {
     }
     let ready = started.elapsed();
     eprintln!(
-        "hrsi up: ready in {} ms\n  PostgreSQL   postgres://postgres@127.0.0.1:{pg_port}/postgres  ({loaded})\n  API          {}  (PostgREST-compatible, as web_anonymous)\n  Nomad        {}  (job files registered, orchestrator node tf-tata)\n  OpenStack    {}  (user {}, project {})\n  virtual time starts at {} UTC, {}x the wall clock{}\nCtrl-C (or SIGTERM) stops everything and removes its files.",
+        "hrsi up: ready in {} ms (cluster {} ms, data {} ms, API and stand-ins {} ms)\n  PostgreSQL   postgres://postgres@127.0.0.1:{pg_port}/postgres  ({loaded})\n  API          {}  (PostgREST-compatible, as web_anonymous)\n  Nomad        {}  (job files registered, orchestrator node tf-tata)\n  OpenStack    {}  (user {}, project {})\n  virtual time starts at {} UTC, {}x the wall clock{}\nCtrl-C (or SIGTERM) stops everything and removes its files.",
         ready.as_millis(),
+        t_cluster.as_millis(),
+        (t_data - t_cluster).as_millis(),
+        (ready - t_data).as_millis(),
         api.url(),
         world.nomad.url(),
         world.openstack.auth_url(),
