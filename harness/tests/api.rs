@@ -178,6 +178,52 @@ async fn reads_filter_order_page_count_and_embed_like_postgrest() {
     assert_eq!(first["parent_jobs"]["id"], first["fk_parent_job_id"]);
     assert!(first["parent_jobs"]["last_status_id"].is_i64());
 
+    // A filter on the embedded parent filters the embedding, not the rows (the client then
+    // drops children whose embed is null).
+    let (s, _, v) = get(&c, format!("{base}/fsc_rlie_jobs?select=id,parent_jobs(id,name)&parent_jobs.name=like.fsc_rlie_job_*&order=id&limit=3")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["parent_jobs"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("fsc_rlie_job_")),
+        "{v}"
+    );
+    let (s, _, v) = get(
+        &c,
+        format!(
+            "{base}/fsc_rlie_jobs?select=id,parent_jobs(id,name)&parent_jobs.name=eq.nope&limit=3"
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["parent_jobs"].is_null()),
+        "{v}"
+    );
+    let (s, _, v) = get(&c, format!("{base}/fsc_rlie_jobs?parent_jobs.name=eq.x")).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("PGRST100"))
+    );
+    let (s, _, v) = get(
+        &c,
+        format!("{base}/fsc_rlie_jobs?select=id,parent_jobs(id)&parent_jobs.nme=eq.x"),
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("42703"))
+    );
+
     // The "last inserted job" query of job creation.
     let (s, _, v) = get(
         &c,

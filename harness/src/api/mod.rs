@@ -3,7 +3,8 @@
 //! (database.md §5), over the `cosims` schema or a user's own, served on loopback.
 //!
 //! # Surface
-//! - `GET /<table|view>`: `select` (columns, aliases, to-one embedding), filters `eq neq gt
+//! - `GET /<table|view>`: `select` (columns, aliases, to-one embedding, `rel.col=op.v`
+//!   filtering the embedding), filters `eq neq gt
 //!   gte lt lte like ilike in is` with `not.`, `or=(…)`/`and=(…)`, `order`, `limit`/`offset`,
 //!   `Range` headers, `Prefer: count=exact`, `Accept: application/vnd.pgrst.object+json`.
 //! - `POST /<table>` (JSON object, JSON array, or an HTML form as the Python client sends),

@@ -3,7 +3,8 @@
 //! Supported (database.md §5.3, what the services and operator scripts send):
 //! - filters `col=[not.]op.value` with `eq neq gt gte lt lte like ilike in is`;
 //! - logic trees `or=(a.eq.1,and(b.gt.2,c.is.null))`, `and=(…)`, `not.or=(…)`;
-//! - `select=*,col,alias:col,rel(*)` (one level of to-one embedding);
+//! - `select=*,col,alias:col,rel(*)` (one level of to-one embedding), `rel.col=op.v`
+//!   filtering an embedding;
 //! - `order=a.desc.nullslast,b`, `limit=N`, `offset=N`.
 //!
 //! Identifiers are only syntax here; they are checked against the schema cache before any
@@ -180,6 +181,8 @@ pub struct Query {
     pub limit: Option<u64>,
     /// `offset=`.
     pub offset: Option<u64>,
+    /// Filters on embedded resources, `rel.col=op.v`: (relation or alias, filter).
+    pub embedded: Vec<(String, Filter)>,
     /// Other keys (for `/rpc/` GET arguments), in order.
     pub other: Vec<(String, String)>,
 }
@@ -253,6 +256,22 @@ pub fn parse_query(raw: &str, rpc_args: bool) -> Result<Query, ParseError> {
                 ));
             }
             _ if rpc_args => q.other.push((key.to_owned(), value.to_owned())),
+            _ if key.split('.').count() == 2 => {
+                let (rel, column) = key.split_once('.').expect("one dot");
+                check_ident(rel, "filter")?;
+                check_ident(column, "filter")?;
+                let (negated, predicate) = parse_predicate(value)
+                    .map_err(|d| err(format!("filter ({key}={value})"), d))?;
+                leaves += 1;
+                q.embedded.push((
+                    rel.to_owned(),
+                    Filter::Leaf {
+                        column: column.to_owned(),
+                        negated,
+                        predicate,
+                    },
+                ));
+            }
             _ => {
                 check_ident(key, "filter")?;
                 let (negated, predicate) = parse_predicate(value)
@@ -721,7 +740,7 @@ pub(crate) mod tests {
 
     #[test]
     fn identifiers_with_sql_in_them_are_syntax_errors() {
-        for key in ["id;drop table x", "a\"b", "id)", "a.b"] {
+        for key in ["id;drop table x", "a\"b", "id)", "a.b.c"] {
             let raw = format!(
                 "{}=eq.1",
                 form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>()

@@ -71,17 +71,26 @@ pub fn table<'c>(cat: &'c Catalog, name: &str) -> Result<&'c Table, ApiError> {
 }
 
 fn where_clause(t: &Table, filters: &[Filter], p: &mut Params) -> Result<String, ApiError> {
+    where_on(t, "_t", filters, p)
+}
+
+fn where_on(
+    t: &Table,
+    alias: &str,
+    filters: &[Filter],
+    p: &mut Params,
+) -> Result<String, ApiError> {
     if filters.is_empty() {
         return Ok("true".into());
     }
     let parts = filters
         .iter()
-        .map(|f| filter_sql(t, f, p))
+        .map(|f| filter_sql(t, alias, f, p))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(parts.join(" and "))
 }
 
-fn filter_sql(t: &Table, f: &Filter, p: &mut Params) -> Result<String, ApiError> {
+fn filter_sql(t: &Table, alias: &str, f: &Filter, p: &mut Params) -> Result<String, ApiError> {
     let (negated, sql) = match f {
         Filter::Leaf {
             column: name,
@@ -89,7 +98,7 @@ fn filter_sql(t: &Table, f: &Filter, p: &mut Params) -> Result<String, ApiError>
             predicate,
         } => {
             let c = column(t, name)?;
-            let col = format!("_t.{}", quote_ident(&c.name));
+            let col = format!("{alias}.{}", quote_ident(&c.name));
             let sql = match predicate {
                 Predicate::Cmp(op, v) => match op {
                     super::query::Op::Like | super::query::Op::Ilike => {
@@ -130,7 +139,7 @@ fn filter_sql(t: &Table, f: &Filter, p: &mut Params) -> Result<String, ApiError>
         } => {
             let parts = children
                 .iter()
-                .map(|c| filter_sql(t, c, p))
+                .map(|c| filter_sql(t, alias, c, p))
                 .collect::<Result<Vec<_>, _>>()?;
             let sep = if *or { " or " } else { " and " };
             (*negated, format!("({})", parts.join(sep)))
@@ -173,6 +182,8 @@ fn select_list(
     alias: &str,
     items: &[SelectItem],
     depth: usize,
+    embedded: &[(String, Filter)],
+    p: &mut Params,
 ) -> Result<String, ApiError> {
     if items.is_empty() {
         return Ok(format!("{alias}.*"));
@@ -222,9 +233,25 @@ fn select_list(
                 };
                 let target = table(cat, &rel.target)?;
                 let inner = format!("_p{depth}");
-                let list = select_list(cat, target, &inner, items, depth + 1)?;
+                let list = select_list(cat, target, &inner, items, depth + 1, &[], p)?;
+                // `rel.col=op.v` filters the embedded row (it becomes null), not the parent.
+                let key = a.as_deref().unwrap_or(relation);
+                let own: Vec<Filter> = if depth == 0 {
+                    embedded
+                        .iter()
+                        .filter(|(r, _)| r == key)
+                        .map(|(_, f)| f.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let extra = if own.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {}", where_on(target, &inner, &own, p)?)
+                };
                 out.push(format!(
-                    "(select row_to_json(_e{depth}) from (select {list} from {} {inner} where {inner}.{} = {alias}.{}) _e{depth}) as {}",
+                    "(select row_to_json(_e{depth}) from (select {list} from {} {inner} where {inner}.{} = {alias}.{}{extra}) _e{depth}) as {}",
                     cat.qualified(&target.name),
                     quote_ident(&rel.target_column),
                     quote_ident(&rel.column),
@@ -246,7 +273,8 @@ pub fn read(
     count: bool,
 ) -> Result<Statement, ApiError> {
     let mut p = Params::default();
-    let list = select_list(cat, t, "_t", &q.select, 0)?;
+    check_embedded(q)?;
+    let list = select_list(cat, t, "_t", &q.select, 0, &q.embedded, &mut p)?;
     let w = where_clause(t, &q.filters, &mut p)?;
     let order = order_clause(t, &q.order)?;
     let rel = cat.qualified(&t.name);
@@ -270,8 +298,32 @@ pub fn read(
     })
 }
 
-fn mutation_result(cat: &Catalog, t: &Table, q: &Query, cte: String) -> Result<String, ApiError> {
-    let list = select_list(cat, t, "_t", &q.select, 0)?;
+/// Every `rel.col` filter must name a relation embedded in `select`.
+fn check_embedded(q: &Query) -> Result<(), ApiError> {
+    for (rel, _) in &q.embedded {
+        let embedded = q.select.iter().any(|i| matches!(i, SelectItem::Embed { relation, alias, .. } if alias.as_deref().unwrap_or(relation) == rel));
+        if !embedded {
+            return Err(ApiError::bad_request(format!(
+                "the filter on `{rel}.…` needs `{rel}` embedded in select, e.g. select=*,{rel}(*)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn mutation_result(
+    cat: &Catalog,
+    t: &Table,
+    q: &Query,
+    cte: String,
+    p: &mut Params,
+) -> Result<String, ApiError> {
+    if !q.embedded.is_empty() {
+        return Err(ApiError::bad_request(
+            "filters on embedded resources only apply to reads",
+        ));
+    }
+    let list = select_list(cat, t, "_t", &q.select, 0, &[], p)?;
     Ok(format!(
         "with _w as ({cte} returning _t.*) select count(*), coalesce(json_agg(_r), '[]')::text, null::bigint from (select {list} from _w _t) _r"
     ))
@@ -368,7 +420,7 @@ pub fn insert(
         }
     };
     Ok(Statement {
-        sql: mutation_result(cat, t, q, cte)?,
+        sql: mutation_result(cat, t, q, cte, &mut p)?,
         params: p.0,
     })
 }
@@ -391,7 +443,7 @@ pub fn update(
         "update {rel} as _t set ({cols}) = (select {cols} from json_populate_record(null::{rel}, {src}::json)) where {w}"
     );
     Ok(Statement {
-        sql: mutation_result(cat, t, q, cte)?,
+        sql: mutation_result(cat, t, q, cte, &mut p)?,
         params: p.0,
     })
 }
@@ -403,7 +455,13 @@ pub fn delete(cat: &Catalog, t: &Table, q: &Query) -> Result<Statement, ApiError
     let mut p = Params::default();
     let w = where_clause(t, &q.filters, &mut p)?;
     Ok(Statement {
-        sql: mutation_result(cat, t, q, format!("delete from {rel} as _t where {w}"))?,
+        sql: mutation_result(
+            cat,
+            t,
+            q,
+            format!("delete from {rel} as _t where {w}"),
+            &mut p,
+        )?,
         params: p.0,
     })
 }
