@@ -3,6 +3,8 @@
 /// HTTP stand-ins for Nomad and OpenStack, and a client for the real services.
 pub mod mocks;
 
+/// The database's HTTP API: a PostgREST-compatible subset over the `cosims` schema.
+pub mod api;
 /// Backups and restores with the real tools: pg_dumpall, borg, psql.
 pub mod backup;
 /// A generated, production-shaped `cosims` data set.

@@ -198,9 +198,18 @@ async fn the_runbook_cpu_fix_works_in_the_ui_and_reverts_at_restart() {
         format!("{}/v1/job/worker-pool-management/evaluations", n.url()),
     )
     .await;
-    assert_eq!(evals[0]["Status"], "blocked");
+    // The registration's evaluation is complete and hands the unplaced group to a blocked one.
+    let list = evals.as_array().unwrap();
+    let blocked = list.iter().find(|e| e["Status"] == "blocked").unwrap();
+    let register = list
+        .iter()
+        .find(|e| e["TriggeredBy"] == "job-register")
+        .unwrap();
+    assert_eq!(register["Status"], "complete");
+    assert_eq!(register["BlockedEval"], blocked["ID"]);
+    assert_eq!(blocked["PreviousEval"], register["ID"]);
     assert_eq!(
-        evals[0]["FailedTGAllocs"]["worker-pool-management"]["DimensionExhausted"],
+        blocked["FailedTGAllocs"]["worker-pool-management"]["DimensionExhausted"],
         json!({"cpu": 1})
     );
 
@@ -215,9 +224,23 @@ async fn the_runbook_cpu_fix_works_in_the_ui_and_reverts_at_restart() {
     );
     job["TaskGroups"][0]["Tasks"][0]["Resources"]["CPU"] = json!(1000);
     // The UI's "Plan" button: a dry run that places the group, without changing anything.
-    let (_, plan) = post(&c, plan_url, json!({"Job": job.clone()})).await;
+    let (_, plain) = post(&c, plan_url.clone(), json!({"Job": job.clone()})).await;
+    assert_eq!(plain["Diff"], Value::Null, "no diff unless asked, as Nomad");
+    let (_, plan) = post(&c, plan_url, json!({"Job": job.clone(), "Diff": true})).await;
     assert_eq!(plan["FailedTGAllocs"], Value::Null);
     assert_eq!(plan["Diff"]["Type"], "Edited");
+    let task = &plan["Diff"]["TaskGroups"][0]["Tasks"][0];
+    assert_eq!(task["Type"], "Edited");
+    let res = task["Objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["Name"] == "Resources")
+        .unwrap();
+    assert_eq!(
+        res["Fields"],
+        json!([{"Type": "Edited", "Name": "CPU", "Old": "1500", "New": "1000", "Annotations": null}])
+    );
     assert_eq!(
         plan["Annotations"]["DesiredTGUpdates"]["worker-pool-management"]["Place"],
         1

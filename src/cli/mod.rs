@@ -5,12 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod db_target;
 pub mod docs;
 pub mod exit;
+pub mod jobs;
 pub mod params;
+pub mod params_ops;
 pub mod patch_test;
 pub mod plan;
 pub mod simulate;
+pub mod up;
 
 /// Rehearse HR-S&I operations procedures and plan capacity.
 #[derive(Debug, Parser)]
@@ -28,8 +32,13 @@ enum Command {
     Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
-    /// The system parameters and calibration keys: type, default, meaning, read by the model.
+    /// The system parameters: `--defaults` lists them (and the calibration keys) with type,
+    /// default and meaning; `get`/`set` read or change them through the API or a database URL.
     Params(params::Args),
+    /// Operator procedures on jobs: `jobs patch` posts statuses to stuck jobs.
+    Jobs(jobs::Args),
+    /// The whole fake system (PostgreSQL, API, Nomad, OpenStack) for rehearsing by hand.
+    Up(up::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print the manual page (or write every command's page with --dir).
@@ -44,6 +53,8 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
         Command::Params(args) => params::run(args),
+        Command::Jobs(args) => jobs::run(args),
+        Command::Up(args) => up::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     };

@@ -12,7 +12,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -28,9 +28,23 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub const DEFAULT_EPOCH_NS: u64 = 1_767_225_600 * 1_000_000_000;
 
 /// Virtual time in nanoseconds since the Unix epoch (Nomad's `ModifyTime` unit), shared by
-/// clones. Only the harness moves it, and only forwards.
+/// clones. It moves forward only: by [`VirtualClock::advance`] (the harness jumping time in a
+/// rehearsal) and, for a served clock ([`VirtualClock::served`]), with the wall clock at a
+/// constant speed.
 #[derive(Clone, Debug)]
-pub struct VirtualClock(Arc<AtomicU64>);
+pub struct VirtualClock(Arc<ClockInner>);
+
+#[derive(Debug)]
+struct ClockInner {
+    /// Start plus every `advance`, ns since the epoch.
+    base_ns: AtomicU64,
+    /// For a served clock: the wall instant the clock started at and the speed factor.
+    flow: Option<(Instant, u64)>,
+}
+
+/// The highest `--speed` a served clock accepts: one virtual day per 8.6 wall seconds. Past
+/// that, the 5 s loops of the real services could not keep pace and times would be meaningless.
+pub const MAX_SPEED: u64 = 10_000;
 
 impl Default for VirtualClock {
     fn default() -> Self {
@@ -39,14 +53,46 @@ impl Default for VirtualClock {
 }
 
 impl VirtualClock {
-    /// A clock starting at `ns` nanoseconds since the Unix epoch.
+    /// A clock starting at `ns` nanoseconds since the Unix epoch, standing still until advanced
+    /// (a rehearsal's clock: the harness decides when time passes).
     pub fn starting_at_ns(ns: u64) -> Self {
-        Self(Arc::new(AtomicU64::new(ns)))
+        Self(Arc::new(ClockInner {
+            base_ns: AtomicU64::new(ns),
+            flow: None,
+        }))
+    }
+
+    /// The clock of the served world (`hrsi up`): starts at the wall clock's now and runs at
+    /// `speed` times the wall clock (1 = real time), so the timestamps real clients compare
+    /// with their own clock (`ModifyTime`, `created`, `updated`) are coherent. `advance` still
+    /// jumps it forward. Refuses a speed of 0 or above [`MAX_SPEED`].
+    pub fn served(speed: u64) -> Result<Self, String> {
+        if speed == 0 || speed > MAX_SPEED {
+            return Err(format!(
+                "speed {speed} is out of range: give a whole factor from 1 (real time) to {MAX_SPEED}"
+            ));
+        }
+        Ok(Self(Arc::new(ClockInner {
+            base_ns: AtomicU64::new(wall_now_ns()),
+            flow: Some((Instant::now(), speed)),
+        })))
+    }
+
+    /// The speed factor of a served clock; `None` for a clock that only moves when advanced.
+    pub fn speed(&self) -> Option<u64> {
+        self.0.flow.map(|(_, s)| s)
     }
 
     /// Now, in nanoseconds since the Unix epoch.
     pub fn now_ns(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        let base = self.0.base_ns.load(Ordering::SeqCst);
+        match self.0.flow {
+            Some((t0, speed)) => {
+                let flowed = (t0.elapsed().as_nanos() as u64).saturating_mul(speed);
+                base.saturating_add(flowed)
+            }
+            None => base,
+        }
     }
 
     /// Now, in whole seconds since the Unix epoch.
@@ -56,8 +102,18 @@ impl VirtualClock {
 
     /// Moves time forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+        self.0
+            .base_ns
+            .fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
     }
+}
+
+/// The wall clock, ns since the Unix epoch: what token expiry is measured against, because the
+/// clients that compare it (keystoneauth) read their own wall clock, whatever virtual time says.
+pub fn wall_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (the OpenStack timestamp shape).
@@ -471,6 +527,29 @@ mod tests {
         // 2024-02-29T12:34:56Z, a leap day, is 1709210096 s after the epoch.
         assert_eq!(iso8601(1_709_210_096), "2024-02-29T12:34:56Z");
         assert_eq!(log_time(1_709_210_096), "2024-02-29 12:34:56");
+    }
+
+    #[test]
+    fn served_clock_starts_at_the_wall_clock_and_runs_at_its_speed() {
+        assert!(VirtualClock::served(0).is_err());
+        assert!(VirtualClock::served(MAX_SPEED + 1).is_err());
+        let before = wall_now_ns();
+        let c = VirtualClock::served(1).unwrap();
+        let t0 = c.now_ns();
+        assert!(t0 >= before && t0 <= wall_now_ns());
+        let fast = VirtualClock::served(1000).unwrap();
+        let f0 = fast.now_ns();
+        std::thread::sleep(Duration::from_millis(20));
+        // 20 ms of wall time is at least 20 s at 1000x, and at least 20 ms at 1x.
+        assert!(fast.now_ns() - f0 >= 20_000_000_000);
+        assert!(c.now_ns() - t0 >= 20_000_000);
+        assert!(c.now_ns() - t0 < 20_000_000_000);
+        c.advance(Duration::from_secs(3600));
+        assert!(c.now_ns() - t0 >= 3_600_000_000_000);
+        assert_eq!(c.speed(), Some(1));
+        let still = VirtualClock::default();
+        assert_eq!(still.speed(), None);
+        assert_eq!(still.now_ns(), DEFAULT_EPOCH_NS);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub struct ParameterizedJob {
 }
 
 /// A task's resource ask.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Resources {
     /// MHz; Nomad's default is 100.
@@ -57,6 +57,9 @@ pub struct Resources {
     /// MB; Nomad's default is 300.
     #[serde(rename = "MemoryMB")]
     pub memory_mb: Option<u64>,
+    /// Every other resource field (DiskMB, Networks, Devices, ...), kept as submitted.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// A `template` stanza (the env files that carry config and secrets).
@@ -98,6 +101,10 @@ pub struct Task {
     /// Task constraints.
     #[serde(deserialize_with = "null_default")]
     pub constraints: Vec<Constraint>,
+    /// Every other field of the submitted task (Services, LogConfig, Artifacts, ...), kept
+    /// as submitted and returned on read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// A task group.
@@ -114,6 +121,10 @@ pub struct TaskGroup {
     /// Group constraints.
     #[serde(deserialize_with = "null_default")]
     pub constraints: Vec<Constraint>,
+    /// Every other field of the submitted group (RestartPolicy, ReschedulePolicy, Networks,
+    /// Services, EphemeralDisk, Update, ...), kept as submitted and returned on read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl TaskGroup {
@@ -194,6 +205,12 @@ pub struct Job {
     pub modify_index: u64,
     /// Raft index of the last change to the specification.
     pub job_modify_index: u64,
+    /// Marked stable (`POST /v1/job/:id/stable`, or a successful deployment).
+    pub stable: bool,
+    /// Every other field of the submitted job (Update, Periodic, Spreads, Affinities,
+    /// ConsulToken, VaultToken, ...), kept as submitted and returned on read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// A bad job definition: where and why.
@@ -979,6 +996,7 @@ fn task(b: &Block) -> Result<Task, JobspecError> {
         leader: bool_attr(&b.body, "leader")?,
         kill_timeout,
         constraints: constraints(&b.body)?,
+        extra: Map::new(),
     })
 }
 
@@ -1003,6 +1021,7 @@ fn group(b: &Block) -> Result<TaskGroup, JobspecError> {
             .map(task)
             .collect::<Result<_, _>>()?,
         constraints: constraints(&b.body)?,
+        extra: Map::new(),
     })
 }
 
@@ -1067,6 +1086,7 @@ pub fn parse_hcl(src: &str) -> Result<Job, JobspecError> {
             count: Some(1),
             tasks: vec![t],
             constraints: Vec::new(),
+            extra: Map::new(),
         });
     }
     let parameterized_job = match body.blocks.iter().find(|b| b.kind == "parameterized") {

@@ -26,8 +26,10 @@ pub mod jobspec;
 pub mod nomad;
 pub mod nomad_files;
 pub mod nomad_model;
+pub mod nomad_runs;
 pub mod openstack;
 pub mod openstack_model;
+pub mod served;
 
 pub use common::{Control, Fault, FaultKind, LoggedRequest, VirtualClock};
 pub use nomad::NomadMock;

@@ -29,7 +29,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::{
-    common::{Clocked, Control, Server, Synced, VirtualClock, instrument, iso8601, parse_json},
+    common::{
+        Clocked, Control, Server, Synced, VirtualClock, instrument, iso8601, parse_json,
+        wall_now_ns,
+    },
     nomad::NomadMock,
     nomad_model::NodeSpec,
     openstack_model::{
@@ -267,7 +270,7 @@ async fn require_token(State(sh): Sh, req: Request, next: Next) -> Response {
         .headers()
         .get("X-Auth-Token")
         .and_then(|v| v.to_str().ok());
-    if let Err(e) = sh.synced().check_token(token) {
+    if let Err(e) = sh.synced().check_token(token, wall_now_ns()) {
         return os_err(e);
     }
     next.run(req).await
@@ -329,9 +332,9 @@ async fn issue_token(State(sh): Sh, body: Bytes) -> Response {
         .or(project["name"].as_str())
         .unwrap_or_default();
     let mut st = sh.synced();
-    match st.issue_token(name, password, project) {
+    let issued = wall_now_ns();
+    match st.issue_token(name, password, project, issued) {
         Ok((token, exp)) => {
-            let issued = st.now();
             let c = &st.config;
             let body = json!({"token": {
                 "methods": ["password"],

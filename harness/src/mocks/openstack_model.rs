@@ -3,7 +3,10 @@
 //! the real services' status codes and bodies (Nova 403 on quota, Cinder 413 `overLimit`,
 //! Neutron 409 `OverQuota`, 401 for a missing or expired token).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    time::Duration,
+};
 
 use serde_json::{Value, json};
 
@@ -229,6 +232,10 @@ pub enum ServerEvent {
     Deleted(Server),
 }
 
+/// The most tokens held at once: a client that authenticates on every call cannot grow the table
+/// without bound.
+pub const MAX_TOKENS: usize = 10_000;
+
 /// Tunables.
 #[derive(Clone, Debug)]
 pub struct OpenStackConfig {
@@ -276,7 +283,8 @@ pub struct OpenStackState {
     volumes: Vec<Volume>,
     secgroups: Vec<SecurityGroup>,
     networks: Vec<(String, String)>,
-    tokens: BTreeMap<String, u64>,
+    tokens: HashMap<String, u64>,
+    token_order: VecDeque<String>,
     ids: IdGen,
     next_ip: u32,
     now: u64,
@@ -329,7 +337,8 @@ impl OpenStackState {
             volumes: Vec::new(),
             secgroups,
             networks,
-            tokens: BTreeMap::new(),
+            tokens: HashMap::new(),
+            token_order: VecDeque::new(),
             ids,
             next_ip: 10,
             now,
@@ -359,12 +368,16 @@ impl OpenStackState {
 
     // ---- keystone ---------------------------------------------------------------------------
 
-    /// Password authentication scoped to the project; returns the token and its expiry (ns).
+    /// Password authentication scoped to the project; returns the token and its expiry (ns
+    /// since the epoch on the **wall** clock, `wall_ns` being now: keystoneauth compares
+    /// `expires_at` with its own clock, so a virtual expiry would make it re-authenticate on
+    /// every call). Expired tokens are dropped here, and at most [`MAX_TOKENS`] are kept.
     pub fn issue_token(
         &mut self,
         user: &str,
         password: &str,
         project: &str,
+        wall_ns: u64,
     ) -> Result<(String, u64), OsError> {
         if user != self.config.username || password != self.config.password {
             return Err(OsError::unauthorized());
@@ -378,25 +391,41 @@ impl OpenStackState {
                 body: json!({"error": {"code": 401, "message": format!("User {user} has no access to project {project}"), "title": "Unauthorized"}}),
             });
         }
+        // Tokens are issued in expiry order (one lifetime, a forward clock): dropping from the
+        // front removes every expired one, and the oldest when the table is full.
+        while let Some(front) = self.token_order.front() {
+            let expired = self.tokens.get(front).is_none_or(|exp| *exp <= wall_ns);
+            if !expired && self.tokens.len() < MAX_TOKENS {
+                break;
+            }
+            if let Some(t) = self.token_order.pop_front() {
+                self.tokens.remove(&t);
+            }
+        }
         let token = format!("gAAAAA{}", self.ids.uuid().replace('-', ""));
-        let exp = self.now + self.config.token_ttl.as_nanos() as u64;
+        let exp = wall_ns + self.config.token_ttl.as_nanos() as u64;
         self.tokens.insert(token.clone(), exp);
+        self.token_order.push_back(token.clone());
         Ok((token, exp))
     }
 
-    /// Checks an `X-Auth-Token`.
-    pub fn check_token(&self, token: Option<&str>) -> Result<(), OsError> {
+    /// Checks an `X-Auth-Token` against the wall clock's now (`wall_ns`).
+    pub fn check_token(&self, token: Option<&str>, wall_ns: u64) -> Result<(), OsError> {
         match token.and_then(|t| self.tokens.get(t)) {
-            Some(exp) if *exp > self.now => Ok(()),
+            Some(exp) if *exp > wall_ns => Ok(()),
             _ => Err(OsError::unauthorized()),
         }
     }
 
+    /// How many tokens are held (expired ones go at the next issue).
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+
     /// Fault: every issued token is now expired (clients must re-authenticate).
     pub fn expire_tokens(&mut self) {
-        let now = self.now;
         for exp in self.tokens.values_mut() {
-            *exp = now;
+            *exp = 0;
         }
     }
 
@@ -741,8 +770,16 @@ impl OpenStackState {
         json!({"quota_set": {"id": self.config.project_id, "instances": q.instances, "cores": q.cores, "ram": q.ram_mb, "key_pairs": 100, "metadata_items": 128, "server_groups": 10, "server_group_members": 10}})
     }
 
-    pub(crate) fn now(&self) -> u64 {
-        self.now
+    /// Every server still building becomes `ACTIVE` now (a world served with its VMs already
+    /// up).
+    pub fn finish_builds(&mut self) {
+        let now = self.now;
+        for s in &mut self.servers {
+            if s.status == "BUILD" {
+                s.active_at_ns = now;
+            }
+        }
+        self.tick(now);
     }
 }
 
@@ -987,26 +1024,43 @@ mod tests {
     }
 
     #[test]
-    fn tokens_expire_with_virtual_time_and_on_demand() {
+    fn tokens_expire_with_the_wall_clock_and_on_demand() {
         let mut os = project();
+        let wall = 1_800_000_000_000_000_000;
         assert_eq!(
-            os.issue_token("os-automation", "wrong", "")
+            os.issue_token("os-automation", "wrong", "", wall)
                 .unwrap_err()
                 .status,
             401
         );
         let (t, exp) = os
-            .issue_token("os-automation", "placeholder-os-password", "csi_prod")
+            .issue_token("os-automation", "placeholder-os-password", "csi_prod", wall)
             .unwrap();
-        assert_eq!(exp, 3_600_000_000_000);
-        assert!(os.check_token(Some(&t)).is_ok());
-        os.tick(exp);
-        assert_eq!(os.check_token(Some(&t)).unwrap_err().status, 401);
-        let (t, _) = os
-            .issue_token("os-automation", "placeholder-os-password", "")
+        assert_eq!(exp, wall + 3_600_000_000_000);
+        // Virtual time does not expire a token: a rehearsal may jump days ahead.
+        os.tick(u64::MAX / 2);
+        assert!(os.check_token(Some(&t), wall).is_ok());
+        assert!(os.check_token(Some(&t), exp - 1).is_ok());
+        assert_eq!(os.check_token(Some(&t), exp).unwrap_err().status, 401);
+        // The expired token is dropped at the next issue.
+        assert_eq!(os.token_count(), 1);
+        let (t2, _) = os
+            .issue_token("os-automation", "placeholder-os-password", "", exp)
             .unwrap();
+        assert_eq!(os.token_count(), 1);
         os.expire_tokens();
-        assert!(os.check_token(Some(&t)).is_err());
-        assert!(os.check_token(None).is_err());
+        assert!(os.check_token(Some(&t2), exp).is_err());
+        assert!(os.check_token(None, exp).is_err());
+    }
+
+    #[test]
+    fn the_token_table_is_bounded() {
+        let mut os = project();
+        let wall = 1_800_000_000_000_000_000;
+        for i in 0..MAX_TOKENS as u64 + 5 {
+            os.issue_token("os-automation", "placeholder-os-password", "", wall + i)
+                .unwrap();
+        }
+        assert_eq!(os.token_count(), MAX_TOKENS);
     }
 }

@@ -48,6 +48,8 @@ pub struct ClusterOptions {
     pub binaries: Option<Binaries>,
     /// Where to create the cluster directory (default: `/dev/shm`, else the temp dir).
     pub base_dir: Option<PathBuf>,
+    /// The loopback port (default: a free one). A taken port is an error, not a retry.
+    pub port: Option<u16>,
 }
 
 /// A running throwaway PostgreSQL cluster owned by the harness.
@@ -101,6 +103,16 @@ impl Cluster {
         cluster.initdb(run_as.as_ref())?;
         // A port picked by binding port 0 can be taken by someone else before the server
         // binds it: retry with a fresh one.
+        if let Some(port) = options.port {
+            return match cluster.spawn_server(run_as.as_ref(), Some(port)) {
+                Ok(()) => Ok(cluster),
+                Err(SpawnError::PortTaken) => Err(Error::Server {
+                    action: format!("listen on port {port} (taken by another process)"),
+                    log: cluster.log_tail(),
+                }),
+                Err(SpawnError::Other(e)) => Err(e),
+            };
+        }
         let mut last_err = None;
         for _ in 0..5 {
             match cluster.spawn_server(run_as.as_ref(), None) {

@@ -14,9 +14,20 @@ use std::{
 
 use serde_json::{Value, json};
 
+pub mod diff;
+mod evals;
+mod operations;
+
+pub use evals::Eval;
+pub use operations::Drain;
+
+/// How many versions of a job Nomad keeps (`job_tracked_versions`).
+pub const JOB_TRACKED_VERSIONS: usize = 6;
+
 use super::{
     common::IdGen,
     jobspec::{Constraint, Job},
+    nomad_runs::{RunEnd, RunModel},
 };
 
 /// An API error: the HTTP status and Nomad's plain-text message.
@@ -50,6 +61,9 @@ pub struct NomadConfig {
     pub batch_reschedule_attempts: u32,
     /// Delay before a failed batch allocation is rescheduled.
     pub batch_reschedule_delay: Duration,
+    /// When set, processing allocations end by themselves after their drawn duration (the
+    /// served world); when `None` they run until the harness finishes them (a rehearsal).
+    pub runs: Option<RunModel>,
 }
 
 impl Default for NomadConfig {
@@ -59,6 +73,21 @@ impl Default for NomadConfig {
             datacenter: "dc1".into(),
             batch_reschedule_attempts: 1,
             batch_reschedule_delay: Duration::from_secs(5),
+            runs: None,
+        }
+    }
+}
+
+impl NomadConfig {
+    /// The served world's server (`hrsi up`): processing allocations run for the calibrated
+    /// duration of their job type and end as the calibration's error rates say.
+    pub fn served() -> Self {
+        Self {
+            runs: Some(RunModel::from_calibration(
+                &hrsi_sim::calibration::Calibration::default(),
+                0,
+            )),
+            ..Self::default()
         }
     }
 }
@@ -122,6 +151,8 @@ pub struct Node {
     pub status: String,
     /// Scheduling eligibility.
     pub eligible: bool,
+    /// The drain in progress, if any.
+    pub drain: Option<Drain>,
     /// Raft indexes.
     pub create_index: u64,
     /// Raft index of the last change.
@@ -182,6 +213,14 @@ pub struct Alloc {
     pub modify_index: u64,
     /// For a failed batch allocation: when it may be rescheduled (ns).
     pub reschedule_at: Option<u64>,
+    /// The allocation this one replaces.
+    pub previous_alloc: String,
+    /// The allocation that replaced this one.
+    pub next_alloc: String,
+    /// Earlier reschedules of this instance: (time ns, previous alloc, previous node).
+    pub reschedules: Vec<(u64, String, String)>,
+    /// Set by `POST /v1/allocation/:id/stop` or a drain: the server asked for a migration.
+    pub migrate: bool,
 }
 
 impl Alloc {
@@ -202,6 +241,10 @@ pub struct JobEntry {
     pub blocked: BTreeMap<String, String>,
     /// When the job became dead (for GC), ns.
     pub dead_since: Option<u64>,
+    /// Earlier versions of the specification, oldest first (Nomad tracks 6).
+    pub versions: Vec<Job>,
+    /// The blocked evaluation waiting for capacity, if any.
+    pub blocked_eval: Option<String>,
 }
 
 /// Result of a write that creates an evaluation.
@@ -302,9 +345,22 @@ pub struct NomadState {
     nodes: BTreeMap<String, Node>,
     allocs: BTreeMap<String, Alloc>,
     booting: Vec<(u64, Node)>,
+    /// Ends of running processing allocations, by time (with `config.runs`).
+    run_ends: BTreeSet<(u64, String, RunEndKey)>,
+    evals: BTreeMap<String, Eval>,
+    /// The evaluation whose scheduling is running (placements record it).
+    placing_eval: Option<String>,
     index: u64,
     ids: IdGen,
     now: u64,
+}
+
+/// [`RunEnd`] with an order, for the timer set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum RunEndKey {
+    Complete,
+    Failed,
+    Lost,
 }
 
 impl NomadState {
@@ -316,6 +372,9 @@ impl NomadState {
             nodes: BTreeMap::new(),
             allocs: BTreeMap::new(),
             booting: Vec::new(),
+            run_ends: BTreeSet::new(),
+            evals: BTreeMap::new(),
+            placing_eval: None,
             index: 1,
             ids: IdGen::new(0x004e_4f4d_4144),
             now,
@@ -328,6 +387,8 @@ impl NomadState {
         self.nodes.clear();
         self.allocs.clear();
         self.booting.clear();
+        self.run_ends.clear();
+        self.evals.clear();
         self.index = 1;
     }
 
@@ -348,7 +409,11 @@ impl NomadState {
         if now < prev || (now == prev && !self.booting.iter().any(|(at, _)| *at <= now)) {
             return;
         }
+        self.end_runs_until(now);
         self.now = now;
+        if self.drains_pending() {
+            self.progress_drains(None);
+        }
         let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.booting)
             .into_iter()
             .partition(|(at, _)| *at <= now);
@@ -381,7 +446,28 @@ impl NomadState {
                 self.jobs.remove(id);
             }
             self.allocs.retain(|_, a| !doomed.contains(&a.job_id));
+            self.evals.retain(|_, e| !doomed.contains(&e.job_id));
             self.bump();
+        }
+    }
+
+    /// Ends the processing allocations whose drawn duration is over by `now`, each at its own
+    /// end time (so `ModifyTime` and the replacements placed follow the right instant).
+    fn end_runs_until(&mut self, now: u64) {
+        while let Some((at, id, end)) = self.run_ends.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.run_ends.pop_first();
+            if !self.allocs.get(&id).is_some_and(Alloc::is_live) {
+                continue;
+            }
+            self.now = self.now.max(at);
+            let _ = match end {
+                RunEndKey::Complete => self.finish_alloc(&id, 0),
+                RunEndKey::Failed => self.finish_alloc(&id, 1),
+                RunEndKey::Lost => self.lose_alloc(&id),
+            };
         }
     }
 
@@ -440,6 +526,12 @@ impl NomadState {
                 job.submit_time = now as i64;
                 job.modify_index = index;
                 job.job_modify_index = index;
+                job.stable = false;
+                if job.version != prev.job.version {
+                    prev.versions.push(std::mem::take(&mut prev.job));
+                    let keep = prev.versions.len().saturating_sub(JOB_TRACKED_VERSIONS - 1);
+                    prev.versions.drain(..keep);
+                }
                 prev.job = job;
                 prev.dead_since = None;
             }
@@ -457,6 +549,8 @@ impl NomadState {
                         queued: BTreeMap::new(),
                         blocked: BTreeMap::new(),
                         dead_since: None,
+                        versions: Vec::new(),
+                        blocked_eval: None,
                     },
                 );
             }
@@ -468,8 +562,9 @@ impl NomadState {
         {
             stop_alloc(a, "complete", now, index);
         }
-        let eval_id = self.ids.uuid();
+        let eval_id = self.begin_eval(&id, "job-register", None);
         self.reconcile();
+        self.end_eval(&eval_id);
         Ok(EvalResult {
             eval_id,
             index,
@@ -479,16 +574,23 @@ impl NomadState {
 
     /// Dry-runs a registration (`POST /v1/job/:id/plan`, the web UI's "Plan" button): what
     /// would change and which groups could not be placed, without touching the state.
-    pub fn plan(&self, job: Job) -> Result<Value, ApiError> {
+    pub fn plan(&self, job: Job, with_diff: bool) -> Result<Value, ApiError> {
         let mut scratch = self.clone();
         let id = job.id.clone();
         let before = self.jobs.get(&id).map(|e| e.job.clone());
         let r = scratch.register(job)?;
         let after = scratch.job(&id)?;
-        let diff_type = match &before {
-            None => "Added",
-            Some(b) if b.version == after.job.version => "None",
-            Some(_) => "Edited",
+        let diff = if with_diff {
+            let mut d = diff::job_diff(before.as_ref(), &after.job, false);
+            if before
+                .as_ref()
+                .is_some_and(|b| b.version == after.job.version)
+            {
+                d["Type"] = json!("None");
+            }
+            d
+        } else {
+            Value::Null
         };
         let mut failed = serde_json::Map::new();
         for (g, why) in &after.blocked {
@@ -514,7 +616,7 @@ impl NomadState {
             updates.insert(g.name.clone(), json!({"Place": placed, "Stop": stopped, "DestructiveUpdate": stopped.min(placed), "Ignore": 0, "InPlaceUpdate": 0, "Migrate": 0, "Canary": 0}));
         }
         Ok(json!({
-            "Diff": {"ID": id, "Type": diff_type},
+            "Diff": diff,
             "Annotations": {"DesiredTGUpdates": updates},
             "FailedTGAllocs": if failed.is_empty() { Value::Null } else { Value::Object(failed) },
             "JobModifyIndex": before.map_or(0, |b| b.job_modify_index),
@@ -539,13 +641,16 @@ impl NomadState {
         if purge {
             self.jobs.remove(id);
             self.allocs.retain(|_, a| a.job_id != id);
+            self.evals
+                .retain(|_, e| e.job_id != id || e.status != "blocked");
         } else if let Some(e) = self.jobs.get_mut(id) {
             e.job.stop = true;
             e.job.modify_index = index;
             e.job.job_modify_index = index;
         }
-        let eval_id = self.ids.uuid();
+        let eval_id = self.begin_eval(id, "job-deregister", None);
         self.reconcile();
+        self.end_eval(&eval_id);
         Ok(EvalResult {
             eval_id,
             index,
@@ -639,10 +744,13 @@ impl NomadState {
                 queued: BTreeMap::new(),
                 blocked: BTreeMap::new(),
                 dead_since: None,
+                versions: Vec::new(),
+                blocked_eval: None,
             },
         );
-        let eval_id = self.ids.uuid();
+        let eval_id = self.begin_eval(&child_id, "job-register", None);
         self.reconcile_some(Some(&child_id));
+        self.end_eval(&eval_id);
         Ok((
             child_id,
             EvalResult {
@@ -654,8 +762,8 @@ impl NomadState {
     }
 
     /// Allocations of a job, oldest first.
+    /// A job that does not exist has none: Nomad answers `[]`, not 404.
     pub fn job_allocs(&self, id: &str) -> Result<Vec<&Alloc>, ApiError> {
-        self.job(id)?;
         let mut v: Vec<&Alloc> = self.allocs.values().filter(|a| a.job_id == id).collect();
         v.sort_by_key(|a| a.create_index);
         Ok(v)
@@ -774,22 +882,6 @@ impl NomadState {
         serde_json::to_vec(&stubs).unwrap_or_default()
     }
 
-    /// Blocked evaluations, in the shape of `GET /v1/job/:id/evaluations`.
-    pub fn evaluations_json(&self, id: &str) -> Result<Value, ApiError> {
-        let e = self.job(id)?;
-        let failed: serde_json::Map<String, Value> = e
-            .blocked
-            .iter()
-            .map(|(g, why)| (g.clone(), json!({"NodesEvaluated": self.nodes.len(), "NodesExhausted": self.nodes.len(), "DimensionExhausted": dimension_map(why), "ClassFiltered": {}, "ConstraintFiltered": {}, "CoalescedFailures": e.queued.get(g).copied().unwrap_or(1).saturating_sub(1)})))
-            .collect();
-        if failed.is_empty() {
-            return Ok(json!([]));
-        }
-        Ok(
-            json!([{"ID": format!("blocked-{}", e.job.id), "JobID": e.job.id, "Namespace": e.job.namespace, "Type": e.job.job_type, "TriggeredBy": "queued-allocs", "Status": "blocked", "StatusDescription": "created due to placement conflicts", "FailedTGAllocs": failed}]),
-        )
-    }
-
     // ---- nodes ----------------------------------------------------------------------------
 
     /// A client agent starts now and registers after `boot`; returns its future node ID.
@@ -801,6 +893,7 @@ impl NomadState {
             datacenter: self.config.datacenter.clone(),
             status: "ready".into(),
             eligible: true,
+            drain: None,
             create_index: 0,
             modify_index: 0,
             status_updated_at: 0,
@@ -962,7 +1055,8 @@ impl NomadState {
                 u.1 += a.memory_mb;
             }
             match a.client_status.as_str() {
-                "complete" => c.complete += 1,
+                // A server-side stop (alloc stop, drain) asks for a replacement.
+                "complete" if !a.migrate => c.complete += 1,
                 "failed" => {
                     c.failed += 1;
                     if a.reschedule_at.is_some_and(|t| t > self.now) {
@@ -1092,6 +1186,14 @@ impl NomadState {
             "dead"
         };
         e.job.status = status.into();
+        if e.queued.is_empty()
+            && let Some(blocked) = e.blocked_eval.take()
+            && let Some(ev) = self.evals.get_mut(&blocked)
+        {
+            ev.status = "complete".into();
+            ev.modify_time = now;
+        }
+        let e = self.jobs.get_mut(id).expect("caller checked");
         if status == "dead" {
             e.dead_since.get_or_insert(now);
         } else {
@@ -1181,7 +1283,11 @@ impl NomadState {
             .unwrap_or_default();
         let alloc = Alloc {
             id: self.ids.uuid(),
-            eval_id: self.ids.uuid(),
+            eval_id: self
+                .placing_eval
+                .clone()
+                .or_else(|| self.jobs[job_id].blocked_eval.clone())
+                .unwrap_or_default(),
             name: format!("{job_id}.{group}[{}]", n.min(u64::MAX as usize)),
             node_id: node_id.to_owned(),
             node_name: self.nodes[node_id].spec.name.clone(),
@@ -1211,7 +1317,26 @@ impl NomadState {
             create_index: index,
             modify_index: index,
             reschedule_at: None,
+            previous_alloc: String::new(),
+            next_alloc: String::new(),
+            reschedules: Vec::new(),
+            migrate: false,
         };
+        let mut alloc = alloc;
+        self.link_replacement(&mut alloc);
+        if let Some((d, end)) = self
+            .config
+            .runs
+            .as_ref()
+            .and_then(|r| r.draw(&self.jobs[job_id].job.parent_id, &alloc.id))
+        {
+            let key = match end {
+                RunEnd::Complete => RunEndKey::Complete,
+                RunEnd::Failed => RunEndKey::Failed,
+                RunEnd::Lost => RunEndKey::Lost,
+            };
+            self.run_ends.insert((now + d, alloc.id.clone(), key));
+        }
         self.allocs.insert(alloc.id.clone(), alloc);
     }
 }
@@ -1235,6 +1360,7 @@ fn same_spec(a: &Job, b: &Job) -> bool {
         && a.priority == b.priority
         && a.meta == b.meta
         && a.parameterized_job == b.parameterized_job
+        && a.extra == b.extra
 }
 
 fn dimension_map(why: &str) -> Value {
@@ -1386,6 +1512,68 @@ mod tests {
         assert_eq!(status(&s, &second), "running");
         let sum = s.summary_json(&child).unwrap();
         assert_eq!(sum["Summary"]["run-and-log"]["Complete"], 1);
+    }
+
+    #[test]
+    fn served_processing_allocs_end_by_themselves_after_their_drawn_duration() {
+        let mut s = NomadState::new(NomadConfig::served(), 0);
+        for (_, src) in nomad_files::default_job_files(1000) {
+            s.register(crate::mocks::jobspec::parse_hcl(&src).unwrap())
+                .unwrap();
+        }
+        s.add_node(NodeSpec::orchestrator(), Duration::ZERO);
+        for i in 0..8 {
+            s.add_node(
+                NodeSpec::worker(&format!("os-worker-{i}"), "eo2.medium", 1, 4096, "10.0.0.1"),
+                Duration::ZERO,
+            );
+        }
+        let meta: BTreeMap<String, String> = [
+            ("job_id".into(), "1".into()),
+            ("job_unique_id".into(), "u1".into()),
+        ]
+        .into();
+        let children: Vec<String> = (0..8)
+            .map(|_| s.dispatch("gfsc-processing", meta.clone(), None).unwrap().0)
+            .collect();
+        let runs = s.config.runs.clone().unwrap();
+        let mut ends = Vec::new();
+        for c in &children {
+            assert_eq!(status(&s, c), "running");
+            let a = s.job_allocs(c).unwrap()[0].id.clone();
+            ends.push((a.clone(), runs.draw("gfsc-processing", &a).unwrap()));
+        }
+        // Services never end by themselves.
+        let service_alloc = s.job_allocs("job-creation").unwrap()[0].id.clone();
+        s.tick(MIN);
+        for (a, (d, _)) in &ends {
+            let live = s.alloc(a).unwrap().is_live();
+            assert_eq!(live, *d > MIN, "{a} drawn {d} ns");
+        }
+        ends.sort_by_key(|(_, (d, _))| *d);
+        for (a, (d, end)) in ends.iter().filter(|(_, (d, _))| *d > MIN) {
+            // Checked right after its end: dead jobs are collected 5 min later.
+            s.tick(d + 1);
+            let al = s.alloc(a).unwrap();
+            let want = match end {
+                RunEnd::Complete => "complete",
+                RunEnd::Failed => "failed",
+                RunEnd::Lost => "lost",
+            };
+            assert_eq!(al.client_status, want);
+            // Ended at its own end time, not at the tick.
+            assert_eq!(al.modify_time, *d);
+        }
+        assert!(s.alloc(&service_alloc).unwrap().is_live());
+        // Without a run model (a rehearsal), processing runs until the harness ends it.
+        let mut r = server_with_services(1000);
+        r.add_node(
+            NodeSpec::worker("os-worker-x", "eo2.medium", 1, 4096, "10.0.0.1"),
+            Duration::ZERO,
+        );
+        let (c, _) = r.dispatch("gfsc-processing", meta, None).unwrap();
+        r.tick(6000 * MIN);
+        assert_eq!(status(&r, &c), "running");
     }
 
     #[test]

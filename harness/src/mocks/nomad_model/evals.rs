@@ -1,0 +1,250 @@
+//! Evaluations: every write that asks the scheduler to act (register, dispatch, deregister,
+//! job evaluate, node drain/evaluate, allocation stop) creates one; it is `complete` once
+//! scheduled and, when a group could not be placed, points at a `blocked` evaluation that
+//! stays until capacity appears (what `nomad job status` shows as "Placement Failure").
+
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, NomadState, dimension_map};
+
+/// One evaluation, with the fields `GET /v1/evaluation/:id` returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Eval {
+    /// Evaluation ID.
+    pub id: String,
+    /// Job it evaluates.
+    pub job_id: String,
+    /// Node that triggered it (`node-update`, `node-drain`), if any.
+    pub node_id: String,
+    /// `job-register`, `job-deregister`, `node-drain`, `alloc-stop`, `queued-allocs`, ...
+    pub triggered_by: String,
+    /// `pending`, `complete` or `blocked`.
+    pub status: String,
+    /// Job type and priority at creation.
+    pub job_type: String,
+    /// Job priority.
+    pub priority: i64,
+    /// Job modify index the evaluation saw.
+    pub job_modify_index: u64,
+    /// Groups that could not be placed: (group, reason, count).
+    pub failed: Vec<(String, String, u64)>,
+    /// The blocked evaluation created for the unplaced groups.
+    pub blocked_eval: String,
+    /// The evaluation this blocked one comes from.
+    pub previous_eval: String,
+    /// Raft indexes.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+    /// Creation and last change, ns.
+    pub create_time: u64,
+    /// Last change, ns.
+    pub modify_time: u64,
+}
+
+impl NomadState {
+    /// Creates a pending evaluation of `job_id`; placements until [`NomadState::end_eval`]
+    /// record it as theirs.
+    pub(super) fn begin_eval(
+        &mut self,
+        job_id: &str,
+        triggered_by: &str,
+        node_id: Option<&str>,
+    ) -> String {
+        let id = self.ids.uuid();
+        let (job_type, priority, jmi) = self.jobs.get(job_id).map_or_else(
+            || ("service".to_owned(), 50, 0),
+            |e| {
+                (
+                    e.job.job_type.clone(),
+                    e.job.priority,
+                    e.job.job_modify_index,
+                )
+            },
+        );
+        let ev = Eval {
+            id: id.clone(),
+            job_id: job_id.to_owned(),
+            node_id: node_id.unwrap_or_default().to_owned(),
+            triggered_by: triggered_by.to_owned(),
+            status: "pending".into(),
+            job_type,
+            priority,
+            job_modify_index: jmi,
+            failed: Vec::new(),
+            blocked_eval: String::new(),
+            previous_eval: String::new(),
+            create_index: self.index,
+            modify_index: self.index,
+            create_time: self.now,
+            modify_time: self.now,
+        };
+        self.evals.insert(id.clone(), ev);
+        self.placing_eval = Some(id.clone());
+        id
+    }
+
+    /// Marks the evaluation scheduled: what stayed unplaced is recorded and handed to a blocked
+    /// evaluation (one per job, reused while it waits).
+    pub(super) fn end_eval(&mut self, id: &str) {
+        self.placing_eval = None;
+        let Some(job_id) = self.evals.get(id).map(|e| e.job_id.clone()) else {
+            return;
+        };
+        let failed: Vec<(String, String, u64)> = self
+            .jobs
+            .get(&job_id)
+            .map(|e| {
+                e.blocked
+                    .iter()
+                    .map(|(g, why)| {
+                        (
+                            g.clone(),
+                            why.clone(),
+                            e.queued.get(g).copied().unwrap_or(1),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut blocked_id = String::new();
+        if !failed.is_empty() {
+            let existing = self.jobs.get(&job_id).and_then(|e| e.blocked_eval.clone());
+            blocked_id = match existing {
+                Some(b) if self.evals.contains_key(&b) => b,
+                _ => {
+                    let b = self.begin_eval(&job_id, "queued-allocs", None);
+                    self.placing_eval = None;
+                    if let Some(ev) = self.evals.get_mut(&b) {
+                        ev.status = "blocked".into();
+                        ev.previous_eval = id.to_owned();
+                        ev.failed = failed.clone();
+                    }
+                    if let Some(e) = self.jobs.get_mut(&job_id) {
+                        e.blocked_eval = Some(b.clone());
+                    }
+                    b
+                }
+            };
+        }
+        if let Some(ev) = self.evals.get_mut(id) {
+            ev.status = "complete".into();
+            ev.failed = failed;
+            ev.blocked_eval = blocked_id;
+            ev.modify_index = self.index;
+            ev.modify_time = self.now;
+        }
+    }
+
+    /// Creates and schedules an evaluation at once (job evaluate, node evaluate, alloc stop).
+    pub(super) fn evaluate(
+        &mut self,
+        job_id: &str,
+        triggered_by: &str,
+        node: Option<&str>,
+    ) -> String {
+        let id = self.begin_eval(job_id, triggered_by, node);
+        self.reconcile();
+        self.end_eval(&id);
+        id
+    }
+
+    /// All evaluations whose ID starts with `prefix`, oldest first.
+    pub fn evals(&self, prefix: &str) -> Vec<&Eval> {
+        let mut v: Vec<&Eval> = self
+            .evals
+            .values()
+            .filter(|e| e.id.starts_with(prefix))
+            .collect();
+        v.sort_by_key(|e| (e.create_index, e.id.clone()));
+        v
+    }
+
+    /// One evaluation.
+    pub fn eval(&self, id: &str) -> Result<&Eval, ApiError> {
+        self.evals
+            .get(id)
+            .ok_or_else(|| ApiError::new(404, "eval not found"))
+    }
+
+    /// A job's evaluations, oldest first (`[]` for a job that does not exist, as Nomad).
+    pub fn job_evals(&self, job_id: &str) -> Vec<&Eval> {
+        let mut v: Vec<&Eval> = self.evals.values().filter(|e| e.job_id == job_id).collect();
+        v.sort_by_key(|e| (e.create_index, e.id.clone()));
+        v
+    }
+
+    /// `GET /v1/evaluation/:id` body.
+    pub fn eval_json(&self, e: &Eval) -> Value {
+        // A blocked evaluation shows why placement fails now (nodes come and go meanwhile).
+        let live: Vec<(String, String, u64)>;
+        let reasons = match (e.status.as_str(), self.jobs.get(&e.job_id)) {
+            ("blocked", Some(j)) => {
+                live = j
+                    .blocked
+                    .iter()
+                    .map(|(g, why)| {
+                        (
+                            g.clone(),
+                            why.clone(),
+                            j.queued.get(g).copied().unwrap_or(1),
+                        )
+                    })
+                    .collect();
+                &live
+            }
+            _ => &e.failed,
+        };
+        let failed: Map<String, Value> = reasons
+            .iter()
+            .map(|(g, why, n)| {
+                (
+                    g.clone(),
+                    json!({
+                        "NodesEvaluated": self.nodes.len(), "NodesFiltered": 0, "NodesAvailable": {self.config.datacenter.clone(): self.nodes.len()},
+                        "ClassFiltered": null, "ConstraintFiltered": null, "NodesExhausted": self.nodes.len(),
+                        "ClassExhausted": null, "DimensionExhausted": dimension_map(why), "QuotaExhausted": null,
+                        "Scores": null, "AllocationTime": 0, "CoalescedFailures": n.saturating_sub(1),
+                    }),
+                )
+            })
+            .collect();
+        let queued: Map<String, Value> = self
+            .jobs
+            .get(&e.job_id)
+            .map(|j| {
+                j.job
+                    .task_groups
+                    .iter()
+                    .map(|g| {
+                        (
+                            g.name.clone(),
+                            json!(j.queued.get(&g.name).copied().unwrap_or(0)),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "ID": e.id, "Namespace": "default", "Priority": e.priority, "Type": e.job_type,
+            "TriggeredBy": e.triggered_by, "JobID": e.job_id, "JobModifyIndex": e.job_modify_index,
+            "NodeID": e.node_id, "NodeModifyIndex": 0, "DeploymentID": "", "Status": e.status,
+            "StatusDescription": match e.status.as_str() { "blocked" => "created due to placement conflicts", _ => "" },
+            "Wait": 0, "WaitUntil": "0001-01-01T00:00:00Z", "NextEval": "", "PreviousEval": e.previous_eval,
+            "BlockedEval": e.blocked_eval,
+            "FailedTGAllocs": if failed.is_empty() { Value::Null } else { Value::Object(failed) },
+            "ClassEligibility": null, "EscapedComputedClass": false, "QuotaLimitReached": "",
+            "AnnotatePlan": false, "QueuedAllocations": queued, "LeaderACL": "", "SnapshotIndex": e.create_index,
+            "CreateIndex": e.create_index, "ModifyIndex": e.modify_index,
+            "CreateTime": e.create_time, "ModifyTime": e.modify_time,
+        })
+    }
+
+    /// Allocations placed by an evaluation (`GET /v1/evaluation/:id/allocations`).
+    pub fn eval_allocs(&self, id: &str) -> Result<Vec<&super::Alloc>, ApiError> {
+        self.eval(id)?;
+        let mut v: Vec<&super::Alloc> = self.allocs.values().filter(|a| a.eval_id == id).collect();
+        v.sort_by_key(|a| a.create_index);
+        Ok(v)
+    }
+}
