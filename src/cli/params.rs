@@ -1,5 +1,6 @@
 //! `hrsi params --defaults`: every system parameter and calibration key, with its type,
-//! default, meaning and whether the model reads it (the catalogue lives in `hrsi_sim::catalogue`).
+//! default, meaning and whether the model reads it (the catalogue lives in `hrsi_sim::catalogue`);
+//! `hrsi params get|set` read and change a database's parameters (`params_ops`).
 use std::process::ExitCode;
 
 use hrsi_sim::catalogue::{self, Group, ModelReads};
@@ -8,7 +9,10 @@ use super::exit;
 
 /// Arguments of `hrsi params`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, after_long_help = super::params_ops::AFTER_HELP)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<super::params_ops::Cmd>,
     /// List every system parameter and calibration key with its type, default, meaning and
     /// whether the model reads it.
     #[arg(long)]
@@ -21,8 +25,14 @@ pub struct Args {
 
 /// Runs `hrsi params`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(command) = args.command {
+        return super::params_ops::run(command);
+    }
     if !args.defaults {
-        eprintln!("error: nothing to do (hint: `hrsi params --defaults` lists every parameter)");
+        eprintln!(
+            "error: nothing to do (hint: `hrsi params --defaults` lists every parameter, \
+             `hrsi params get` reads a database's, `hrsi params set NAME=VALUE` changes them)"
+        );
         return Ok(ExitCode::from(exit::USAGE));
     }
     let entries = catalogue::entries();

@@ -16,14 +16,6 @@ use serde_json::Value;
 
 use super::db_target::{Target, TargetArgs, confirm, exit_code, usage};
 
-/// Arguments of `hrsi params`.
-#[derive(Debug, clap::Args)]
-#[command(after_long_help = AFTER_HELP)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
 /// `get` or `set`.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -61,7 +53,7 @@ pub struct SetArgs {
     yes: bool,
 }
 
-const AFTER_HELP: &str = "\
+pub(super) const AFTER_HELP: &str = "\
 Target: --api URL (or $COSIMS_DB_HTTP_API_BASE_URL), else --database-url URL (or $DATABASE_URL).
 
 Exit codes:
@@ -80,11 +72,12 @@ Examples:
 const MAX_TEXT: usize = 2048;
 
 /// Runs `hrsi params get|set`.
-pub fn run(args: Args) -> Result<ExitCode> {
+/// Runs `hrsi params get` or `hrsi params set`.
+pub fn run(command: Cmd) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let result = match args.command {
+    let result = match command {
         Cmd::Get(a) => runtime.block_on(get(a)),
         Cmd::Set(a) => runtime.block_on(set(a)),
     };
