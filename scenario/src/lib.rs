@@ -33,8 +33,8 @@ mod validate;
 
 pub use error::{ScenarioError, ScenarioErrors};
 pub use model::{
-    CaughtUp, Count, Expect, Outage, ParamSetting, Plan, PlanCounts, Scenario, ScenarioStep,
-    Services, SqlCheck, StepKind,
+    CaughtUp, Count, Expect, Fault, NomadChange, NomadSpec, Outage, ParamSetting, Plan, PlanCounts,
+    Scenario, ScenarioStep, ServersCheck, Services, SqlCheck, StepKind,
 };
 
 use hrsi_sim::time::{DAY, Ms};

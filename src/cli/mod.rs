@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod exit;
 pub mod patch_test;
 pub mod plan;
+pub mod rehearse;
 pub mod simulate;
 
 /// Rehearse HR-S&I operations procedures and plan capacity.
@@ -26,6 +27,8 @@ enum Command {
     Plan(Box<plan::Args>),
     /// Test a database patch on a real PostgreSQL holding data, before production.
     PatchTest(patch_test::Args),
+    /// Replay the runbook's procedures and traps: real PostgreSQL, psql, borg, stand-ins, virtual time.
+    Rehearse(rehearse::Args),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -35,6 +38,7 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Plan(args) => plan::run(*args),
         Command::PatchTest(args) => patch_test::run(args),
+        Command::Rehearse(args) => rehearse::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1156 @@
+//! The operator's actions on the world, one per step kind, in the runbook's words.
+
+use std::{path::Path, process::Stdio};
+
+use hrsi_scenario::{CaughtUp, Fault, NomadChange, ScenarioStep, StepKind};
+use hrsi_sim::{
+    Action, JobType,
+    params::JobTypesList,
+    time::{MINUTE, Ms, SECOND},
+};
+
+use super::{
+    course::{caught, hours, per_type},
+    guard,
+    transcript::{redact, redact_lines},
+    world::{Db, LastRun, OPERATOR_ROLE, World, as_server_user},
+};
+use crate::{
+    backup,
+    iac::{Configuration, Mode, Plan, TfState, prod_env_apply, prod_env_destroy},
+    mocks::{self, jobspec::Job, nomad_files::SERVICE_JOBS},
+    postgres::{Server, quote_ident, quote_literal},
+    psql,
+    timefmt::UnixTime,
+};
+
+/// Largest scenario file a step reads (a patch, a dump).
+const MAX_FILE: u64 = 64 << 20;
+/// Output lines kept per command in a transcript.
+const MAX_LINES: usize = 40;
+
+/// What a step left for its expectations.
+#[derive(Default)]
+pub struct Outcome {
+    /// Observed lines.
+    pub observed: Vec<String>,
+    /// The plan the step printed (stop, start, plan).
+    pub plan: Option<Plan>,
+    /// A `run_until` or `nomad_wait_gone` that did not come in time: (what, observed).
+    pub late: Option<(String, String)>,
+    /// Parameters refused by hrsi's own checks (set_param).
+    pub refused: Vec<String>,
+}
+
+/// Carries out one step.
+pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Result<(), String> {
+    w.last = LastRun::default();
+    match &step.kind {
+        StepKind::Stop { confirm } => script(w, true, "module.core", &[yn(*confirm)], out).await,
+        StepKind::Start { confirm } => {
+            let a = yn(*confirm);
+            script(w, false, "module.core", &[a, a], out).await
+        }
+        StepKind::Script {
+            destroy,
+            target,
+            answers,
+        } => {
+            let a: Vec<&str> = answers.iter().map(String::as_str).collect();
+            script(w, *destroy, target, &a, out).await
+        }
+        StepKind::Advance(ms) => {
+            advance(w, *ms, out);
+            Ok(())
+        }
+        StepKind::RunUntil { caught_up, within } => {
+            run_until(w, caught_up, *within, out);
+            Ok(())
+        }
+        StepKind::SetParam(settings) => {
+            for s in settings {
+                if let Some(r) = &s.refused {
+                    out.observed
+                        .push(format!("hrsi refuses {} = {}: {r}", s.name, s.value));
+                    out.refused.push(r.clone());
+                    continue;
+                }
+                let sql = format!(
+                    "update cosims.system_parameters set {} = {}",
+                    quote_ident(&s.name),
+                    quote_literal(&s.value)
+                );
+                let r = w
+                    .with_server(async |srv: &Server, db: &str| -> Result<u64, String> {
+                        let c = srv.connect(db).await.map_err(|e| e.to_string())?;
+                        c.execute(&sql, &[]).await.map_err(|e| e.to_string())
+                    })
+                    .await??;
+                out.observed.push(format!(
+                    "{} = {} written to cosims.system_parameters ({r} row)",
+                    s.name, s.value
+                ));
+            }
+            Ok(())
+        }
+        StepKind::Sql(q) => sql(w, q, false, out).await,
+        StepKind::SqlWith {
+            query,
+            on_error_stop,
+        } => sql(w, query, *on_error_stop, out).await,
+        StepKind::PsqlFile {
+            file,
+            on_error_stop,
+            single_transaction,
+        } => psql_file(w, file, *on_error_stop, *single_transaction, out).await,
+        StepKind::PgDumpall { schema_only, to } => pg_dumpall(w, *schema_only, to, out).await,
+        StepKind::Backup => take_backup(w, out).await,
+        StepKind::BorgList => {
+            if !w.borg_ready {
+                return Err("no backup repository yet (no `backup` step ran)".into());
+            }
+            let list = w.borg.list().await.map_err(|e| redact(&e.to_string()))?;
+            out.observed
+                .push(format!("borg list: {} archive(s)", list.len()));
+            for a in &list {
+                out.observed.push(format!("{} {}", a.name, a.time));
+            }
+            Ok(())
+        }
+        StepKind::BorgExtract { archive, to } => borg_extract(w, archive, to, out).await,
+        StepKind::Restore {
+            file,
+            drop_schema,
+            killed_at,
+        } => restore(w, file, *drop_schema, killed_at.as_deref(), out).await,
+        StepKind::TfPlan {
+            destroy,
+            target,
+            runbook_configuration,
+        } => {
+            let (config, state) = if *runbook_configuration {
+                let c = Configuration::runbook_with_dashboard_proxy();
+                let mut s = TfState::fully_deployed(&c);
+                if !*destroy {
+                    for r in c.resources().iter().filter(|r| r.module == "core") {
+                        s.remove(&r.address());
+                    }
+                }
+                (c, s)
+            } else {
+                let tf = w.tf.as_ref().ok_or("no infrastructure model")?.lock().await;
+                (tf.config.clone(), tf.state.clone())
+            };
+            let mode = if *destroy { Mode::Destroy } else { Mode::Apply };
+            let p = crate::iac::model::plan(&config, &state, mode, target)
+                .map_err(|e| e.to_string())?;
+            out.observed.push(format!(
+                "terraform plan{} -target {target} ({} configuration)",
+                if *destroy { " -destroy" } else { "" },
+                if *runbook_configuration {
+                    "the runbook's"
+                } else {
+                    "the public"
+                }
+            ));
+            out.observed.push(p.summary_line());
+            out.plan = Some(p);
+            Ok(())
+        }
+        StepKind::FreshVolume { confirm } => fresh_volume(w, *confirm, out).await,
+        StepKind::PostgresRestart => {
+            let Db::Own(t) = &w.db else {
+                return Err("the shared server is not restarted by a rehearsal".into());
+            };
+            let mut t = t.lock().await;
+            let c = t
+                .server
+                .as_mut()
+                .and_then(Server::cluster_mut)
+                .ok_or("tf-tutu has no database volume")?;
+            c.stop_server();
+            c.restart().map_err(|e| redact(&e.to_string()))?;
+            out.observed.push(
+                "systemctl restart postgresql on tf-tutu: the server starts on its data directory (crash recovery from the WAL)"
+                    .into(),
+            );
+            Ok(())
+        }
+        StepKind::NomadEdit(change) => nomad_edit(w, change, out).await,
+        StepKind::NomadJobFile(change) => nomad_job_file(w, change, out),
+        StepKind::NomadRun { job } => {
+            let file = job_file(job);
+            let src = w
+                .nomad
+                .job_files()
+                .into_iter()
+                .find(|(n, _)| *n == file)
+                .map(|(_, s)| s)
+                .ok_or_else(|| format!("no file {file} on tf-tete"))?;
+            let http = reqwest::Client::new();
+            let base = w.nomad.url();
+            let parsed = http
+                .post(format!("{base}/v1/jobs/parse"))
+                .json(&serde_json::json!({ "JobHCL": src }))
+                .send()
+                .await
+                .map_err(|e| redact(&e.to_string()))?;
+            let Some(job_json) = nomad_answer(w, parsed, "nomad job run (parse)", out).await else {
+                return Ok(());
+            };
+            let r = http
+                .post(format!("{base}/v1/jobs"))
+                .json(&serde_json::json!({ "Job": job_json }))
+                .send()
+                .await
+                .map_err(|e| redact(&e.to_string()))?;
+            nomad_answer(w, r, &format!("nomad job run {file}"), out).await;
+            Ok(())
+        }
+        StepKind::NomadStop { job } => {
+            let r = reqwest::Client::new()
+                .delete(format!("{}/v1/job/{job}", w.nomad.url()))
+                .send()
+                .await
+                .map_err(|e| redact(&e.to_string()))?;
+            nomad_answer(w, r, &format!("nomad job stop {job}"), out).await;
+            Ok(())
+        }
+        StepKind::NomadWaitGone { job, within } => {
+            let mut waited: Ms = 0;
+            let step = 30 * SECOND;
+            loop {
+                if w.nomad.with_state(|s| s.job(job).is_err()) {
+                    out.observed.push(format!(
+                        "{job} is gone from Nomad after {} (garbage collection of a dead job)",
+                        minutes(waited)
+                    ));
+                    return Ok(());
+                }
+                if waited >= *within {
+                    out.late = Some((
+                        format!("{job} gone within {}", minutes(*within)),
+                        format!("still listed after {}", minutes(waited)),
+                    ));
+                    return Ok(());
+                }
+                w.advance_clock(step);
+                waited += step;
+            }
+        }
+        StepKind::Fault(f) => fault(w, f, out).await,
+        StepKind::Expect => Ok(()),
+    }
+}
+
+fn yn(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn minutes(ms: Ms) -> String {
+    format!("{} min {} s", ms / MINUTE, (ms % MINUTE) / SECOND)
+}
+
+async fn script(
+    w: &mut World,
+    destroy: bool,
+    target: &str,
+    answers: &[&str],
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let now_secs = (w.instant().0 / 1000) as u64;
+    let env = w.env.clone();
+    let mut guard =
+        w.tf.as_ref()
+            .ok_or("no infrastructure model in this rehearsal")?
+            .lock()
+            .await;
+    let tf = &mut *guard;
+    let before = tf.state.len();
+    let run = if destroy {
+        prod_env_destroy(tf, &env, &[target], answers, now_secs).await
+    } else {
+        prod_env_apply(tf, &env, &[target], answers, now_secs).await
+    };
+    let name = if destroy {
+        "prod_env_destroy.sh"
+    } else {
+        "prod_env_apply.sh"
+    };
+    out.observed.push(format!(
+        "$ ./{name} {target}   (answers: {})",
+        answers.join(", ")
+    ));
+    out.observed.extend(redact_lines(
+        run.lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
+        MAX_LINES,
+    ));
+    out.observed.push(format!("exit code {}", run.exit_code));
+    for e in tf.effect_errors() {
+        out.observed.push(format!("effect: {}", redact(e)));
+    }
+    out.plan = run.terraform.as_ref().and_then(|t| t.plan.clone());
+    let changed = tf.state.len() != before;
+    drop(guard);
+    w.last = LastRun {
+        exit_code: Some(run.exit_code),
+        errors: run
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("Error") || l.contains("[asserts error]"))
+            .map(|l| redact(l))
+            .collect(),
+        output: run.lines.iter().map(|l| redact(l)).collect(),
+    };
+    if changed && target == "module.core" {
+        let now = w.now;
+        w.course
+            .act(now, if destroy { Action::Stop } else { Action::Start });
+        if !destroy {
+            // tf-tata boots and registers with Nomad before the services are placed.
+            let boot = 180 * SECOND;
+            w.advance_clock(boot);
+            out.observed.push(format!(
+                "tf-tata boots and registers with Nomad ({} assumed); the simulated services started at the apply",
+                minutes(boot)
+            ));
+        }
+    } else if changed {
+        out.observed.push(format!(
+            "the simulated system does not see a change of `{target}` (its stop and start are the whole core module)"
+        ));
+    }
+    Ok(())
+}
+
+fn advance(w: &mut World, ms: Ms, out: &mut Outcome) {
+    let until = (w.now + ms).min(w.course.horizon());
+    let f = tokio::task::block_in_place(|| w.course.figures(until));
+    w.advance_clock(ms);
+    out.observed.push(format!(
+        "simulated system at {}: {}; backlog {}; workers {}",
+        w.instant().iso(),
+        if w.course.up { "up" } else { "down" },
+        per_type(&f.backlog),
+        f.workers
+    ));
+    if w.now > w.course.horizon() {
+        out.observed.push(format!(
+            "past the scenario's horizon ({} days): the simulated system stopped there",
+            w.course.horizon() / hrsi_sim::time::DAY
+        ));
+    }
+    sync_workers(w, f.workers as usize, out);
+}
+
+fn run_until(w: &mut World, caught_up: &CaughtUp, within: Option<Ms>, out: &mut Outcome) {
+    let types: Vec<JobType> = match caught_up {
+        CaughtUp::Types(t) => t.clone(),
+        CaughtUp::All => match w.course.params.job_types() {
+            JobTypesList::Valid(v) => v,
+            _ => Vec::new(),
+        },
+    };
+    let limit = within.unwrap_or(w.course.horizon() - w.now);
+    let until = (w.now + limit).min(w.course.horizon());
+    let (when, per) =
+        tokio::task::block_in_place(|| w.course.caught_up_between(&types, w.now, until));
+    let detail: Vec<String> = per
+        .iter()
+        .map(|(t, c)| match c {
+            Some(c) => format!(
+                "{} caught up at {}",
+                t.name(),
+                hrsi_sim::time::Instant(w.start.0 + c).iso()
+            ),
+            None => format!("{} not caught up", t.name()),
+        })
+        .collect();
+    let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+    let what = format!("caught up [{}] within {}", names.join(", "), hours(limit));
+    match when {
+        Some(t) => {
+            let waited = t - w.now;
+            w.advance_clock(waited);
+            out.observed.push(format!(
+                "simulated: {}; known at {} (after the confirmation window), waited {}",
+                detail.join(", "),
+                w.instant().iso(),
+                hours(waited)
+            ));
+        }
+        None => {
+            let waited = until - w.now;
+            w.advance_clock(waited);
+            out.late = Some((
+                what,
+                format!("{} after {}", detail.join(", "), hours(waited)),
+            ));
+        }
+    }
+    let f = tokio::task::block_in_place(|| w.course.figures(w.now));
+    out.observed.push(format!(
+        "simulated system at {}: backlog {}; workers {}",
+        w.instant().iso(),
+        per_type(&f.backlog),
+        f.workers
+    ));
+    sync_workers(w, f.workers as usize, out);
+}
+
+/// The OpenStack stand-in holds as many worker VMs as the simulated pool: a quota shows there.
+fn sync_workers(w: &mut World, want: usize, out: &mut Outcome) {
+    let (made, refused) = w.openstack.with_state(|s| {
+        let mut made = 0usize;
+        let mut refused: Option<String> = None;
+        let workers: Vec<String> = s
+            .servers()
+            .iter()
+            .filter(|v| v.name.starts_with("os-worker-"))
+            .map(|v| v.id.clone())
+            .collect();
+        if workers.len() > want {
+            for id in workers.iter().skip(want) {
+                let _ = s.delete_server(id);
+            }
+            return (0, None);
+        }
+        let image = s
+            .images()
+            .iter()
+            .find(|i| i.name == "image_name")
+            .map(|i| i.id.clone())
+            .unwrap_or_default();
+        let Ok(flavor) = s.flavor("hm.medium").map(|f| f.id.clone()) else {
+            return (0, Some("no hm.medium flavor".to_owned()));
+        };
+        for k in workers.len()..want {
+            let req = mocks::openstack_model::ServerRequest {
+                name: format!("os-worker-{k:03}"),
+                image_ref: image.clone(),
+                flavor_ref: flavor.clone(),
+                networks: vec!["private_magellium".into(), "eodata_magellium".into()],
+                ..Default::default()
+            };
+            match s.create_server(req) {
+                Ok(_) => made += 1,
+                Err(e) => {
+                    refused = Some(format!("{} {}", e.status, redact(&e.body.to_string())));
+                    break;
+                }
+            }
+        }
+        (made, refused)
+    });
+    w.worker_servers = w.openstack.with_state(|s| {
+        s.servers()
+            .iter()
+            .filter(|v| v.name.starts_with("os-worker-"))
+            .count()
+    });
+    if let Some(r) = refused {
+        out.observed.push(format!(
+            "OpenStack refused worker creations: {} of {want} workers exist ({made} created now): {r}; the simulated pool does not see the refusal",
+            w.worker_servers
+        ));
+    }
+}
+
+async fn run_psql(
+    w: &mut World,
+    args: &[&str],
+    stdin_file: Option<&Path>,
+    out: &mut Outcome,
+    shown: &str,
+) -> Result<(), String> {
+    let workdir = w.workdir.path().to_path_buf();
+    let owns = w.owns_server();
+    let run = w
+        .with_server(async |srv: &Server, db: &str| {
+            let mut cmd = srv.command("psql", db);
+            if !owns {
+                cmd.env("PGUSER", OPERATOR_ROLE);
+            }
+            cmd.args(["-X", "-v", "VERBOSITY=verbose"]).args(args);
+            cmd.current_dir(&workdir);
+            match stdin_file {
+                Some(f) => match std::fs::File::open(f) {
+                    Ok(f) => {
+                        cmd.arg("-f").arg("-").stdin(f);
+                    }
+                    Err(e) => return Err(format!("open the statement file: {e}")),
+                },
+                None => {
+                    cmd.stdin(Stdio::null());
+                }
+            }
+            as_server_user(&mut cmd);
+            psql::run(cmd, None)
+                .await
+                .map_err(|e| redact(&e.to_string()))
+        })
+        .await??;
+    out.observed.push(format!("$ {shown}"));
+    let stdout: Vec<&str> = run.stdout.lines().collect();
+    out.observed
+        .extend(redact_lines(stdout.iter().copied(), MAX_LINES));
+    let errs: Vec<String> = run.errors.iter().map(|e| redact(&e.to_string())).collect();
+    for e in &errs {
+        out.observed.push(e.clone());
+    }
+    let code = run.exit_code;
+    out.observed.push(match code {
+        Some(c) => format!("psql exit code {c}, {} error(s)", errs.len()),
+        None => "psql killed by a signal".into(),
+    });
+    w.last = LastRun {
+        exit_code: code,
+        errors: errs,
+        output: run
+            .stdout
+            .lines()
+            .chain(run.stderr.lines())
+            .map(redact)
+            .collect(),
+    };
+    Ok(())
+}
+
+async fn sql(w: &mut World, q: &str, on_error_stop: bool, out: &mut Outcome) -> Result<(), String> {
+    guard::check(q).map_err(|r| format!("refused: {r}"))?;
+    let n = w.produced.len();
+    let path = w.workdir.path().join(format!(".stdin-{n}.sql"));
+    std::fs::write(&path, q).map_err(|e| format!("write the statement: {e}"))?;
+    let mut args = Vec::new();
+    if on_error_stop {
+        args.extend(["-v", "ON_ERROR_STOP=1"]);
+    }
+    let shown = format!(
+        "sudo -u postgres psql{} <<< {}",
+        if on_error_stop {
+            " -v ON_ERROR_STOP=1"
+        } else {
+            ""
+        },
+        one_line(q)
+    );
+    let r = run_psql(w, &args, Some(&path), out, &shown).await;
+    let _ = std::fs::remove_file(&path);
+    r
+}
+
+fn one_line(q: &str) -> String {
+    let s = q.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.len() > 160 {
+        let mut cut = 160;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("'{}…'", &s[..cut])
+    } else {
+        format!("'{s}'")
+    }
+}
+
+/// The file a step names: one the harness wrote, or the scenario's own (copied in, checked).
+fn resolve(w: &mut World, file: &str) -> Result<std::path::PathBuf, String> {
+    let dest = w.workdir.path().join(file);
+    if w.produced.contains(file) {
+        return Ok(dest);
+    }
+    let src = w.scenario_dir.join(file);
+    let meta = std::fs::metadata(&src).map_err(|e| {
+        format!(
+            "`{file}`: {e} (looked next to the scenario and among the files earlier steps wrote)"
+        )
+    })?;
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "`{file}` is {} bytes: at most {MAX_FILE}",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(&src).map_err(|e| format!("`{file}`: {e}"))?;
+    guard::check(&text).map_err(|r| format!("refused `{file}`: {r}"))?;
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&dest, text).map_err(|e| e.to_string())?;
+    Ok(dest)
+}
+
+async fn psql_file(
+    w: &mut World,
+    file: &str,
+    on_error_stop: bool,
+    single_transaction: bool,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let path = resolve(w, file)?;
+    let mut args: Vec<&str> = Vec::new();
+    if on_error_stop {
+        args.extend(["-v", "ON_ERROR_STOP=1"]);
+    }
+    if single_transaction {
+        args.push("--single-transaction");
+    }
+    let p = path.to_string_lossy().into_owned();
+    args.extend(["-f", &p]);
+    let shown = format!("sudo -u postgres psql {}", args.join(" "));
+    run_psql(w, &args, None, out, &redact(&shown)).await
+}
+
+/// Results of the scenario's `equals_backup` queries now (what a backup taken now holds).
+async fn snapshot(w: &World) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut m = std::collections::BTreeMap::new();
+    for q in &w.backup_queries {
+        let v = super::expect::query(w, q).await?;
+        m.insert(q.clone(), v);
+    }
+    Ok(m)
+}
+
+async fn pg_dumpall(
+    w: &mut World,
+    schema_only: bool,
+    to: &str,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let path = w.workdir.path().join(to);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    w.with_server(async |srv: &Server, _db: &str| backup::dumpall(srv, schema_only, &path).await)
+        .await?
+        .map_err(|e| redact(&e.to_string()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let (copies, rows) = dump_stats(&text);
+    out.observed.push(format!(
+        "$ sudo -u postgres pg_dumpall{} > {to}",
+        if schema_only { " -s" } else { "" }
+    ));
+    out.observed.push(format!(
+        "{} lines; {copies} table(s) with data, {rows} row(s){}",
+        text.lines().count(),
+        if schema_only {
+            " (schema only: no row of any table)"
+        } else {
+            ""
+        }
+    ));
+    w.produced.insert(to.to_owned());
+    let key = format!("dump {to}");
+    let snap = if schema_only {
+        Default::default()
+    } else {
+        snapshot(w).await?
+    };
+    w.backups.insert(key.clone(), snap);
+    w.files.insert(to.to_owned(), key);
+    Ok(())
+}
+
+fn dump_stats(text: &str) -> (usize, usize) {
+    let (mut copies, mut rows, mut in_copy) = (0, 0, false);
+    for l in text.lines() {
+        if in_copy {
+            if l == "\\." {
+                in_copy = false;
+            } else {
+                rows += 1;
+            }
+        } else if l.starts_with("COPY ") && l.ends_with("FROM stdin;") {
+            in_copy = true;
+            copies += 1;
+        }
+    }
+    (copies, rows)
+}
+
+async fn take_backup(w: &mut World, out: &mut Outcome) -> Result<(), String> {
+    if !w.borg_ready {
+        w.borg.init().await.map_err(|e| redact(&e.to_string()))?;
+        w.borg_ready = true;
+    }
+    let at = UnixTime(w.instant().0.div_euclid(1000));
+    let borg = w.borg.clone();
+    let name = w
+        .with_server(async |srv: &Server, _db: &str| borg.backup_dumpall(srv, Some(at)).await)
+        .await?
+        .map_err(|e| redact(&e.to_string()))?;
+    out.observed.push(format!(
+        "$ pg_dumpall | borg create --stdin-name database-all.sql /backup/tf-tutu::{name} -   (the 04:00 job)"
+    ));
+    let snap = snapshot(w).await?;
+    w.backups.insert(name.clone(), snap);
+    w.last_backup = Some(name);
+    Ok(())
+}
+
+async fn borg_extract(
+    w: &mut World,
+    archive: &str,
+    to: &str,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    if !w.borg_ready {
+        return Err("no backup repository yet (no `backup` step ran)".into());
+    }
+    let list = w.borg.list().await.map_err(|e| redact(&e.to_string()))?;
+    let name = if archive == "latest" {
+        list.last()
+            .map(|a| a.name.clone())
+            .ok_or("the repository holds no archive")?
+    } else {
+        list.iter()
+            .find(|a| a.name == archive)
+            .map(|a| a.name.clone())
+            .ok_or_else(|| {
+                let names: Vec<&str> = list.iter().map(|a| a.name.as_str()).collect();
+                format!("no archive `{archive}` (archives: {})", names.join(", "))
+            })?
+    };
+    let path = w.workdir.path().join(to);
+    w.borg
+        .extract(&name, &path)
+        .await
+        .map_err(|e| redact(&e.to_string()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let (copies, rows) = dump_stats(&text);
+    out.observed.push(format!(
+        "$ borg extract --stdout /backup/tf-tutu::{name} database-all.sql > {to}"
+    ));
+    out.observed.push(format!(
+        "{} lines; {copies} table(s) with data, {rows} row(s)",
+        text.lines().count()
+    ));
+    w.produced.insert(to.to_owned());
+    w.files.insert(to.to_owned(), name);
+    Ok(())
+}
+
+async fn restore(
+    w: &mut World,
+    file: &str,
+    drop_schema: bool,
+    killed_at: Option<&str>,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    if !w.owns_server() {
+        return Err("a restore is server-wide: it runs only in a rehearsal's own cluster".into());
+    }
+    let path = resolve(w, file)?;
+    if drop_schema {
+        out.observed
+            .push("sudo -u postgres psql: DROP SCHEMA cosims CASCADE;".into());
+        let tmp = w.workdir.path().join(".drop.sql");
+        std::fs::write(&tmp, "DROP SCHEMA cosims CASCADE;\n").map_err(|e| e.to_string())?;
+        let mut sub = Outcome::default();
+        run_psql(w, &[], Some(&tmp), &mut sub, "psql").await?;
+        out.observed.extend(sub.observed.into_iter().skip(1));
+    } else {
+        out.observed.push("(no DROP SCHEMA first)".into());
+    }
+    let load = match killed_at {
+        None => path.clone(),
+        Some(text) => {
+            let src = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            let line = src
+                .lines()
+                .position(|l| l.contains(text))
+                .ok_or_else(|| format!("`{text}` is not in `{file}`"))?;
+            let prefix: String = src.lines().take(line).map(|l| format!("{l}\n")).collect();
+            let p = w.workdir.path().join(".restore-prefix.sql");
+            std::fs::write(&p, prefix).map_err(|e| e.to_string())?;
+            out.observed.push(format!(
+                "PostgreSQL will be killed when psql reaches line {} (`{}`)",
+                line + 1,
+                redact(text)
+            ));
+            p
+        }
+    };
+    let l = load.to_string_lossy().into_owned();
+    let mut sub = Outcome::default();
+    run_psql(w, &["-f", &l], None, &mut sub, "psql").await?;
+    out.observed
+        .push(format!("$ sudo -u postgres psql -f {file}"));
+    out.observed.extend(sub.observed.into_iter().skip(1));
+    let (harmless, real): (Vec<&String>, Vec<&String>) =
+        w.last.errors.iter().partition(|e| {
+            e.contains("42710") && e.contains("role ") && e.ends_with("already exists")
+        });
+    out.observed.push(format!(
+        "{} harmless error(s) (roles that already exist), {} other(s)",
+        harmless.len(),
+        real.len()
+    ));
+    if real
+        .iter()
+        .any(|e| e.contains("42P06") && e.contains("\"cosims\""))
+    {
+        out.observed.push(
+            "the schema `cosims` still existed: the dump's objects and rows were not loaded, yet psql exited 0"
+                .into(),
+        );
+    }
+    if killed_at.is_some() {
+        if let Db::Own(t) = &w.db {
+            let t = t.lock().await;
+            if let Some(pid) = t
+                .server
+                .as_ref()
+                .and_then(Server::cluster)
+                .and_then(|c| c.pid())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        wait_down(w).await;
+        out.observed
+            .push("PostgreSQL killed (SIGKILL) mid-restore".into());
+    }
+    w.restored_from = w.files.get(file).cloned();
+    Ok(())
+}
+
+async fn wait_down(w: &World) {
+    for _ in 0..200 {
+        if !w.database_running().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result<(), String> {
+    let mut guard =
+        w.tf.as_ref()
+            .ok_or("no infrastructure model in this rehearsal")?
+            .lock()
+            .await;
+    let tf = &mut *guard;
+    let volume = "module.cold.openstack_blockstorage_volume_v2.database";
+    let answer = yn(confirm);
+    tf.config
+        .set_prevent_destroy(volume, false)
+        .map_err(|e| e.to_string())?;
+    let d = tf.run(Mode::Destroy, volume, Some(answer)).await;
+    tf.config
+        .set_prevent_destroy(volume, true)
+        .map_err(|e| e.to_string())?;
+    out.observed.push(format!(
+        "prevent_destroy lifted on {volume}; terraform destroy -target {volume} (answer: {answer})"
+    ));
+    out.observed.extend(redact_lines(
+        d.lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
+        MAX_LINES,
+    ));
+    if d.exit_code != 0 {
+        drop(guard);
+        w.last.exit_code = Some(d.exit_code);
+        return Ok(());
+    }
+    let a = tf.run(Mode::Apply, "module.cold", Some(answer)).await;
+    out.observed
+        .push("terraform apply -target module.cold".into());
+    out.observed.extend(redact_lines(
+        a.lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
+        MAX_LINES,
+    ));
+    for e in tf.effect_errors() {
+        out.observed.push(format!("effect: {}", redact(e)));
+    }
+    drop(guard);
+    w.last.exit_code = Some(a.exit_code);
+    out.observed.push(
+        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically); the simulated system does not see it"
+            .into(),
+    );
+    Ok(())
+}
+
+fn job_file(job: &str) -> String {
+    SERVICE_JOBS
+        .iter()
+        .find(|(id, ..)| *id == job)
+        .map(|(_, f, ..)| f.to_string())
+        .unwrap_or_else(|| format!("{}.nomad", job.replace('-', "_")))
+}
+
+/// An answer of the Nomad API, as the operator's client shows it: a non-2xx answer is the
+/// command's failure (exit code 1, the message as its error), not the rehearsal's.
+async fn nomad_answer(
+    w: &mut World,
+    r: reqwest::Response,
+    what: &str,
+    out: &mut Outcome,
+) -> Option<serde_json::Value> {
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    out.observed
+        .push(format!("{what}: HTTP {}", status.as_u16()));
+    if !status.is_success() {
+        let msg = format!(
+            "Error: Unexpected response code: {} ({})",
+            status.as_u16(),
+            redact(body.trim())
+        );
+        out.observed.push(msg.clone());
+        w.last.exit_code = Some(1);
+        w.last.errors.push(msg.clone());
+        w.last.output.push(msg);
+        return None;
+    }
+    w.last.exit_code = Some(0);
+    Some(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+fn new_image(current: &str, wanted: &str) -> String {
+    if wanted.contains('/') {
+        return wanted.to_owned();
+    }
+    match current.rsplit_once(':') {
+        Some((repo, _)) if !repo.ends_with("//") => format!("{repo}:{wanted}"),
+        _ => format!("{current}:{wanted}"),
+    }
+}
+
+/// The Nomad UI's edit: GET the definition, change it, POST it (plan and run).
+async fn nomad_edit(w: &mut World, change: &NomadChange, out: &mut Outcome) -> Result<(), String> {
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/job/{}", w.nomad.url(), change.job);
+    let r = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| redact(&e.to_string()))?;
+    let Some(v) = nomad_answer(
+        w,
+        r,
+        &format!("Nomad UI: open {} definition", change.job),
+        out,
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let mut job: Job = serde_json::from_value(v).map_err(|e| format!("unreadable job: {e}"))?;
+    let task = job
+        .task_groups
+        .first_mut()
+        .and_then(|g| g.tasks.first_mut())
+        .ok_or("the job has no task")?;
+    if let Some(img) = &change.image {
+        let cur = task
+            .config
+            .get("image")
+            .and_then(|i| i.as_str())
+            .unwrap_or("")
+            .to_owned();
+        let new = new_image(&cur, img);
+        out.observed.push(format!(
+            "\"image\": \"{}\" → \"{}\"",
+            redact(&cur),
+            redact(&new)
+        ));
+        task.config
+            .insert("image".into(), serde_json::Value::String(new));
+    }
+    if let Some(cpu) = change.cpu {
+        out.observed.push(format!(
+            "\"CPU\": {} → {cpu}",
+            task.resources.cpu.unwrap_or(0)
+        ));
+        task.resources.cpu = Some(cpu);
+    }
+    let r = http
+        .post(&url)
+        .json(&serde_json::json!({ "Job": job }))
+        .send()
+        .await
+        .map_err(|e| redact(&e.to_string()))?;
+    if nomad_answer(w, r, "Nomad UI: plan, run", out)
+        .await
+        .is_none()
+    {
+        return Ok(());
+    }
+    out.observed.push(
+        "changed in Nomad only: the job file on tf-tete still has the old value (lost at the next full restart)"
+            .into(),
+    );
+    Ok(())
+}
+
+fn nomad_job_file(w: &mut World, change: &NomadChange, out: &mut Outcome) -> Result<(), String> {
+    let file = job_file(&change.job);
+    let image_re = regex::Regex::new(r#"(image\s*=\s*")([^"]*)(")"#).expect("valid");
+    let cpu_re = regex::Regex::new(r"(cpu\s*=\s*)(\d+)").expect("valid");
+    let mut note = Vec::new();
+    let ok = w.nomad.edit_job_file(&file, |src| {
+        let mut s = src.to_owned();
+        if let Some(img) = &change.image
+            && let Some(c) = image_re.captures(&s)
+        {
+            let new = new_image(&c[2], img);
+            note.push(format!(
+                "image = \"{}\" → \"{}\"",
+                redact(&c[2]),
+                redact(&new)
+            ));
+            s = image_re
+                .replace(&s, format!("${{1}}{new}${{3}}"))
+                .into_owned();
+        }
+        if let Some(cpu) = change.cpu
+            && let Some(c) = cpu_re.captures(&s)
+        {
+            note.push(format!("cpu = {} → {cpu}", &c[2]));
+            s = cpu_re.replace(&s, format!("${{1}}{cpu}")).into_owned();
+        }
+        s
+    });
+    if !ok {
+        return Err(format!("no file {file} on tf-tete"));
+    }
+    out.observed.push(format!(
+        "edited {file} (nomad_server/src/envsubst on tf-tete): {}",
+        note.join("; ")
+    ));
+    out.observed.push(
+        "persistent: registered again at every full restart; Nomad itself runs the old definition until `nomad job run`"
+            .into(),
+    );
+    Ok(())
+}
+
+async fn fault(w: &mut World, f: &Fault, out: &mut Outcome) -> Result<(), String> {
+    match f {
+        Fault::PostgresKilled => {
+            let Db::Own(t) = &w.db else {
+                return Err("the shared server is never killed".into());
+            };
+            let pid = t
+                .lock()
+                .await
+                .server
+                .as_ref()
+                .and_then(Server::cluster)
+                .and_then(|c| c.pid())
+                .ok_or("PostgreSQL is not running")?;
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .map_err(|e| e.to_string())?;
+            wait_down(w).await;
+            out.observed
+                .push("fault: PostgreSQL's postmaster killed (SIGKILL)".into());
+        }
+        Fault::Nomad5xx(n) => {
+            w.nomad
+                .control()
+                .inject(mocks::Fault::always(mocks::FaultKind::Status(503)).times(*n));
+            out.observed.push(format!(
+                "fault: the Nomad API answers 503 to the next {n} request(s)"
+            ));
+        }
+        Fault::NomadLostNode(name) => {
+            if !w.nomad.lose_node(name) {
+                return Err(format!("no Nomad node named `{name}`"));
+            }
+            out.observed.push(format!(
+                "fault: node {name} stops heartbeating: it is down and its allocations are lost"
+            ));
+        }
+        Fault::OpenStackQuota(n) => {
+            w.openstack.set_quotas(mocks::openstack_model::Quotas {
+                instances: *n,
+                ..Default::default()
+            });
+            out.observed
+                .push(format!("fault: the project's instance quota is now {n}"));
+        }
+        Fault::OpenStackTokenExpired => {
+            w.openstack.expire_tokens();
+            out.observed
+                .push("fault: every OpenStack token issued so far is expired".into());
+        }
+    }
+    Ok(())
+}
+
+/// After a step: the simulated system reads `cosims.system_parameters` from the database (the
+/// truth at every step boundary).
+pub async fn import_params(w: &mut World, out: &mut Outcome) {
+    let Ok(Ok(rows)) = w
+        .with_server(async |srv: &Server, db: &str| -> Result<Vec<(String, Option<String>)>, String> {
+            let c = srv.connect(db).await.map_err(|e| e.to_string())?;
+            let rows = c
+                .query(
+                    "select key, value from cosims.system_parameters p, jsonb_each_text(to_jsonb(p)) order by key",
+                    &[],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+        .await
+    else {
+        return;
+    };
+    for (name, value) in rows {
+        if hrsi_sim::params::column(&name).is_err() {
+            continue;
+        }
+        let text = value.unwrap_or_else(|| "null".into());
+        let text = if text.len() == 19 && text.as_bytes().get(10) == Some(&b'T') {
+            format!("{text}Z")
+        } else {
+            text
+        };
+        let mut probe = w.course.params.clone();
+        if probe.set(&name, &text).is_err() {
+            continue;
+        }
+        if probe.get(&name) != w.course.params.get(&name) {
+            let now = w.now;
+            w.course.act(
+                now,
+                Action::SetParam {
+                    name: name.clone(),
+                    value: text.clone(),
+                },
+            );
+            out.observed.push(format!(
+                "the simulated system reads {name} = {} from the database",
+                redact(&text)
+            ));
+        }
+    }
+}
+
+/// Whether every type of the list is caught up now.
+pub fn caught_now(w: &World, types: &[JobType]) -> Vec<(JobType, bool, Option<Ms>)> {
+    let f = w.course.figures(w.now);
+    types
+        .iter()
+        .map(|&t| {
+            let c = caught(&f, t);
+            (t, c.is_some_and(|c| c + f.window <= w.now), c)
+        })
+        .collect()
+}
