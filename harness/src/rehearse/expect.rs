@@ -38,10 +38,20 @@ pub async fn query(w: &World, q: &str) -> Result<String, String> {
     w.with_server(async |srv: &Server, db: &str| -> Result<String, String> {
         let mut cfg = srv.params().config(db);
         cfg.user(READER_ROLE);
-        let (client, conn) = cfg
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| format!("connect as {READER_ROLE}: {e}"))?;
+        let first = cfg.connect(tokio_postgres::NoTls).await;
+        let (client, conn) = match first {
+            Ok(c) => c,
+            Err(_) => {
+                // A fresh volume or a restore may have left the cluster without the role.
+                if let Ok(admin) = srv.connect(db).await {
+                    let _ = admin.batch_execute(&super::world::roles_sql()).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                cfg.connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| format!("connect as {READER_ROLE}: {}", pg_error(&e)))?
+            }
+        };
         tokio::spawn(async move {
             let _ = conn.await;
         });

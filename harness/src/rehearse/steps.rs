@@ -170,6 +170,13 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .ok_or("tf-tutu has no database volume")?;
             c.stop_server();
             c.restart().map_err(|e| redact(&e.to_string()))?;
+            // Crash recovery: the server refuses connections until it has replayed the WAL.
+            for _ in 0..200 {
+                match t.server.as_ref().expect("kept").connect("postgres").await {
+                    Ok(_) => break,
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                }
+            }
             out.observed.push(
                 "systemctl restart postgresql on tf-tutu: the server starts on its data directory (crash recovery from the WAL)"
                     .into(),
@@ -561,7 +568,12 @@ fn resolve(w: &mut World, file: &str) -> Result<std::path::PathBuf, String> {
     if w.produced.contains(file) {
         return Ok(dest);
     }
-    let src = w.scenario_dir.join(file);
+    // Next to the scenario, or one level up (a suite's shared `patches/`).
+    let near = w.scenario_dir.join(file);
+    let src = match w.scenario_dir.parent() {
+        Some(up) if !near.exists() && up.join(file).exists() => up.join(file),
+        _ => near,
+    };
     let meta = std::fs::metadata(&src).map_err(|e| {
         format!(
             "`{file}`: {e} (looked next to the scenario and among the files earlier steps wrote)"
@@ -1145,7 +1157,8 @@ pub async fn import_params(w: &mut World, out: &mut Outcome) {
 
 /// Whether every type of the list is caught up now.
 pub fn caught_now(w: &World, types: &[JobType]) -> Vec<(JobType, bool, Option<Ms>)> {
-    let f = w.course.figures(w.now);
+    // The sample at `now` itself is part of what is known now.
+    let f = w.course.figures(w.now + 1);
     types
         .iter()
         .map(|&t| {

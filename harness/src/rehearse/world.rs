@@ -327,7 +327,10 @@ impl World {
         let borg = Borg::new(workdir.path().join("backup"), workdir.path().join(".borg"));
         let course = tokio::task::block_in_place(|| Course::new(sc));
 
-        let (db, tf) = if needs_own_cluster(sc) || shared.is_none() {
+        let shared = shared.filter(|_| !needs_own_cluster(sc));
+        let (db, tf) = if let Some(shared) = shared {
+            clone_world(shared, &nomad, setup).await?
+        } else {
             let spec = history_spec(start);
             let server = tokio::task::spawn_blocking(Server::ephemeral)
                 .await
@@ -381,35 +384,6 @@ impl World {
                 "the infrastructure model deployed (buckets, cold, core, admin): tf-tutu is that cluster, tf-tete the Nomad stand-in, VMs in the OpenStack stand-in".into(),
             );
             (Db::Own(tutu), Some(Mutex::new(tf)))
-        } else {
-            let shared = shared.expect("checked");
-            let admin = shared.server.admin().await.map_err(|e| e.to_string())?;
-            let name = shared
-                .template
-                .clone_db(&admin)
-                .await
-                .map_err(|e| format!("clone the template: {e}"))?;
-            // The stand-ins still run the system: Nomad gets its files and the orchestrator.
-            nomad
-                .power_on()
-                .await
-                .map_err(|e| format!("boot Nomad: {e}"))?;
-            nomad.with_state(|s| {
-                s.add_node(
-                    crate::mocks::nomad_model::NodeSpec::orchestrator(),
-                    Duration::from_secs(180),
-                )
-            });
-            setup.push(format!(
-                "a clone of the run's template ({HISTORY_JOBS} jobs of production-shaped history up to the start) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)"
-            ));
-            (
-                Db::Clone {
-                    server: shared.server.clone(),
-                    name,
-                },
-                None,
-            )
         };
         setup.push(format!(
             "stand-ins: Nomad at 127.0.0.1:{}, OpenStack at 127.0.0.1:{}, one virtual clock starting {}",
@@ -502,6 +476,40 @@ impl World {
             let _ = admin.drop_database(name).await;
         }
     }
+}
+
+async fn clone_world(
+    shared: &SharedServer,
+    nomad: &Arc<NomadMock>,
+    setup: &mut Vec<String>,
+) -> Result<(Db, Option<Mutex<Terraform>>), String> {
+    let admin = shared.server.admin().await.map_err(|e| e.to_string())?;
+    let name = shared
+        .template
+        .clone_db(&admin)
+        .await
+        .map_err(|e| format!("clone the template: {e}"))?;
+    // The stand-ins still run the system: Nomad gets its files and the orchestrator.
+    nomad
+        .power_on()
+        .await
+        .map_err(|e| format!("boot Nomad: {e}"))?;
+    nomad.with_state(|s| {
+        s.add_node(
+            crate::mocks::nomad_model::NodeSpec::orchestrator(),
+            Duration::from_secs(180),
+        )
+    });
+    setup.push(format!(
+                "a clone of the run's template ({HISTORY_JOBS} jobs of production-shaped history up to the start) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)"
+            ));
+    Ok((
+        Db::Clone {
+            server: shared.server.clone(),
+            name,
+        },
+        None,
+    ))
 }
 
 /// Queries of the scenario's `equals_backup` checks.
