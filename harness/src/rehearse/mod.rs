@@ -330,6 +330,18 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
             return res;
         }
     };
+    match steps::align_params(&mut w).await {
+        Ok(0) => {}
+        Ok(n) => res.setup.push(format!(
+            "the scenario's system parameters written to cosims.system_parameters ({n} column(s) differed from the history's)"
+        )),
+        Err(e) => {
+            res.error = Some(format!("setup failed: {}", transcript::redact(&e)));
+            w.teardown().await;
+            res.wall_ms = t0.elapsed().as_millis() as u64;
+            return res;
+        }
+    }
     let Plan::Steps(steps) = &sc.plan else {
         unreachable!("discover keeps only scenarios with steps")
     };

@@ -787,7 +787,7 @@ async fn restore(
     };
     let l = load.to_string_lossy().into_owned();
     let mut sub = Outcome::default();
-    run_psql(w, &["-f", &l], None, &mut sub, "psql").await?;
+    run_psql(w, &["-q", "-f", &l], None, &mut sub, "psql").await?;
     out.observed
         .push(format!("$ sudo -u postgres psql -f {file}"));
     out.observed.extend(sub.observed.into_iter().skip(1));
@@ -1105,6 +1105,55 @@ async fn fault(w: &mut World, f: &Fault, out: &mut Outcome) -> Result<(), String
     Ok(())
 }
 
+/// At the start: the database holds the scenario's parameters (the history's own values are
+/// overwritten where they differ), so the simulated system and the database agree.
+pub async fn align_params(w: &mut World) -> Result<usize, String> {
+    let course = w.course.params.clone();
+    w.with_server(async |srv: &Server, db: &str| -> Result<usize, String> {
+        let c = srv.connect(db).await.map_err(|e| e.to_string())?;
+        let rows = c
+            .query(
+                "select key, value from cosims.system_parameters p, jsonb_each_text(to_jsonb(p)) order by key",
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut n = 0;
+        for r in rows {
+            let (name, value): (String, Option<String>) = (r.get(0), r.get(1));
+            if hrsi_sim::params::column(&name).is_err() {
+                continue;
+            }
+            let mut probe = course.clone();
+            let text = sim_text(value.unwrap_or_else(|| "null".into()));
+            if probe.set(&name, &text).is_ok() && probe.get(&name) == course.get(&name) {
+                continue;
+            }
+            let lit = match course.get(&name) {
+                None | Some(hrsi_sim::params::Value::Null) => "null".to_owned(),
+                Some(v) => quote_literal(&v.to_string()),
+            };
+            c.execute(
+                &format!("update cosims.system_parameters set {} = {lit}", quote_ident(&name)),
+                &[],
+            )
+            .await
+            .map_err(|e| format!("write {name}: {e}"))?;
+            n += 1;
+        }
+        Ok(n)
+    })
+    .await?
+}
+
+fn sim_text(text: String) -> String {
+    if text.len() == 19 && text.as_bytes().get(10) == Some(&b'T') {
+        format!("{text}Z")
+    } else {
+        text
+    }
+}
+
 /// After a step: the simulated system reads `cosims.system_parameters` from the database (the
 /// truth at every step boundary).
 pub async fn import_params(w: &mut World, out: &mut Outcome) {
@@ -1128,12 +1177,7 @@ pub async fn import_params(w: &mut World, out: &mut Outcome) {
         if hrsi_sim::params::column(&name).is_err() {
             continue;
         }
-        let text = value.unwrap_or_else(|| "null".into());
-        let text = if text.len() == 19 && text.as_bytes().get(10) == Some(&b'T') {
-            format!("{text}Z")
-        } else {
-            text
-        };
+        let text = sim_text(value.unwrap_or_else(|| "null".into()));
         let mut probe = w.course.params.clone();
         if probe.set(&name, &text).is_err() {
             continue;
