@@ -753,7 +753,9 @@ impl Validator<'_> {
             {
                 Ok(_) => out.push(p.value.clone()),
                 Err(e) => {
-                    let first = e.to_string().lines().last().unwrap_or("").trim().to_owned();
+                    let msg = e.to_string();
+                    let last = msg.lines().last().unwrap_or("").trim();
+                    let first = last.strip_prefix("error: ").unwrap_or(last).to_owned();
                     self.err(p, format!("not a valid pattern: {first}"), Some("a regular expression; escape `(`, `[`, `.` and `*` with `\\` to match them literally".into()));
                 }
             }

@@ -240,6 +240,25 @@ impl SuiteReport {
             }
             s.push('\n');
         }
+        if with_times {
+            let mut phases: Vec<(&str, u64)> = Vec::new();
+            for r in &self.scenarios {
+                for (n, ms) in &r.phases_ms {
+                    match phases.iter_mut().find(|(p, _)| p == n) {
+                        Some((_, t)) => *t += ms,
+                        None => phases.push((n, *ms)),
+                    }
+                }
+            }
+            let total: u64 = phases.iter().map(|(_, t)| t).sum();
+            s.push_str("where the time went (summed over scenarios; they overlap with --jobs):\n");
+            for (n, ms) in phases {
+                s.push_str(&format!(
+                    "  {n}: {ms} ms ({:.0} %)\n",
+                    100.0 * ms as f64 / total.max(1) as f64
+                ));
+            }
+        }
         let failed = self.scenarios.iter().filter(|r| !r.passed()).count();
         s.push_str(&format!(
             "{} scenario(s): {} passed, {failed} failed\n",
@@ -297,6 +316,7 @@ pub async fn run_suite(
                 notes: vec![],
                 error: Some(format!("the rehearsal panicked: {e}")),
                 wall_ms: 0,
+                phases_ms: vec![],
             }),
         }
     }
@@ -317,13 +337,19 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         notes: Vec::new(),
         error: None,
         wall_ms: 0,
+        phases_ms: Vec::new(),
     };
+    let mut phases = Phases::default();
+    phases.add("prediction (hrsi simulate)", t0);
     let dir = f.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut setup = Vec::new();
     let world = World::build(sc, dir, shared, &mut setup).await;
     res.setup = setup.iter().map(|l| transcript::redact(l)).collect();
     let mut w = match world {
-        Ok(w) => w,
+        Ok(w) => {
+            phases.0.extend(w.timings.iter().copied());
+            w
+        }
         Err(e) => {
             res.error = Some(format!("setup failed: {}", transcript::redact(&e)));
             res.wall_ms = t0.elapsed().as_millis() as u64;
@@ -347,6 +373,7 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
     };
     let mut unseen: Vec<String> = Vec::new();
     for (i, st) in steps.iter().enumerate() {
+        let ts = WallInstant::now();
         let at = w.instant().iso();
         let mut out = steps::Outcome::default();
         let r = steps::run(&mut w, st, &mut out).await;
@@ -383,6 +410,7 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
             )),
             _ => {}
         }
+        phases.add(phase_of(&st.kind), ts);
         res.steps.push(StepResult {
             index: i + 1,
             line: st.line,
@@ -403,9 +431,45 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         );
     }
     res.notes.extend(unseen);
+    let tt = WallInstant::now();
     w.teardown().await;
+    phases.add("teardown", tt);
     res.wall_ms = t0.elapsed().as_millis() as u64;
+    res.phases_ms = phases.0;
     res
+}
+
+/// Wall time per phase, in first-seen order.
+#[derive(Default)]
+struct Phases(Vec<(&'static str, u64)>);
+
+impl Phases {
+    fn add(&mut self, name: &'static str, since: WallInstant) {
+        let ms = since.elapsed().as_millis() as u64;
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, t)) => *t += ms,
+            None => self.0.push((name, ms)),
+        }
+    }
+}
+
+fn phase_of(k: &StepKind) -> &'static str {
+    match k {
+        StepKind::Advance(_) | StepKind::RunUntil { .. } | StepKind::Expect => {
+            "simulated course (advance, run_until, figures)"
+        }
+        StepKind::Sql(_)
+        | StepKind::SqlWith { .. }
+        | StepKind::PsqlFile { .. }
+        | StepKind::SetParam(_)
+        | StepKind::PgDumpall { .. }
+        | StepKind::Backup
+        | StepKind::BorgList
+        | StepKind::BorgExtract { .. }
+        | StepKind::Restore { .. }
+        | StepKind::PostgresRestart => "database steps (psql, pg_dumpall, borg)",
+        _ => "infrastructure and Nomad steps (scripts, Terraform, stand-ins)",
+    }
 }
 
 /// A step in the runbook's words.

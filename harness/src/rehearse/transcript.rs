@@ -70,6 +70,9 @@ pub struct ScenarioResult {
     /// Wall time, milliseconds (not part of any deterministic output).
     #[serde(skip)]
     pub wall_ms: u64,
+    /// Where the wall time went, milliseconds per phase (not part of any deterministic output).
+    #[serde(skip)]
+    pub phases_ms: Vec<(&'static str, u64)>,
 }
 
 impl ScenarioResult {

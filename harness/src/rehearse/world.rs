@@ -290,6 +290,8 @@ pub struct World {
     pub last: LastRun,
     /// Worker VMs the stand-in holds for the simulated pool.
     pub worker_servers: usize,
+    /// Wall time of the setup's phases, milliseconds.
+    pub timings: Vec<(&'static str, u64)>,
 }
 
 impl World {
@@ -301,6 +303,8 @@ impl World {
         setup: &mut Vec<String>,
     ) -> Result<World, String> {
         let start = sc.start;
+        let mut timings = Vec::new();
+        let t = std::time::Instant::now();
         // The stand-ins' clock starts one hour before the scenario, so that the first
         // deployment has booted and placed everything when the scenario begins.
         let t0_ns = (start.0 - 60 * MINUTE) as u64 * 1_000_000;
@@ -325,11 +329,20 @@ impl World {
             .map_err(|e| format!("create the working directory: {e}"))?;
         make_readable(workdir.path())?;
         let borg = Borg::new(workdir.path().join("backup"), workdir.path().join(".borg"));
+        timings.push((
+            "stand-ins (Nomad, OpenStack)",
+            t.elapsed().as_millis() as u64,
+        ));
+        let t = std::time::Instant::now();
         let course = tokio::task::block_in_place(|| Course::new(sc));
+        timings.push(("simulator baseline", t.elapsed().as_millis() as u64));
+        let t = std::time::Instant::now();
 
         let shared = shared.filter(|_| !needs_own_cluster(sc));
         let (db, tf) = if let Some(shared) = shared {
-            clone_world(shared, &nomad, setup).await?
+            let r = clone_world(shared, &nomad, setup).await?;
+            timings.push(("clone of the template", t.elapsed().as_millis() as u64));
+            r
         } else {
             let spec = history_spec(start);
             let server = tokio::task::spawn_blocking(Server::ephemeral)
@@ -352,6 +365,11 @@ impl World {
                 .await
                 .map_err(|e| format!("create the operator roles: {e}"))?;
             drop(client);
+            timings.push((
+                "own cluster (initdb, schema, history)",
+                t.elapsed().as_millis() as u64,
+            ));
+            let t = std::time::Instant::now();
             let tutu = Arc::new(Mutex::new(Tutu::new(server, Schema::builtin())));
             let effects = SystemEffects::new(Some(Box::new(tutu.clone())), Some(nomad.clone()))
                 .with_openstack(openstack.clone());
@@ -377,6 +395,10 @@ impl World {
             if let Some(e) = tf.effect_errors().first() {
                 return Err(format!("the first deployment failed: {e}"));
             }
+            timings.push((
+                "first deployment (Terraform model)",
+                t.elapsed().as_millis() as u64,
+            ));
             setup.push(format!(
                 "its own PostgreSQL cluster (`cosims` in database `postgres`, as on tf-tutu), {HISTORY_JOBS} jobs of production-shaped history up to the start; SQL runs as the server's OS user, as `postgres`"
             ));
@@ -417,6 +439,7 @@ impl World {
             backup_queries: backup_queries(sc),
             last: LastRun::default(),
             worker_servers: 0,
+            timings,
         })
     }
 
