@@ -1126,7 +1126,7 @@ pub async fn align_params(w: &mut World) -> Result<usize, String> {
             }
             let mut probe = course.clone();
             let text = sim_text(value.unwrap_or_else(|| "null".into()));
-            if probe.set(&name, &text).is_ok() && probe.get(&name) == course.get(&name) {
+            if probe.set(&name, &text).is_ok() && same_param(&probe, &course, &name) {
                 continue;
             }
             let lit = match course.get(&name) {
@@ -1144,6 +1144,12 @@ pub async fn align_params(w: &mut World) -> Result<usize, String> {
         Ok(n)
     })
     .await?
+}
+
+/// Equal values; timestamps compared as instants (`2025-01-08` = `2025-01-08T00:00:00Z`).
+fn same_param(a: &hrsi_sim::SystemParameters, b: &hrsi_sim::SystemParameters, name: &str) -> bool {
+    a.get(name) == b.get(name)
+        || matches!((a.timestamp(name), b.timestamp(name)), (Some(x), Some(y)) if x == y)
 }
 
 fn sim_text(text: String) -> String {
@@ -1182,7 +1188,7 @@ pub async fn import_params(w: &mut World, out: &mut Outcome) {
         if probe.set(&name, &text).is_err() {
             continue;
         }
-        if probe.get(&name) != w.course.params.get(&name) {
+        if !same_param(&probe, &w.course.params, &name) {
             let now = w.now;
             w.course.act(
                 now,
