@@ -128,3 +128,24 @@ fn shards_merged_give_the_same_bytes_as_one_machine() {
         "a scenario in two shards is refused"
     );
 }
+
+#[test]
+fn a_hostile_scenario_reaches_neither_the_host_nor_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("p.sql")).unwrap();
+    std::fs::write(
+        dir.path().join("hostile.yaml"),
+        "name: hostile\nseed: 7\ndays: 2\nsteps:\n  - psql_file: { file: p.sql }\n  - sql: \"\\\\! touch /tmp/hrsi-pwned\"\n",
+    )
+    .unwrap();
+    let out = hrsi_in("rehearse", &["hostile.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("symbolic links are refused"), "{stdout}");
+    assert!(
+        stdout.contains("runs a shell command on the host"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("root:x:0"), "{stdout}");
+    assert!(!std::path::Path::new("/tmp/hrsi-pwned").exists());
+}

@@ -574,11 +574,23 @@ fn resolve(w: &mut World, file: &str) -> Result<std::path::PathBuf, String> {
         Some(up) if !near.exists() && up.join(file).exists() => up.join(file),
         _ => near,
     };
-    let meta = std::fs::metadata(&src).map_err(|e| {
+    // A symbolic link could point anywhere on the host (read as root): refused, and the file
+    // must stay inside the scenario's directory or its parent.
+    let meta = std::fs::symlink_metadata(&src).map_err(|e| {
         format!(
             "`{file}`: {e} (looked next to the scenario and among the files earlier steps wrote)"
         )
     })?;
+    let root = w.scenario_dir.parent().unwrap_or(&w.scenario_dir);
+    let inside = std::fs::canonicalize(&src)
+        .ok()
+        .zip(std::fs::canonicalize(root).ok())
+        .is_some_and(|(f, r)| f.starts_with(r));
+    if meta.file_type().is_symlink() || !meta.is_file() || !inside {
+        return Err(format!(
+            "`{file}` is not a regular file inside the scenario's directory (symbolic links are refused)"
+        ));
+    }
     if meta.len() > MAX_FILE {
         return Err(format!(
             "`{file}` is {} bytes: at most {MAX_FILE}",
