@@ -17,6 +17,8 @@ pub mod patch;
 pub mod postgres;
 /// Running real `psql` and reading every error it prints.
 pub mod psql;
+/// `hrsi rehearse`: scenarios replayed against the real components and the stand-ins.
+pub mod rehearse;
 /// SQL scripts and schemas: our `cosims` schema and a loader for users' schema files.
 pub mod schema;
 /// UTC date formatting for archive names and SQL timestamps.

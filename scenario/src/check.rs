@@ -56,21 +56,6 @@ const HARNESS: &str = "needs the harness (hrsi rehearse)";
 const MID_RUN: &str = "a count before the last simulated step: the simulator counts at the horizon \
                        (hrsi rehearse checks it there)";
 
-fn step_name(k: &StepKind) -> &'static str {
-    match k {
-        StepKind::Stop { .. } => "stop",
-        StepKind::Start { .. } => "start",
-        StepKind::Advance(_) => "advance",
-        StepKind::SetParam(_) => "set_param",
-        StepKind::RunUntil { .. } => "run_until",
-        StepKind::Sql(_) => "sql",
-        StepKind::PsqlFile { .. } => "psql_file",
-        StepKind::Backup => "backup",
-        StepKind::BorgExtract { .. } => "borg_extract",
-        StepKind::Expect => "expect",
-    }
-}
-
 /// A `within` as written: whole hours, minutes or seconds.
 fn duration(ms: hrsi_sim::time::Ms) -> String {
     use hrsi_sim::time::{HOUR, MINUTE, SECOND};
@@ -107,7 +92,7 @@ impl Scenario {
                 }
                 _ => {}
             }
-            let step = step_name(&st.kind);
+            let step = st.kind.name();
             if let StepKind::RunUntil {
                 within: Some(_), ..
             } = &st.kind

@@ -84,6 +84,16 @@ pub enum StepKind {
         /// The answer to the script's confirmation.
         confirm: bool,
     },
+    /// The deployment scripts with another target or other answers than `module.core` and
+    /// `yes` (harness only: the simulator's stop and start are the whole core module).
+    Script {
+        /// `prod_env_destroy.sh` (true) or `prod_env_apply.sh`.
+        destroy: bool,
+        /// The Terraform target.
+        target: String,
+        /// What the operator types at each prompt, in order.
+        answers: Vec<String>,
+    },
     /// Let virtual time pass.
     Advance(Ms),
     /// `UPDATE cosims.system_parameters SET …`, in the order written.
@@ -95,13 +105,82 @@ pub enum StepKind {
         /// The most the operator waits (checked by the harness).
         within: Option<Ms>,
     },
-    /// An SQL statement run with psql (harness only).
+    /// An SQL statement run with psql (harness only), as at the prompt: no `ON_ERROR_STOP`.
     Sql(String),
+    /// An SQL statement run with `psql -c`, with or without `-v ON_ERROR_STOP=1`.
+    SqlWith {
+        /// The statement(s).
+        query: String,
+        /// `-v ON_ERROR_STOP=1`.
+        on_error_stop: bool,
+    },
     /// `psql -f FILE` (harness only).
     PsqlFile {
         /// The file, relative to the rehearsal's working directory.
         file: String,
+        /// `-v ON_ERROR_STOP=1`.
+        on_error_stop: bool,
+        /// `--single-transaction`.
+        single_transaction: bool,
     },
+    /// `pg_dumpall [-s] > FILE` (harness only).
+    PgDumpall {
+        /// `-s`: schema only, as the runbook's patch procedure.
+        schema_only: bool,
+        /// The dump file, in the rehearsal's working directory.
+        to: String,
+    },
+    /// `borg list` of the backup repository (harness only).
+    BorgList,
+    /// The runbook's reset (harness only): `DROP SCHEMA cosims CASCADE` then `psql -f FILE`.
+    Restore {
+        /// The dump.
+        file: String,
+        /// Run the `DROP SCHEMA` first (the trap: without it).
+        drop_schema: bool,
+        /// PostgreSQL is killed when psql reaches the first line containing this text.
+        killed_at: Option<String>,
+    },
+    /// `terraform plan` of a target (harness only): prints the plan, changes nothing.
+    TfPlan {
+        /// `apply` (false) or `destroy` (true).
+        destroy: bool,
+        /// The target.
+        target: String,
+        /// `public` (the public configuration, 10 in core) or `runbook` (13, with the
+        /// reconstructed dashboard proxy).
+        runbook_configuration: bool,
+    },
+    /// A fresh database volume (harness only): the cold volume destroyed and created again.
+    FreshVolume {
+        /// The answer to Terraform's confirmation.
+        confirm: bool,
+    },
+    /// PostgreSQL restarted on tf-tutu (`systemctl restart postgresql`; harness only).
+    PostgresRestart,
+    /// A service definition edited in the Nomad UI: not persistent (harness only).
+    NomadEdit(NomadChange),
+    /// A service's `.nomad` file edited on tf-tete: persistent (harness only).
+    NomadJobFile(NomadChange),
+    /// `nomad job run <file>.nomad` (harness only).
+    NomadRun {
+        /// The job.
+        job: String,
+    },
+    /// `nomad job stop` (harness only).
+    NomadStop {
+        /// The job.
+        job: String,
+    },
+    /// Waits until a stopped service has disappeared from Nomad (GC; harness only).
+    NomadWaitGone {
+        /// The job.
+        job: String,
+        /// The most the operator waits.
+        within: Ms,
+    },
+    /// A fault injected into the stand-ins or the database (harness only).
+    Fault(Fault),
     /// `pg_dumpall` into borg, as the 04:00 job (harness only).
     Backup,
     /// `borg extract` (harness only).
@@ -121,12 +200,82 @@ impl StepKind {
         matches!(
             self,
             StepKind::Sql(_)
+                | StepKind::SqlWith { .. }
                 | StepKind::PsqlFile { .. }
                 | StepKind::Backup
                 | StepKind::BorgExtract { .. }
                 | StepKind::Expect
+                | StepKind::Script { .. }
+                | StepKind::PgDumpall { .. }
+                | StepKind::BorgList
+                | StepKind::Restore { .. }
+                | StepKind::TfPlan { .. }
+                | StepKind::FreshVolume { .. }
+                | StepKind::PostgresRestart
+                | StepKind::NomadEdit(_)
+                | StepKind::NomadJobFile(_)
+                | StepKind::NomadRun { .. }
+                | StepKind::NomadStop { .. }
+                | StepKind::NomadWaitGone { .. }
+                | StepKind::Fault(_)
         )
     }
+
+    /// The step's key in a scenario file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Stop { .. } => "stop",
+            StepKind::Start { .. } => "start",
+            StepKind::Script { destroy: true, .. } => "stop",
+            StepKind::Script { destroy: false, .. } => "start",
+            StepKind::Advance(_) => "advance",
+            StepKind::SetParam(_) => "set_param",
+            StepKind::RunUntil { .. } => "run_until",
+            StepKind::Sql(_) | StepKind::SqlWith { .. } => "sql",
+            StepKind::PsqlFile { .. } => "psql_file",
+            StepKind::Backup => "backup",
+            StepKind::BorgExtract { .. } => "borg_extract",
+            StepKind::PgDumpall { .. } => "pg_dumpall",
+            StepKind::BorgList => "borg_list",
+            StepKind::Restore { .. } => "restore",
+            StepKind::TfPlan { .. } => "plan",
+            StepKind::FreshVolume { .. } => "fresh_volume",
+            StepKind::PostgresRestart => "postgres_restart",
+            StepKind::NomadEdit(_) => "nomad_edit",
+            StepKind::NomadJobFile(_) => "nomad_job_file",
+            StepKind::NomadRun { .. } => "nomad_run",
+            StepKind::NomadStop { .. } => "nomad_stop",
+            StepKind::NomadWaitGone { .. } => "nomad_wait_gone",
+            StepKind::Fault(_) => "fault",
+            StepKind::Expect => "expect",
+        }
+    }
+}
+
+/// A change to a Nomad service definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NomadChange {
+    /// The job (`worker-pool-management`).
+    pub job: String,
+    /// New image: a full reference, or a tag that replaces the current one.
+    pub image: Option<String>,
+    /// New CPU ask, MHz.
+    pub cpu: Option<u64>,
+}
+
+/// A fault the stand-ins or the database offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The PostgreSQL server process is killed (SIGKILL).
+    PostgresKilled,
+    /// The Nomad API answers 503 to the next `n` requests.
+    Nomad5xx(u32),
+    /// A Nomad client node stops heartbeating: its allocations are lost.
+    NomadLostNode(String),
+    /// The OpenStack project's instance quota is set to `n`.
+    OpenStackQuota(u64),
+    /// Every OpenStack token issued so far expires.
+    OpenStackTokenExpired,
 }
 
 /// One parameter of a `set_param` step.
@@ -179,6 +328,48 @@ pub struct Expect {
     pub services_failing: Option<Services>,
     /// Only errors matching these patterns are acceptable (e.g. a restore).
     pub errors_only: Vec<String>,
+    /// The exit code of the step's command (psql, a deployment script).
+    pub exit_code: Option<i32>,
+    /// Errors that must have been printed (patterns).
+    pub errors: Vec<String>,
+    /// No error may have been printed.
+    pub no_errors: bool,
+    /// Lines the step's output must contain (patterns).
+    pub output: Vec<String>,
+    /// Lines the step's output must not contain (patterns).
+    pub no_output: Vec<String>,
+    /// Nomad job states: `running`, `pending`, `dead` or `absent`.
+    pub nomad_jobs: BTreeMap<String, String>,
+    /// What Nomad service definitions must say.
+    pub nomad_spec: BTreeMap<String, NomadSpec>,
+    /// The OpenStack project's servers.
+    pub openstack_servers: Option<ServersCheck>,
+    /// Types caught up (simulation.md) at this point.
+    pub caught_up: Option<CaughtUp>,
+    /// Backlog (pending available units) per type at this point.
+    pub backlog: BTreeMap<JobType, Count>,
+    /// Whether the PostgreSQL server answers.
+    pub database_running: Option<bool>,
+}
+
+/// What a Nomad service definition must say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NomadSpec {
+    /// The image reference must end with this (a tag, or the whole reference).
+    pub image: Option<String>,
+    /// The CPU ask, MHz.
+    pub cpu: Option<u64>,
+}
+
+/// The OpenStack project's servers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServersCheck {
+    /// How many servers exist.
+    pub count: Option<Count>,
+    /// Names that must exist.
+    pub include: Vec<String>,
+    /// Names that must not exist.
+    pub exclude: Vec<String>,
 }
 
 /// Terraform plan counts; `None` is not checked.

@@ -180,11 +180,116 @@ pub(crate) struct RawStep {
     pub advance: Option<Spanned<String>>,
     pub set_param: Option<Spanned<Pairs<ParamValue>>>,
     pub run_until: Option<Spanned<RawRunUntil>>,
-    pub sql: Option<Spanned<String>>,
+    pub sql: Option<Spanned<RawSql>>,
     pub psql_file: Option<Spanned<RawPsqlFile>>,
     pub backup: Option<Spanned<RawBackup>>,
     pub borg_extract: Option<Spanned<RawBorgExtract>>,
+    pub pg_dumpall: Option<Spanned<RawPgDumpall>>,
+    pub borg_list: Option<Spanned<RawBackup>>,
+    pub restore: Option<Spanned<RawRestore>>,
+    pub plan: Option<Spanned<RawTfPlan>>,
+    pub fresh_volume: Option<Spanned<Confirm>>,
+    pub postgres_restart: Option<Spanned<RawBackup>>,
+    pub nomad_edit: Option<Spanned<RawNomadEdit>>,
+    pub nomad_job_file: Option<Spanned<RawNomadEdit>>,
+    pub nomad_run: Option<Spanned<RawNomadJob>>,
+    pub nomad_stop: Option<Spanned<RawNomadJob>>,
+    pub nomad_wait_gone: Option<Spanned<RawNomadWait>>,
+    pub fault: Option<Spanned<RawFault>>,
     pub expect: Option<Spanned<RawExpect>>,
+}
+
+/// `sql:` is a statement (run as at the `psql` prompt) or `{query, on_error_stop}`.
+#[derive(Debug)]
+pub(crate) enum RawSql {
+    Text(String),
+    Full(RawSqlFull),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSqlFull {
+    pub query: Spanned<String>,
+    pub on_error_stop: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for RawSql {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSql;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an SQL statement, or `{ query: …, on_error_stop: yes }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawSql::Text(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawSqlFull::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawSql::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `pg_dumpall [-s] > FILE`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPgDumpall {
+    pub to: Spanned<String>,
+    pub schema_only: Option<bool>,
+}
+
+/// The runbook's reset: `DROP SCHEMA cosims CASCADE` (unless `drop_schema: no`), then `psql -f`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRestore {
+    pub file: Spanned<String>,
+    pub drop_schema: Option<bool>,
+    pub killed_at: Option<Spanned<String>>,
+}
+
+/// `terraform plan` as the scripts would print it (nothing is changed).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTfPlan {
+    pub mode: Spanned<String>,
+    pub target: Option<Spanned<String>>,
+    pub configuration: Option<Spanned<String>>,
+}
+
+/// A change to one Nomad service: its image (tag or full reference) or its CPU.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNomadEdit {
+    pub job: Spanned<String>,
+    pub image: Option<Spanned<String>>,
+    pub cpu: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNomadJob {
+    pub job: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNomadWait {
+    pub job: Spanned<String>,
+    pub within: Spanned<String>,
+}
+
+/// A fault the stand-ins or the database offer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFault {
+    pub postgres_killed: Option<bool>,
+    pub nomad_5xx: Option<Spanned<u32>>,
+    pub nomad_lost_node: Option<Spanned<String>>,
+    pub openstack_quota: Option<Spanned<u64>>,
+    pub openstack_token_expired: Option<bool>,
 }
 
 /// `{ confirm: yes }`: the deployment scripts ask before acting.
@@ -192,6 +297,8 @@ pub(crate) struct RawStep {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Confirm {
     pub confirm: Spanned<bool>,
+    pub target: Option<Spanned<String>>,
+    pub answers: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +312,8 @@ pub(crate) struct RawRunUntil {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPsqlFile {
     pub file: Spanned<String>,
+    pub on_error_stop: Option<bool>,
+    pub single_transaction: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +342,34 @@ pub(crate) struct RawExpect {
     pub refused: Option<Spanned<String>>,
     pub services_failing: Option<Spanned<RawTypes>>,
     pub errors_only: Option<Vec<Spanned<String>>>,
+    pub exit_code: Option<Spanned<i32>>,
+    pub errors: Option<Vec<Spanned<String>>>,
+    pub no_errors: Option<bool>,
+    pub output: Option<Vec<Spanned<String>>>,
+    pub no_output: Option<Vec<Spanned<String>>>,
+    pub nomad_jobs: Option<Pairs<String>>,
+    pub nomad_spec: Option<Pairs<RawNomadSpec>>,
+    pub openstack_servers: Option<Spanned<RawServers>>,
+    pub caught_up: Option<Spanned<RawTypes>>,
+    pub backlog: Option<Pairs<RawCount>>,
+    pub database_running: Option<bool>,
+}
+
+/// What a Nomad service's definition must say.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNomadSpec {
+    pub image: Option<String>,
+    pub cpu: Option<u64>,
+}
+
+/// The project's servers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServers {
+    pub count: Option<Spanned<RawCount>>,
+    pub include: Option<Vec<Spanned<String>>>,
+    pub exclude: Option<Vec<Spanned<String>>>,
 }
 
 /// Terraform's plan summary counts.

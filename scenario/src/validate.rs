@@ -21,6 +21,22 @@ pub(crate) fn lost_reasons() -> impl Iterator<Item = &'static str> + Clone {
         .map(|r| r.name())
 }
 
+/// The system's Nomad jobs (orchestration.md §4.2): the six services and the six processing jobs.
+pub(crate) const NOMAD_JOBS: [&str; 12] = [
+    "job-creation",
+    "job-configuration",
+    "job-execution",
+    "job-publication",
+    "monitor",
+    "worker-pool-management",
+    "si-processing",
+    "test-job-processing",
+    "rlies1-processing",
+    "rlies1s2-processing",
+    "ws-processing",
+    "gfsc-processing",
+];
+
 /// Default horizon, days.
 pub(crate) const DEFAULT_DAYS: u32 = 30;
 
@@ -404,6 +420,18 @@ impl Validator<'_> {
             ("psql_file", r.psql_file.is_some()),
             ("backup", r.backup.is_some()),
             ("borg_extract", r.borg_extract.is_some()),
+            ("pg_dumpall", r.pg_dumpall.is_some()),
+            ("borg_list", r.borg_list.is_some()),
+            ("restore", r.restore.is_some()),
+            ("plan", r.plan.is_some()),
+            ("fresh_volume", r.fresh_volume.is_some()),
+            ("postgres_restart", r.postgres_restart.is_some()),
+            ("nomad_edit", r.nomad_edit.is_some()),
+            ("nomad_job_file", r.nomad_job_file.is_some()),
+            ("nomad_run", r.nomad_run.is_some()),
+            ("nomad_stop", r.nomad_stop.is_some()),
+            ("nomad_wait_gone", r.nomad_wait_gone.is_some()),
+            ("fault", r.fault.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, p)| p.then_some(n))
@@ -416,13 +444,9 @@ impl Validator<'_> {
         let expect = r.expect.as_ref().map(|e| self.expect(&e.value));
         let refused = expect.as_ref().and_then(|e| e.refused.as_ref()).is_some();
         let kind = if let Some(c) = &r.stop {
-            StepKind::Stop {
-                confirm: c.value.confirm.value,
-            }
+            self.script(c, true)?
         } else if let Some(c) = &r.start {
-            StepKind::Start {
-                confirm: c.value.confirm.value,
-            }
+            self.script(c, false)?
         } else if let Some(a) = &r.advance {
             match parse_duration(&a.value) {
                 Ok(ms) => StepKind::Advance(ms),
@@ -447,11 +471,93 @@ impl Validator<'_> {
             };
             StepKind::RunUntil { caught_up, within }
         } else if let Some(q) = &r.sql {
-            StepKind::Sql(q.value.clone())
+            match &q.value {
+                RawSql::Text(t) => StepKind::Sql(t.clone()),
+                RawSql::Full(f) => StepKind::SqlWith {
+                    query: f.query.value.clone(),
+                    on_error_stop: f.on_error_stop.unwrap_or(false),
+                },
+            }
         } else if let Some(p) = &r.psql_file {
             StepKind::PsqlFile {
-                file: p.value.file.value.clone(),
+                file: self.file_name(&p.value.file)?,
+                on_error_stop: p.value.on_error_stop.unwrap_or(false),
+                single_transaction: p.value.single_transaction.unwrap_or(false),
             }
+        } else if let Some(d) = &r.pg_dumpall {
+            StepKind::PgDumpall {
+                schema_only: d.value.schema_only.unwrap_or(false),
+                to: self.file_name(&d.value.to)?,
+            }
+        } else if r.borg_list.is_some() {
+            StepKind::BorgList
+        } else if let Some(rs) = &r.restore {
+            StepKind::Restore {
+                file: self.file_name(&rs.value.file)?,
+                drop_schema: rs.value.drop_schema.unwrap_or(true),
+                killed_at: rs.value.killed_at.as_ref().map(|k| k.value.clone()),
+            }
+        } else if let Some(p) = &r.plan {
+            let destroy = match p.value.mode.value.as_str() {
+                "apply" => false,
+                "destroy" => true,
+                other => {
+                    let h = did_you_mean(other, ["apply", "destroy"].into_iter())
+                        .or(Some("`apply` or `destroy`".into()));
+                    self.err(&p.value.mode, format!("unknown plan mode `{other}`"), h);
+                    return None;
+                }
+            };
+            let runbook_configuration = match p
+                .value
+                .configuration
+                .as_ref()
+                .map(|c| c.value.as_str())
+            {
+                None | Some("public") => false,
+                Some("runbook") => true,
+                Some(other) => {
+                    let c = p.value.configuration.as_ref().expect("some");
+                    let h = did_you_mean(other, ["public", "runbook"].into_iter())
+                        .or(Some("`public` (the public code: 10 in core) or `runbook` (13, with the dashboard proxy)".into()));
+                    self.err(c, format!("unknown configuration `{other}`"), h);
+                    return None;
+                }
+            };
+            StepKind::TfPlan {
+                destroy,
+                target: self.target(p.value.target.as_ref())?,
+                runbook_configuration,
+            }
+        } else if let Some(c) = &r.fresh_volume {
+            StepKind::FreshVolume {
+                confirm: c.value.confirm.value,
+            }
+        } else if r.postgres_restart.is_some() {
+            StepKind::PostgresRestart
+        } else if let Some(e) = &r.nomad_edit {
+            StepKind::NomadEdit(self.nomad_change(e)?)
+        } else if let Some(e) = &r.nomad_job_file {
+            StepKind::NomadJobFile(self.nomad_change(e)?)
+        } else if let Some(j) = &r.nomad_run {
+            StepKind::NomadRun {
+                job: self.nomad_job(&j.value.job)?,
+            }
+        } else if let Some(j) = &r.nomad_stop {
+            StepKind::NomadStop {
+                job: self.nomad_job(&j.value.job)?,
+            }
+        } else if let Some(w) = &r.nomad_wait_gone {
+            let job = self.nomad_job(&w.value.job)?;
+            match parse_duration(&w.value.within.value) {
+                Ok(within) => StepKind::NomadWaitGone { job, within },
+                Err(m) => {
+                    self.err(&w.value.within, m, Some("e.g. `within: 10m`".into()));
+                    return None;
+                }
+            }
+        } else if let Some(f) = &r.fault {
+            StepKind::Fault(self.fault(f)?)
         } else if r.backup.is_some() {
             StepKind::Backup
         } else if let Some(b) = &r.borg_extract {
@@ -462,7 +568,9 @@ impl Validator<'_> {
         } else if r.expect.is_some() {
             StepKind::Expect
         } else {
-            let kinds = "stop, start, advance, set_param, run_until, sql, psql_file, backup, borg_extract, expect";
+            let kinds = "stop, start, advance, set_param, run_until, sql, psql_file, backup, borg_extract, \
+                         pg_dumpall, borg_list, restore, plan, fresh_volume, postgres_restart, nomad_edit, \
+                         nomad_job_file, nomad_run, nomad_stop, nomad_wait_gone, fault, expect";
             self.err(
                 st,
                 "empty step",
@@ -477,6 +585,200 @@ impl Validator<'_> {
             kind,
             expect,
         })
+    }
+
+    /// `stop`/`start`: the simulator's stop and start when the target is `module.core` and
+    /// every answer is `yes`; otherwise a harness-only run of the script.
+    fn script(&mut self, c: &Spanned<Confirm>, destroy: bool) -> Option<StepKind> {
+        let confirm = c.value.confirm.value;
+        let target = self.target(c.value.target.as_ref())?;
+        let prompts = if destroy { 1 } else { 2 };
+        let answers: Vec<String> = match &c.value.answers {
+            Some(a) => {
+                if a.is_empty() || a.len() > prompts {
+                    let h = if destroy {
+                        "prod_env_destroy.sh asks once (Terraform's prompt), e.g. `answers: [yes]`"
+                    } else {
+                        "prod_env_apply.sh asks twice (its own prompt, then Terraform's), e.g. `answers: [yes, no]`"
+                    };
+                    self.err(
+                        c,
+                        format!("{} answer(s) for {prompts} prompt(s)", a.len()),
+                        Some(h.into()),
+                    );
+                    return None;
+                }
+                a.iter().map(|x| x.value.clone()).collect()
+            }
+            None => vec![if confirm { "yes" } else { "no" }.to_owned(); prompts],
+        };
+        let all_yes = answers.len() == prompts && answers.iter().all(|a| a == "yes");
+        if target == "module.core" && (all_yes || (!confirm && c.value.answers.is_none())) {
+            return Some(if destroy {
+                StepKind::Stop { confirm }
+            } else {
+                StepKind::Start { confirm }
+            });
+        }
+        Some(StepKind::Script {
+            destroy,
+            target,
+            answers,
+        })
+    }
+
+    /// A Terraform target: `module.NAME` or `module.NAME.TYPE.NAME`.
+    fn target(&mut self, t: Option<&Spanned<String>>) -> Option<String> {
+        let Some(t) = t else {
+            return Some("module.core".into());
+        };
+        let v = &t.value;
+        let ok = v.starts_with("module.")
+            && v.len() <= 200
+            && v.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+        if !ok {
+            self.err(
+                t,
+                format!("`{v}` is not a Terraform target"),
+                Some(
+                    "e.g. `module.core` or `module.core.openstack_compute_instance_v2.database`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(v.clone())
+    }
+
+    /// A file in the rehearsal's working directory (or next to the scenario): a relative path
+    /// that stays inside it.
+    fn file_name(&mut self, f: &Spanned<String>) -> Option<String> {
+        let v = &f.value;
+        let bad = v.is_empty()
+            || v.len() > 200
+            || v.starts_with('/')
+            || v.split('/').any(|p| p == ".." || p.is_empty())
+            || v.chars().any(|c| c.is_control() || c == '\\');
+        if bad {
+            self.err(
+                f,
+                format!("`{v}` is not a file name the rehearsal can use"),
+                Some(
+                    "a relative path without `..`, e.g. `database-all.sql` or `patches/fix.sql`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(v.clone())
+    }
+
+    /// One of the system's Nomad jobs.
+    fn nomad_job(&mut self, j: &Spanned<String>) -> Option<String> {
+        if NOMAD_JOBS.contains(&j.value.as_str()) {
+            return Some(j.value.clone());
+        }
+        let h = did_you_mean(&j.value, NOMAD_JOBS.iter().copied())
+            .or_else(|| Some(format!("one of {}", NOMAD_JOBS.join(", "))));
+        self.err(j, format!("unknown Nomad job `{}`", j.value), h);
+        None
+    }
+
+    fn nomad_change(&mut self, e: &Spanned<RawNomadEdit>) -> Option<NomadChange> {
+        let job = self.nomad_job(&e.value.job)?;
+        if e.value.image.is_none() && e.value.cpu.is_none() {
+            self.err(
+                e,
+                "nothing to change",
+                Some("give `image:` (a tag or a reference) or `cpu:` (MHz)".into()),
+            );
+            return None;
+        }
+        if let Some(c) = &e.value.cpu
+            && !(1..=100_000).contains(&c.value)
+        {
+            self.err(
+                c,
+                format!("cpu {} MHz is out of range", c.value),
+                Some("between 1 and 100000, e.g. `cpu: 1000`".into()),
+            );
+            return None;
+        }
+        if let Some(i) = &e.value.image
+            && (i.value.is_empty()
+                || i.value.len() > 300
+                || i.value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '"' || c == '\\'))
+        {
+            self.err(
+                i,
+                "not an image reference or tag",
+                Some("e.g. `git-b7e71dc4`".into()),
+            );
+            return None;
+        }
+        Some(NomadChange {
+            job,
+            image: e.value.image.as_ref().map(|i| i.value.clone()),
+            cpu: e.value.cpu.as_ref().map(|c| c.value),
+        })
+    }
+
+    fn fault(&mut self, f: &Spanned<RawFault>) -> Option<Fault> {
+        let r = &f.value;
+        let mut found = Vec::new();
+        if r.postgres_killed == Some(true) {
+            found.push(Fault::PostgresKilled);
+        }
+        if let Some(n) = &r.nomad_5xx {
+            if !(1..=1000).contains(&n.value) {
+                self.err(n, "between 1 and 1000 requests", None);
+                return None;
+            }
+            found.push(Fault::Nomad5xx(n.value));
+        }
+        if let Some(n) = &r.nomad_lost_node {
+            found.push(Fault::NomadLostNode(n.value.clone()));
+        }
+        if let Some(q) = &r.openstack_quota {
+            found.push(Fault::OpenStackQuota(q.value.min(100_000)));
+        }
+        if r.openstack_token_expired == Some(true) {
+            found.push(Fault::OpenStackTokenExpired);
+        }
+        if found.len() != 1 {
+            self.err(
+                f,
+                "a fault step names exactly one fault",
+                Some("one of `postgres_killed: yes`, `nomad_5xx: 3`, `nomad_lost_node: tf-tata`, `openstack_quota: 20`, `openstack_token_expired: yes`".into()),
+            );
+            return None;
+        }
+        found.pop()
+    }
+
+    fn patterns(&mut self, list: Option<&Vec<Spanned<String>>>) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in list.into_iter().flatten() {
+            match regex::RegexBuilder::new(&p.value)
+                .size_limit(1 << 20)
+                .build()
+            {
+                Ok(_) => out.push(p.value.clone()),
+                Err(e) => {
+                    let msg = e.to_string();
+                    let last = msg.lines().last().unwrap_or("").trim();
+                    let first = last.strip_prefix("error: ").unwrap_or(last).to_owned();
+                    self.err(p, format!("not a valid pattern: {first}"), Some("a regular expression; escape `(`, `[`, `.` and `*` with `\\` to match them literally".into()));
+                }
+            }
+        }
+        out
     }
 
     fn set_param(
@@ -666,14 +968,69 @@ impl Validator<'_> {
                 .map(|n| n.value.clone())
                 .collect(),
             refused: e.refused.as_ref().map(|r| r.value.clone()),
-            errors_only: e
-                .errors_only
-                .iter()
-                .flatten()
-                .map(|n| n.value.clone())
-                .collect(),
+            exit_code: e.exit_code.as_ref().map(|c| c.value),
+            no_errors: e.no_errors.unwrap_or(false),
+            database_running: e.database_running,
             ..Expect::default()
         };
+        out.errors_only = self.patterns(e.errors_only.as_ref());
+        out.errors = self.patterns(e.errors.as_ref());
+        out.output = self.patterns(e.output.as_ref());
+        out.no_output = self.patterns(e.no_output.as_ref());
+        for (job, state) in e.nomad_jobs.iter().flat_map(|p| &p.0) {
+            if self.nomad_job(job).is_none() {
+                continue;
+            }
+            if !["running", "pending", "dead", "absent"].contains(&state.value.as_str()) {
+                let h = did_you_mean(
+                    &state.value,
+                    ["running", "pending", "dead", "absent"].into_iter(),
+                )
+                .or(Some("`running`, `pending`, `dead` or `absent`".into()));
+                self.err(state, format!("unknown job state `{}`", state.value), h);
+                continue;
+            }
+            out.nomad_jobs
+                .insert(job.value.clone(), state.value.clone());
+        }
+        for (job, spec) in e.nomad_spec.iter().flat_map(|p| &p.0) {
+            if self.nomad_job(job).is_some() {
+                out.nomad_spec.insert(
+                    job.value.clone(),
+                    NomadSpec {
+                        image: spec.value.image.clone(),
+                        cpu: spec.value.cpu,
+                    },
+                );
+            }
+        }
+        if let Some(s) = &e.openstack_servers {
+            out.openstack_servers = Some(ServersCheck {
+                count: s.value.count.as_ref().and_then(|c| self.count(c)),
+                include: s
+                    .value
+                    .include
+                    .iter()
+                    .flatten()
+                    .map(|x| x.value.clone())
+                    .collect(),
+                exclude: s
+                    .value
+                    .exclude
+                    .iter()
+                    .flatten()
+                    .map(|x| x.value.clone())
+                    .collect(),
+            });
+        }
+        if let Some(c) = &e.caught_up {
+            out.caught_up = self.types(c);
+        }
+        for (t, c) in e.backlog.iter().flat_map(|p| &p.0) {
+            if let (Some(t), Some(c)) = (self.job_type(t), self.count(c)) {
+                out.backlog.insert(t, c);
+            }
+        }
         for (t, c) in e.lost.iter().flat_map(|p| &p.0) {
             if let (Some(t), Some(c)) = (self.job_type(t), self.count(c)) {
                 out.lost.insert(t, c);

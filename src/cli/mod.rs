@@ -13,6 +13,7 @@ pub mod params;
 pub mod params_ops;
 pub mod patch_test;
 pub mod plan;
+pub mod rehearse;
 pub mod simulate;
 pub mod up;
 
@@ -43,6 +44,8 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Print the manual page (or write every command's page with --dir).
     Man(docs::ManArgs),
+    /// Replay the runbook's procedures and traps: real PostgreSQL, psql, borg, stand-ins, virtual time.
+    Rehearse(rehearse::Args),
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -57,6 +60,7 @@ pub fn run() -> ExitCode {
         Command::Up(args) => up::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
+        Command::Rehearse(args) => rehearse::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,559 @@
+//! `hrsi rehearse`: the runbook replayed end to end against real PostgreSQL, psql, pg_dumpall
+//! and borg, the Nomad and OpenStack stand-ins and the infrastructure model, in virtual time,
+//! with a verdict, a transcript and a snapshot per scenario.
+//!
+//! - [`discover`] finds and loads scenario files (strict: every error with file:line:column);
+//! - [`run_suite`] runs them, `jobs` at a time, each in its own [`world::World`]: its own
+//!   cluster when a step acts on the whole server, else a clone of the run's template; its own
+//!   stand-ins and virtual clock;
+//! - [`SuiteReport`] is what comes out: deterministic (sorted by file, no wall times), so
+//!   shards merged with [`SuiteReport::merge`] give the same bytes as one machine.
+
+pub mod course;
+pub mod expect;
+pub mod guard;
+pub mod junit;
+pub mod steps;
+pub mod transcript;
+pub mod world;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant as WallInstant,
+};
+
+use hrsi_scenario::{Plan, Scenario, StepKind};
+use serde::{Deserialize, Serialize};
+
+pub use transcript::{Check, ScenarioResult, StepResult};
+use world::{SharedServer, World};
+
+/// A loaded scenario file.
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    /// Path relative to the suite root, `/`-separated (the identity in every report).
+    pub rel: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The validated scenario.
+    pub scenario: Scenario,
+}
+
+/// Finds `*.yaml` files under the paths (files or directories), sorted, and loads them all.
+/// Every error of every file is returned at once.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, Vec<String>> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                let Ok(rd) = std::fs::read_dir(&d) else {
+                    errors.push(format!("{}: cannot read the directory", d.display()));
+                    continue;
+                };
+                for e in rd.flatten() {
+                    let f = e.path();
+                    if f.is_dir() {
+                        stack.push(f);
+                    } else if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                        let rel = f
+                            .strip_prefix(p)
+                            .unwrap_or(&f)
+                            .to_string_lossy()
+                            .replace('\\', "/");
+                        let base = p
+                            .file_name()
+                            .map(|b| b.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        found.push((format!("{base}/{rel}"), f));
+                    }
+                }
+            }
+        } else if p.is_file() {
+            found.push((p.to_string_lossy().replace('\\', "/"), p.clone()));
+        } else {
+            errors.push(format!(
+                "{}: no such file or directory (hint: `hrsi rehearse` runs `scenarios/` by default)",
+                p.display()
+            ));
+        }
+    }
+    found.sort();
+    found.dedup();
+    let mut out = Vec::new();
+    for (rel, path) in found {
+        let meta = std::fs::metadata(&path);
+        if meta.as_ref().map(|m| m.len()).unwrap_or(0) > 1 << 20 {
+            errors.push(format!("{rel}: larger than 1 MiB: not a scenario file"));
+            continue;
+        }
+        let src = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(format!("{rel}: {e}"));
+                continue;
+            }
+        };
+        match Scenario::from_yaml_str(&src, &rel) {
+            Ok(mut sc) => {
+                if let Some(file) = sc.calibration_file.clone() {
+                    let p = path.parent().unwrap_or(Path::new(".")).join(&file);
+                    match std::fs::read_to_string(&p)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| {
+                            hrsi_scenario::parse_calibration(&t, &file).map_err(|e| e.to_string())
+                        }) {
+                        Ok(c) => sc.set_calibration(c),
+                        Err(e) => {
+                            errors.push(format!("{rel}: calibration `{file}`: {e}"));
+                            continue;
+                        }
+                    }
+                }
+                if matches!(&sc.plan, Plan::Outages(_)) {
+                    // A file without steps has nothing to rehearse: it is a simulation only.
+                    continue;
+                }
+                out.push(ScenarioFile {
+                    rel,
+                    path,
+                    scenario: sc,
+                });
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Keeps the files whose path or name contains `filter` (case-insensitive).
+pub fn filter(files: Vec<ScenarioFile>, filter: Option<&str>) -> Vec<ScenarioFile> {
+    let Some(f) = filter else { return files };
+    let f = f.to_lowercase();
+    files
+        .into_iter()
+        .filter(|s| {
+            s.rel.to_lowercase().contains(&f)
+                || s.scenario
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains(&f))
+        })
+        .collect()
+}
+
+/// Parses `I/N` (1-based).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not I/N (e.g. `--shard 1/3`)"))?;
+    let (i, n): (usize, usize) = (
+        i.trim()
+            .parse()
+            .map_err(|_| format!("`{i}` is not a shard number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("`{n}` is not a shard count"))?,
+    );
+    if n == 0 || n > 1000 || i == 0 || i > n {
+        return Err(format!(
+            "shard {i}/{n}: I must be between 1 and N, N at most 1000"
+        ));
+    }
+    Ok((i, n))
+}
+
+/// The files of shard `i` of `n`: every n-th file of the sorted list, from the i-th.
+pub fn shard(files: Vec<ScenarioFile>, i: usize, n: usize) -> Vec<ScenarioFile> {
+    files
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % n == i - 1)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+/// The outcome of a suite (or a shard of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteReport {
+    /// Scenarios, sorted by file.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+impl SuiteReport {
+    /// Whether every expectation of every scenario held.
+    pub fn passed(&self) -> bool {
+        self.scenarios.iter().all(ScenarioResult::passed)
+    }
+
+    /// Merges shards (each scenario once, sorted by file): the same as one machine.
+    pub fn merge(parts: Vec<SuiteReport>) -> Result<SuiteReport, String> {
+        let mut all: Vec<ScenarioResult> = parts.into_iter().flat_map(|p| p.scenarios).collect();
+        all.sort_by(|a, b| a.file.cmp(&b.file));
+        for w in all.windows(2) {
+            if w[0].file == w[1].file {
+                return Err(format!("{} is in two shards", w[0].file));
+            }
+        }
+        Ok(SuiteReport { scenarios: all })
+    }
+
+    /// Deterministic JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("serializable") + "\n"
+    }
+
+    /// The summary table.
+    pub fn summary(&self, with_times: bool) -> String {
+        let w = self
+            .scenarios
+            .iter()
+            .map(|s| s.file.len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        let mut s = format!(
+            "{:<w$}  {:<6}  {:>5}  {:>12}",
+            "scenario", "result", "steps", "expectations"
+        );
+        if with_times {
+            s.push_str("  wall ms");
+        }
+        s.push('\n');
+        for r in &self.scenarios {
+            let (ok, total) = r.check_counts();
+            s.push_str(&format!(
+                "{:<w$}  {:<6}  {:>5}  {:>12}",
+                r.file,
+                if r.passed() { "PASS" } else { "FAIL" },
+                r.steps.len(),
+                format!("{ok}/{total}")
+            ));
+            if with_times {
+                s.push_str(&format!("  {:>7}", r.wall_ms));
+            }
+            s.push('\n');
+        }
+        if with_times {
+            let mut phases: Vec<(&str, u64)> = Vec::new();
+            for r in &self.scenarios {
+                for (n, ms) in &r.phases_ms {
+                    match phases.iter_mut().find(|(p, _)| p == n) {
+                        Some((_, t)) => *t += ms,
+                        None => phases.push((n, *ms)),
+                    }
+                }
+            }
+            let total: u64 = phases.iter().map(|(_, t)| t).sum();
+            s.push_str("where the time went (summed over scenarios; they overlap with --jobs):\n");
+            for (n, ms) in phases {
+                s.push_str(&format!(
+                    "  {n}: {ms} ms ({:.0} %)\n",
+                    100.0 * ms as f64 / total.max(1) as f64
+                ));
+            }
+        }
+        let failed = self.scenarios.iter().filter(|r| !r.passed()).count();
+        s.push_str(&format!(
+            "{} scenario(s): {} passed, {failed} failed\n",
+            self.scenarios.len(),
+            self.scenarios.len() - failed
+        ));
+        s
+    }
+}
+
+/// Runs the scenarios, `jobs` at a time (call from a multi-threaded tokio runtime).
+/// `progress` is told when each scenario ends.
+pub async fn run_suite(
+    files: Vec<ScenarioFile>,
+    jobs: usize,
+    progress: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
+) -> SuiteReport {
+    let need_shared = files.iter().any(|f| !world::needs_own_cluster(&f.scenario));
+    let shared: Option<Arc<SharedServer>> = if need_shared {
+        let start = files
+            .iter()
+            .find(|f| !world::needs_own_cluster(&f.scenario))
+            .map(|f| f.scenario.start)
+            .expect("some");
+        match SharedServer::start(start).await {
+            Ok(s) => Some(Arc::new(s)),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut handles = Vec::new();
+    for f in files {
+        let sem = sem.clone();
+        let shared = shared.clone();
+        let progress = progress.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("open");
+            let r = run_scenario(&f, shared.as_deref()).await;
+            progress(&r);
+            r
+        }));
+    }
+    let mut scenarios = Vec::new();
+    for h in handles {
+        match h.await {
+            Ok(r) => scenarios.push(r),
+            Err(e) => scenarios.push(ScenarioResult {
+                file: "?".into(),
+                name: "?".into(),
+                setup: vec![],
+                prediction: vec![],
+                steps: vec![],
+                notes: vec![],
+                error: Some(format!("the rehearsal panicked: {e}")),
+                wall_ms: 0,
+                phases_ms: vec![],
+            }),
+        }
+    }
+    scenarios.sort_by(|a, b| a.file.cmp(&b.file));
+    SuiteReport { scenarios }
+}
+
+/// Runs one scenario in its own world.
+pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> ScenarioResult {
+    let t0 = WallInstant::now();
+    let sc = &f.scenario;
+    let mut res = ScenarioResult {
+        file: f.rel.clone(),
+        name: sc.name.clone().unwrap_or_else(|| f.rel.clone()),
+        setup: Vec::new(),
+        prediction: tokio::task::block_in_place(|| course::prediction(sc)),
+        steps: Vec::new(),
+        notes: Vec::new(),
+        error: None,
+        wall_ms: 0,
+        phases_ms: Vec::new(),
+    };
+    let mut phases = Phases::default();
+    phases.add("prediction (hrsi simulate)", t0);
+    let dir = f.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut setup = Vec::new();
+    let world = World::build(sc, dir, shared, &mut setup).await;
+    res.setup = setup.iter().map(|l| transcript::redact(l)).collect();
+    let mut w = match world {
+        Ok(w) => {
+            phases.0.extend(w.timings.iter().copied());
+            w
+        }
+        Err(e) => {
+            res.error = Some(format!("setup failed: {}", transcript::redact(&e)));
+            res.wall_ms = t0.elapsed().as_millis() as u64;
+            return res;
+        }
+    };
+    match steps::align_params(&mut w).await {
+        Ok(0) => {}
+        Ok(n) => res.setup.push(format!(
+            "the scenario's system parameters written to cosims.system_parameters ({n} column(s) differed from the history's)"
+        )),
+        Err(e) => {
+            res.error = Some(format!("setup failed: {}", transcript::redact(&e)));
+            w.teardown().await;
+            res.wall_ms = t0.elapsed().as_millis() as u64;
+            return res;
+        }
+    }
+    let Plan::Steps(steps) = &sc.plan else {
+        unreachable!("discover keeps only scenarios with steps")
+    };
+    let mut unseen: Vec<String> = Vec::new();
+    for (i, st) in steps.iter().enumerate() {
+        let ts = WallInstant::now();
+        let at = w.instant().iso();
+        let mut out = steps::Outcome::default();
+        let r = steps::run(&mut w, st, &mut out).await;
+        let mut error = r.err().map(|e| transcript::redact(&e));
+        steps::import_params(&mut w, &mut out).await;
+        let mut checks = Vec::new();
+        if let Some((what, seen)) = out.late.take() {
+            checks.push(Check {
+                what,
+                passed: false,
+                observed: seen,
+            });
+        }
+        if let Some(e) = &st.expect {
+            checks.extend(expect::evaluate(&w, e, &out, &mut error).await);
+        }
+        match &st.kind {
+            StepKind::Restore { .. } => unseen.push(format!(
+                "step {} (restore): the simulated system does not see the restored jobs (only system_parameters are read from the database until the database-as-truth import, wt-world, is merged)",
+                i + 1
+            )),
+            StepKind::FreshVolume { .. } => unseen.push(format!(
+                "step {} (fresh_volume): the simulated system does not see the empty database",
+                i + 1
+            )),
+            StepKind::Sql(_) | StepKind::SqlWith { .. } | StepKind::PsqlFile { .. } => unseen.push(format!(
+                "step {} ({}): of its effects the simulated system sees only system_parameters; job rows it changed are not read",
+                i + 1,
+                st.kind.name()
+            )),
+            StepKind::Fault(_) => unseen.push(format!(
+                "step {} (fault): the simulated system does not see the fault; the stand-ins and the database do",
+                i + 1
+            )),
+            _ => {}
+        }
+        phases.add(phase_of(&st.kind), ts);
+        res.steps.push(StepResult {
+            index: i + 1,
+            line: st.line,
+            kind: st.kind.name().into(),
+            at,
+            action: describe(&st.kind),
+            observed: out.observed,
+            checks,
+            error,
+        });
+    }
+    if steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }))
+    {
+        res.notes.push(
+            "the simulated system's jobs are not written to the database (the database-as-truth export, wt-world, is not merged): SQL checks see the history and the operator's changes only".into(),
+        );
+    }
+    res.notes.extend(unseen);
+    let tt = WallInstant::now();
+    w.teardown().await;
+    phases.add("teardown", tt);
+    res.wall_ms = t0.elapsed().as_millis() as u64;
+    res.phases_ms = phases.0;
+    res
+}
+
+/// Wall time per phase, in first-seen order.
+#[derive(Default)]
+struct Phases(Vec<(&'static str, u64)>);
+
+impl Phases {
+    fn add(&mut self, name: &'static str, since: WallInstant) {
+        let ms = since.elapsed().as_millis() as u64;
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, t)) => *t += ms,
+            None => self.0.push((name, ms)),
+        }
+    }
+}
+
+fn phase_of(k: &StepKind) -> &'static str {
+    match k {
+        StepKind::Advance(_) | StepKind::RunUntil { .. } | StepKind::Expect => {
+            "simulated course (advance, run_until, figures)"
+        }
+        StepKind::Sql(_)
+        | StepKind::SqlWith { .. }
+        | StepKind::PsqlFile { .. }
+        | StepKind::SetParam(_)
+        | StepKind::PgDumpall { .. }
+        | StepKind::Backup
+        | StepKind::BorgList
+        | StepKind::BorgExtract { .. }
+        | StepKind::Restore { .. }
+        | StepKind::PostgresRestart => "database steps (psql, pg_dumpall, borg)",
+        _ => "infrastructure and Nomad steps (scripts, Terraform, stand-ins)",
+    }
+}
+
+/// A step in the runbook's words.
+fn describe(k: &StepKind) -> String {
+    match k {
+        StepKind::Stop { confirm } => format!(
+            "stop the system (prod_env_destroy.sh module.core, answer {})",
+            if *confirm { "yes" } else { "no" }
+        ),
+        StepKind::Start { confirm } => format!(
+            "start the system (prod_env_apply.sh module.core, answer {})",
+            if *confirm { "yes" } else { "no" }
+        ),
+        StepKind::Script {
+            destroy,
+            target,
+            answers,
+        } => format!(
+            "{} {target} (answers {})",
+            if *destroy {
+                "prod_env_destroy.sh"
+            } else {
+                "prod_env_apply.sh"
+            },
+            answers.join(", ")
+        ),
+        StepKind::Advance(ms) => format!("advance {}", course::hours(*ms)),
+        StepKind::SetParam(s) => format!(
+            "set {}",
+            s.iter()
+                .map(|p| format!("{} = {}", p.name, p.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        StepKind::RunUntil { caught_up, within } => format!(
+            "run until caught up ({}){}",
+            match caught_up {
+                hrsi_scenario::CaughtUp::All => "all".to_owned(),
+                hrsi_scenario::CaughtUp::Types(t) =>
+                    t.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
+            },
+            within
+                .map(|w| format!(" within {}", course::hours(w)))
+                .unwrap_or_default()
+        ),
+        StepKind::Sql(_) => "sql (psql at the prompt, no ON_ERROR_STOP)".into(),
+        StepKind::SqlWith { on_error_stop, .. } => format!(
+            "sql (ON_ERROR_STOP {})",
+            if *on_error_stop { "on" } else { "off" }
+        ),
+        StepKind::PsqlFile { file, .. } => format!("psql -f {file}"),
+        StepKind::PgDumpall { schema_only, to } => {
+            format!("pg_dumpall{} > {to}", if *schema_only { " -s" } else { "" })
+        }
+        StepKind::Backup => "backup (the 04:00 job: pg_dumpall | borg create)".into(),
+        StepKind::BorgList => "borg list".into(),
+        StepKind::BorgExtract { archive, to } => format!("borg extract {archive} > {to}"),
+        StepKind::Restore {
+            file, drop_schema, ..
+        } => format!(
+            "restore {file} ({})",
+            if *drop_schema {
+                "DROP SCHEMA cosims CASCADE, then psql -f"
+            } else {
+                "psql -f without the DROP"
+            }
+        ),
+        StepKind::TfPlan {
+            destroy, target, ..
+        } => format!(
+            "terraform plan{} -target {target}",
+            if *destroy { " -destroy" } else { "" }
+        ),
+        StepKind::FreshVolume { .. } => "a fresh database volume".into(),
+        StepKind::PostgresRestart => "restart PostgreSQL on tf-tutu".into(),
+        StepKind::NomadEdit(c) => format!("edit {} in the Nomad UI", c.job),
+        StepKind::NomadJobFile(c) => format!("edit {}'s Nomad file", c.job),
+        StepKind::NomadRun { job } => format!("nomad job run {job}"),
+        StepKind::NomadStop { job } => format!("nomad job stop {job}"),
+        StepKind::NomadWaitGone { job, within } => format!(
+            "wait for {job} to disappear (within {})",
+            course::hours(*within)
+        ),
+        StepKind::Fault(f) => format!("fault: {f:?}"),
+        StepKind::Expect => "observe".into(),
+    }
+}

@@ -1,0 +1,172 @@
+//! The Nomad steps, as the operator does them: the web UI's edit (GET, change, POST), the job
+//! files on tf-tete, `nomad job run` and `nomad job stop`, over the stand-in's HTTP API (so its
+//! faults apply).
+
+use super::Outcome;
+use crate::{
+    mocks::{jobspec::Job, nomad_files::SERVICE_JOBS},
+    rehearse::{transcript::redact, world::World},
+};
+use hrsi_scenario::NomadChange;
+pub(super) fn job_file(job: &str) -> String {
+    SERVICE_JOBS
+        .iter()
+        .find(|(id, ..)| *id == job)
+        .map(|(_, f, ..)| f.to_string())
+        .unwrap_or_else(|| format!("{}.nomad", job.replace('-', "_")))
+}
+
+/// An answer of the Nomad API, as the operator's client shows it: a non-2xx answer is the
+/// command's failure (exit code 1, the message as its error), not the rehearsal's.
+pub(super) async fn nomad_answer(
+    w: &mut World,
+    r: reqwest::Response,
+    what: &str,
+    out: &mut Outcome,
+) -> Option<serde_json::Value> {
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    out.observed
+        .push(format!("{what}: HTTP {}", status.as_u16()));
+    if !status.is_success() {
+        let msg = format!(
+            "Error: Unexpected response code: {} ({})",
+            status.as_u16(),
+            redact(body.trim())
+        );
+        out.observed.push(msg.clone());
+        w.last.exit_code = Some(1);
+        w.last.errors.push(msg.clone());
+        w.last.output.push(msg);
+        return None;
+    }
+    w.last.exit_code = Some(0);
+    Some(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+pub(super) fn new_image(current: &str, wanted: &str) -> String {
+    if wanted.contains('/') {
+        return wanted.to_owned();
+    }
+    match current.rsplit_once(':') {
+        Some((repo, _)) if !repo.ends_with("//") => format!("{repo}:{wanted}"),
+        _ => format!("{current}:{wanted}"),
+    }
+}
+
+/// The Nomad UI's edit: GET the definition, change it, POST it (plan and run).
+pub(super) async fn nomad_edit(
+    w: &mut World,
+    change: &NomadChange,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/job/{}", w.nomad.url(), change.job);
+    let r = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| redact(&e.to_string()))?;
+    let Some(v) = nomad_answer(
+        w,
+        r,
+        &format!("Nomad UI: open {} definition", change.job),
+        out,
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let mut job: Job = serde_json::from_value(v).map_err(|e| format!("unreadable job: {e}"))?;
+    let task = job
+        .task_groups
+        .first_mut()
+        .and_then(|g| g.tasks.first_mut())
+        .ok_or("the job has no task")?;
+    if let Some(img) = &change.image {
+        let cur = task
+            .config
+            .get("image")
+            .and_then(|i| i.as_str())
+            .unwrap_or("")
+            .to_owned();
+        let new = new_image(&cur, img);
+        out.observed.push(format!(
+            "\"image\": \"{}\" → \"{}\"",
+            redact(&cur),
+            redact(&new)
+        ));
+        task.config
+            .insert("image".into(), serde_json::Value::String(new));
+    }
+    if let Some(cpu) = change.cpu {
+        out.observed.push(format!(
+            "\"CPU\": {} → {cpu}",
+            task.resources.cpu.unwrap_or(0)
+        ));
+        task.resources.cpu = Some(cpu);
+    }
+    let r = http
+        .post(&url)
+        .json(&serde_json::json!({ "Job": job }))
+        .send()
+        .await
+        .map_err(|e| redact(&e.to_string()))?;
+    if nomad_answer(w, r, "Nomad UI: plan, run", out)
+        .await
+        .is_none()
+    {
+        return Ok(());
+    }
+    out.observed.push(
+        "changed in Nomad only: the job file on tf-tete still has the old value (lost at the next full restart)"
+            .into(),
+    );
+    Ok(())
+}
+
+pub(super) fn nomad_job_file(
+    w: &mut World,
+    change: &NomadChange,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let file = job_file(&change.job);
+    let image_re = regex::Regex::new(r#"(image\s*=\s*")([^"]*)(")"#).expect("valid");
+    let cpu_re = regex::Regex::new(r"(cpu\s*=\s*)(\d+)").expect("valid");
+    let mut note = Vec::new();
+    let ok = w.nomad.edit_job_file(&file, |src| {
+        let mut s = src.to_owned();
+        if let Some(img) = &change.image
+            && let Some(c) = image_re.captures(&s)
+        {
+            let new = new_image(&c[2], img);
+            note.push(format!(
+                "image = \"{}\" → \"{}\"",
+                redact(&c[2]),
+                redact(&new)
+            ));
+            s = image_re
+                .replace(&s, format!("${{1}}{new}${{3}}"))
+                .into_owned();
+        }
+        if let Some(cpu) = change.cpu
+            && let Some(c) = cpu_re.captures(&s)
+        {
+            note.push(format!("cpu = {} → {cpu}", &c[2]));
+            s = cpu_re.replace(&s, format!("${{1}}{cpu}")).into_owned();
+        }
+        s
+    });
+    if !ok {
+        return Err(format!("no file {file} on tf-tete"));
+    }
+    out.observed.push(format!(
+        "edited {file} (nomad_server/src/envsubst on tf-tete): {}",
+        note.join("; ")
+    ));
+    out.observed.push(
+        "persistent: registered again at every full restart; Nomad itself runs the old definition until `nomad job run`"
+            .into(),
+    );
+    Ok(())
+}

@@ -1,0 +1,579 @@
+//! The world of one rehearsal: its database (its own cluster, or a clone of the run's
+//! template), its Nomad and OpenStack stand-ins on loopback ports, the infrastructure model
+//! wired to them, a borg repository, a working directory and one virtual clock.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+    process::Command,
+    sync::Arc,
+    time::Duration,
+};
+
+use hrsi_scenario::{Plan, Scenario, StepKind};
+use hrsi_sim::time::{Instant, MINUTE, Ms};
+use tokio::sync::Mutex;
+
+use super::course::Course;
+use crate::{
+    backup::Borg,
+    dataset::{self, DatasetSpec},
+    iac::{
+        Configuration, Mode, ScriptEnv, SystemEffects, Terraform, TfState,
+        effects::{BoxFuture, DatabaseInstance},
+    },
+    mocks::{
+        NomadMock, OpenStackMock, VirtualClock, nomad_model::NomadConfig,
+        openstack_model::OpenStackConfig,
+    },
+    postgres::{Server, Template},
+    schema::Schema,
+    timefmt::UnixTime,
+};
+
+/// Jobs in the production-shaped history every rehearsal starts from.
+pub const HISTORY_JOBS: u32 = 1000;
+
+/// The role user SQL runs as in a clone of the shared server: reads and writes data, cannot
+/// reach the host, other databases' objects or the server's settings.
+pub const OPERATOR_ROLE: &str = "hrsi_operator";
+/// The role `expect: sql` queries run as: reads data only.
+pub const READER_ROLE: &str = "hrsi_reader";
+
+/// Whether a scenario acts on the whole server (and so needs its own cluster).
+pub fn needs_own_cluster(sc: &Scenario) -> bool {
+    let Plan::Steps(steps) = &sc.plan else {
+        return true;
+    };
+    steps.iter().any(|s| {
+        matches!(
+            s.kind,
+            StepKind::Stop { .. }
+                | StepKind::Start { .. }
+                | StepKind::Script { .. }
+                | StepKind::FreshVolume { .. }
+                | StepKind::PostgresRestart
+                | StepKind::PgDumpall { .. }
+                | StepKind::Backup
+                | StepKind::BorgExtract { .. }
+                | StepKind::BorgList
+                | StepKind::Restore { .. }
+                | StepKind::PsqlFile { .. }
+                | StepKind::TfPlan { .. }
+                | StepKind::Fault(hrsi_scenario::Fault::PostgresKilled)
+        )
+    })
+}
+
+/// tf-tutu: a PostgreSQL server the harness owns, as the infrastructure model sees it.
+pub struct Tutu {
+    /// The server, while a volume exists.
+    pub server: Option<Server>,
+    /// The server prepared before the rehearsal (the volume as found), used at the first boot.
+    initial: Option<Server>,
+    fresh_pending: bool,
+    schema: Schema,
+}
+
+impl Tutu {
+    fn new(initial: Server, schema: Schema) -> Tutu {
+        Tutu {
+            server: None,
+            initial: Some(initial),
+            fresh_pending: false,
+            schema,
+        }
+    }
+
+    /// Whether the server answers.
+    pub fn running(&self) -> bool {
+        self.server
+            .as_ref()
+            .and_then(Server::cluster)
+            .is_some_and(|c| c.is_running())
+    }
+}
+
+impl DatabaseInstance for Tutu {
+    fn start(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if let Some(s) = self.initial.take() {
+                self.server = Some(s);
+                return Ok(());
+            }
+            if self.fresh_pending {
+                self.fresh_pending = false;
+                // initdb blocks: off the runtime's worker.
+                let server = tokio::task::spawn_blocking(Server::ephemeral)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("failed to initialise a fresh database: {e}"))?;
+                let client = server
+                    .connect("postgres")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.schema
+                    .load(&client)
+                    .await
+                    .map_err(|e| format!("failed to load the schema: {e}"))?;
+                self.server = Some(server);
+                return Ok(());
+            }
+            let c = self
+                .server
+                .as_mut()
+                .and_then(Server::cluster_mut)
+                .ok_or("no database volume to boot from")?;
+            c.restart()
+                .map_err(|e| format!("failed to start PostgreSQL on the kept data directory: {e}"))
+        })
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if let Some(c) = self.server.as_mut().and_then(Server::cluster_mut) {
+                c.stop_server();
+            }
+            Ok(())
+        })
+    }
+
+    fn fresh_volume(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if self.initial.is_some() {
+                // The first deployment creates the volume the history already lives on.
+                return Ok(());
+            }
+            self.discard_volume().await?;
+            self.fresh_pending = true;
+            Ok(())
+        })
+    }
+
+    fn discard_volume(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if self.running() {
+                return Err("cannot destroy the volume of a running instance".into());
+            }
+            self.server = None;
+            self.fresh_pending = false;
+            Ok(())
+        })
+    }
+}
+
+/// Where the rehearsal's `cosims` lives.
+pub enum Db {
+    /// Its own cluster behind the infrastructure model (`cosims` in database `postgres`).
+    Own(Arc<Mutex<Tutu>>),
+    /// A clone on the run's shared server.
+    Clone {
+        /// The shared server.
+        server: Arc<Server>,
+        /// The clone's name.
+        name: String,
+    },
+}
+
+/// The shared server of a run: one cluster, one template with the schema and the history.
+pub struct SharedServer {
+    /// The server.
+    pub server: Arc<Server>,
+    /// The template clones come from.
+    pub template: Template,
+}
+
+impl SharedServer {
+    /// Starts the cluster, loads the template and creates the operator roles.
+    pub async fn start(start: Instant) -> Result<SharedServer, String> {
+        let server = tokio::task::spawn_blocking(Server::ephemeral)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let spec = history_spec(start);
+        let template = Template::create_with(&server, &Schema::builtin(), |c| async move {
+            dataset::generate(&c, &spec).await.map(|_| ())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let admin = server
+            .connect("postgres")
+            .await
+            .map_err(|e| e.to_string())?;
+        admin
+            .batch_execute(&roles_sql())
+            .await
+            .map_err(|e| format!("create the operator roles: {e}"))?;
+        Ok(SharedServer {
+            server: Arc::new(server),
+            template,
+        })
+    }
+}
+
+/// Non-superuser roles for user SQL (idempotent: a restore may have brought them back).
+pub fn roles_sql() -> String {
+    format!(
+        "do $$ begin
+           if not exists (select 1 from pg_roles where rolname = '{OPERATOR_ROLE}') then
+             create role {OPERATOR_ROLE} login nosuperuser nocreatedb nocreaterole;
+           end if;
+           if not exists (select 1 from pg_roles where rolname = '{READER_ROLE}') then
+             create role {READER_ROLE} login nosuperuser nocreatedb nocreaterole;
+           end if;
+         end $$;
+         grant pg_read_all_data, pg_write_all_data to {OPERATOR_ROLE};
+         grant pg_read_all_data to {READER_ROLE};"
+    )
+}
+
+/// The history every rehearsal starts from: production-shaped, ending at the scenario's start.
+pub fn history_spec(start: Instant) -> DatasetSpec {
+    DatasetSpec {
+        jobs: HISTORY_JOBS,
+        now: UnixTime(start.0.div_euclid(1000)),
+    }
+}
+
+/// What the last command of a step printed.
+#[derive(Debug, Default, Clone)]
+pub struct LastRun {
+    /// Its exit code.
+    pub exit_code: Option<i32>,
+    /// Errors it printed.
+    pub errors: Vec<String>,
+    /// Its output lines.
+    pub output: Vec<String>,
+}
+
+/// The world of one rehearsal.
+pub struct World {
+    /// The database.
+    pub db: Db,
+    /// The one virtual clock of the stand-ins (ns since the epoch).
+    pub clock: VirtualClock,
+    /// The scenario's start.
+    pub start: Instant,
+    /// Virtual time, ms since the start.
+    pub now: Ms,
+    /// The Nomad stand-in.
+    pub nomad: Arc<NomadMock>,
+    /// The OpenStack stand-in.
+    pub openstack: Arc<OpenStackMock>,
+    /// The infrastructure model (own-cluster rehearsals only).
+    pub tf: Option<Mutex<Terraform>>,
+    /// The operator's environment on tf-toto.
+    pub env: ScriptEnv,
+    /// The backup repository.
+    pub borg: Borg,
+    /// Whether the repository exists yet.
+    pub borg_ready: bool,
+    /// The working directory (dumps, extracted backups, copies of the scenario's files).
+    pub workdir: tempfile::TempDir,
+    /// The scenario's directory (its own files: patches).
+    pub scenario_dir: PathBuf,
+    /// The simulated system.
+    pub course: Course,
+    /// Query results at each backup (archive or dump file → query → result).
+    pub backups: BTreeMap<String, BTreeMap<String, String>>,
+    /// Which backup a file holds.
+    pub files: BTreeMap<String, String>,
+    /// Files the harness wrote (trusted: dumps of its own clusters).
+    pub produced: BTreeSet<String>,
+    /// The backup last restored.
+    pub restored_from: Option<String>,
+    /// The last backup taken.
+    pub last_backup: Option<String>,
+    /// The queries whose results must be kept at each backup.
+    pub backup_queries: Vec<String>,
+    /// The last command's outcome.
+    pub last: LastRun,
+    /// Worker VMs the stand-in holds for the simulated pool.
+    pub worker_servers: usize,
+    /// Wall time of the setup's phases, milliseconds.
+    pub timings: Vec<(&'static str, u64)>,
+}
+
+impl World {
+    /// Builds the world of a scenario. `shared` is the run's shared server (for clones).
+    pub async fn build(
+        sc: &Scenario,
+        scenario_dir: PathBuf,
+        shared: Option<&SharedServer>,
+        setup: &mut Vec<String>,
+    ) -> Result<World, String> {
+        let start = sc.start;
+        let mut timings = Vec::new();
+        let t = std::time::Instant::now();
+        // The stand-ins' clock starts one hour before the scenario, so that the first
+        // deployment has booted and placed everything when the scenario begins.
+        let t0_ns = (start.0 - 60 * MINUTE) as u64 * 1_000_000;
+        let clock = VirtualClock::starting_at_ns(t0_ns);
+        let nl = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind the Nomad stand-in: {e}"))?;
+        let nomad = Arc::new(
+            NomadMock::spawn(nl, clock.clone(), NomadConfig::default())
+                .map_err(|e| format!("start the Nomad stand-in: {e}"))?,
+        );
+        let ol = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind the OpenStack stand-in: {e}"))?;
+        let openstack = Arc::new(
+            OpenStackMock::spawn(ol, clock.clone(), OpenStackConfig::default())
+                .map_err(|e| format!("start the OpenStack stand-in: {e}"))?,
+        );
+        let workdir = tempfile::Builder::new()
+            .prefix("hrsi-rehearse-")
+            .tempdir_in(work_base())
+            .map_err(|e| format!("create the working directory: {e}"))?;
+        make_readable(workdir.path())?;
+        let borg = Borg::new(workdir.path().join("backup"), workdir.path().join(".borg"));
+        timings.push((
+            "stand-ins (Nomad, OpenStack)",
+            t.elapsed().as_millis() as u64,
+        ));
+        let t = std::time::Instant::now();
+        let course = tokio::task::block_in_place(|| Course::new(sc));
+        timings.push(("simulator baseline", t.elapsed().as_millis() as u64));
+        let t = std::time::Instant::now();
+
+        let shared = shared.filter(|_| !needs_own_cluster(sc));
+        let (db, tf) = if let Some(shared) = shared {
+            let r = clone_world(shared, &nomad, setup).await?;
+            timings.push(("clone of the template", t.elapsed().as_millis() as u64));
+            r
+        } else {
+            let spec = history_spec(start);
+            let server = tokio::task::spawn_blocking(Server::ephemeral)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("start the database cluster: {e}"))?;
+            let client = server
+                .connect("postgres")
+                .await
+                .map_err(|e| e.to_string())?;
+            Schema::builtin()
+                .load(&client)
+                .await
+                .map_err(|e| format!("load the schema: {e}"))?;
+            dataset::generate(&client, &spec)
+                .await
+                .map_err(|e| format!("write the history: {e}"))?;
+            client
+                .batch_execute(&roles_sql())
+                .await
+                .map_err(|e| format!("create the operator roles: {e}"))?;
+            drop(client);
+            timings.push((
+                "own cluster (initdb, schema, history)",
+                t.elapsed().as_millis() as u64,
+            ));
+            let t = std::time::Instant::now();
+            let tutu = Arc::new(Mutex::new(Tutu::new(server, Schema::builtin())));
+            let effects = SystemEffects::new(Some(Box::new(tutu.clone())), Some(nomad.clone()))
+                .with_openstack(openstack.clone());
+            let mut tf = Terraform::new(
+                Configuration::public_snapshot(),
+                TfState::default(),
+                Box::new(effects),
+            );
+            for target in [
+                "module.buckets",
+                "module.cold",
+                "module.core",
+                "module.admin",
+            ] {
+                let run = tf.run(Mode::Apply, target, Some("yes")).await;
+                if run.exit_code != 0 {
+                    return Err(format!(
+                        "the first deployment of {target} failed: {}",
+                        run.lines.join(" / ")
+                    ));
+                }
+            }
+            if let Some(e) = tf.effect_errors().first() {
+                return Err(format!("the first deployment failed: {e}"));
+            }
+            timings.push((
+                "first deployment (Terraform model)",
+                t.elapsed().as_millis() as u64,
+            ));
+            setup.push(format!(
+                "its own PostgreSQL cluster (`cosims` in database `postgres`, as on tf-tutu), {HISTORY_JOBS} jobs of production-shaped history up to the start; SQL runs as the server's OS user, as `postgres`"
+            ));
+            setup.push(
+                "the infrastructure model deployed (buckets, cold, core, admin): tf-tutu is that cluster, tf-tete the Nomad stand-in, VMs in the OpenStack stand-in".into(),
+            );
+            (Db::Own(tutu), Some(Mutex::new(tf)))
+        };
+        setup.push(format!(
+            "stand-ins: Nomad at 127.0.0.1:{}, OpenStack at 127.0.0.1:{}, one virtual clock starting {}",
+            nomad.addr().port(),
+            openstack.addr().port(),
+            start.iso()
+        ));
+        // Up to the scenario's start: tf-tata boots and the services are placed.
+        clock.advance(Duration::from_millis((60 * MINUTE) as u64));
+        nomad.with_state(|_| ());
+        openstack.with_state(|_| ());
+        Ok(World {
+            db,
+            clock,
+            start,
+            now: 0,
+            nomad,
+            openstack,
+            tf,
+            env: ScriptEnv::default(),
+            borg,
+            borg_ready: false,
+            workdir,
+            scenario_dir,
+            course,
+            backups: BTreeMap::new(),
+            files: BTreeMap::new(),
+            produced: BTreeSet::new(),
+            restored_from: None,
+            last_backup: None,
+            backup_queries: backup_queries(sc),
+            last: LastRun::default(),
+            worker_servers: 0,
+            timings,
+        })
+    }
+
+    /// Virtual now as an instant.
+    pub fn instant(&self) -> Instant {
+        Instant(self.start.0 + self.now)
+    }
+
+    /// Moves virtual time forward: the stand-ins follow.
+    pub fn advance_clock(&mut self, ms: Ms) {
+        if ms <= 0 {
+            return;
+        }
+        self.now += ms;
+        self.clock.advance(Duration::from_millis(ms as u64));
+        self.nomad.with_state(|_| ());
+        self.openstack.with_state(|_| ());
+    }
+
+    /// The database name and a way to reach its server, while it answers.
+    pub async fn with_server<R>(
+        &self,
+        f: impl AsyncFnOnce(&Server, &str) -> R,
+    ) -> Result<R, String> {
+        match &self.db {
+            Db::Own(t) => {
+                let t = t.lock().await;
+                match (&t.server, t.running()) {
+                    (Some(s), true) => Ok(f(s, "postgres").await),
+                    _ => Err(
+                        "the database instance tf-tutu is not running (connection refused)".into(),
+                    ),
+                }
+            }
+            Db::Clone { server, name } => Ok(f(server, name).await),
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn database_running(&self) -> bool {
+        match &self.db {
+            Db::Own(t) => t.lock().await.running(),
+            Db::Clone { .. } => true,
+        }
+    }
+
+    /// Whether user SQL runs as the superuser (own cluster) or the operator role (clone).
+    pub fn owns_server(&self) -> bool {
+        matches!(self.db, Db::Own(_))
+    }
+
+    /// Drops what the rehearsal created on a shared server.
+    pub async fn teardown(self) {
+        if let Db::Clone { server, name } = &self.db
+            && let Ok(admin) = server.admin().await
+        {
+            let _ = admin.drop_database(name).await;
+        }
+    }
+}
+
+async fn clone_world(
+    shared: &SharedServer,
+    nomad: &Arc<NomadMock>,
+    setup: &mut Vec<String>,
+) -> Result<(Db, Option<Mutex<Terraform>>), String> {
+    let admin = shared.server.admin().await.map_err(|e| e.to_string())?;
+    let name = shared
+        .template
+        .clone_db(&admin)
+        .await
+        .map_err(|e| format!("clone the template: {e}"))?;
+    // The stand-ins still run the system: Nomad gets its files and the orchestrator.
+    nomad
+        .power_on()
+        .await
+        .map_err(|e| format!("boot Nomad: {e}"))?;
+    nomad.with_state(|s| {
+        s.add_node(
+            crate::mocks::nomad_model::NodeSpec::orchestrator(),
+            Duration::from_secs(180),
+        )
+    });
+    setup.push(format!(
+                "a clone of the run's template ({HISTORY_JOBS} jobs of production-shaped history up to the start) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)"
+            ));
+    Ok((
+        Db::Clone {
+            server: shared.server.clone(),
+            name,
+        },
+        None,
+    ))
+}
+
+/// Queries of the scenario's `equals_backup` checks.
+fn backup_queries(sc: &Scenario) -> Vec<String> {
+    let Plan::Steps(steps) = &sc.plan else {
+        return Vec::new();
+    };
+    let mut q: Vec<String> = steps
+        .iter()
+        .filter_map(|s| s.expect.as_ref())
+        .flat_map(|e| &e.sql)
+        .filter(|c| c.equals_backup)
+        .map(|c| c.query.clone())
+        .collect();
+    q.sort();
+    q.dedup();
+    q
+}
+
+fn work_base() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+fn make_readable(p: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("set the working directory's permissions: {e}"))
+}
+
+/// Runs a client tool as the server's OS user when we are root (never user SQL as root).
+pub fn as_server_user(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    if nix::unistd::geteuid().is_root()
+        && let Ok(Some(u)) = nix::unistd::User::from_name("postgres")
+    {
+        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+        cmd.env("HOME", "/tmp");
+    }
+}

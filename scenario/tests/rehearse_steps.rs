@@ -1,0 +1,104 @@
+//! The rehearsal's step vocabulary: every kind parses, the simulator skips the harness-only
+//! ones, and bad values are refused with file:line:column and a hint.
+
+use hrsi_scenario::{Fault, Plan, Scenario, StepKind};
+
+const ALL: &str = "seed: 7
+days: 3
+steps:
+  - sql: { query: select 1, on_error_stop: yes }
+  - psql_file: { file: patches/fix.sql, on_error_stop: yes, single_transaction: yes }
+  - pg_dumpall: { schema_only: yes, to: schema.sql }
+  - backup: {}
+  - borg_list: {}
+  - borg_extract: { archive: latest, to: database-all.sql }
+  - restore: { file: database-all.sql, drop_schema: no, killed_at: COPY }
+  - plan: { mode: destroy, target: module.core, configuration: runbook }
+  - fresh_volume: { confirm: yes }
+  - postgres_restart: {}
+  - nomad_edit: { job: worker-pool-management, cpu: 1000 }
+  - nomad_job_file: { job: job-creation, image: git-b7e71dc4 }
+  - nomad_run: { job: job-creation }
+  - nomad_stop: { job: monitor }
+  - nomad_wait_gone: { job: monitor, within: 10m }
+  - fault: { nomad_5xx: 2 }
+  - start: { confirm: yes, target: module.core.openstack_compute_instance_v2.database }
+  - stop: { confirm: yes, answers: [nope] }
+  - stop: { confirm: yes }
+  - expect:
+      exit_code: 3
+      errors: ['42601']
+      no_errors: no
+      output: ['Plan: .* 10 to destroy']
+      nomad_jobs: { worker-pool-management: pending }
+      nomad_spec: { job-creation: { image: git-b7e71dc4, cpu: 2500 } }
+      openstack_servers: { count: '<= 40', include: [tf-tutu], exclude: [tf-proxy] }
+      caught_up: [fsc_rlie_job]
+      backlog: { gfsc_job: '> 0' }
+      database_running: yes
+";
+
+#[test]
+fn every_rehearsal_step_parses_and_the_simulator_skips_it() {
+    let sc = Scenario::from_yaml_str(ALL, "all.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let Plan::Steps(steps) = &sc.plan else {
+        panic!("steps")
+    };
+    assert_eq!(steps.len(), 20);
+    assert!(matches!(
+        steps[15].kind,
+        StepKind::Fault(Fault::Nomad5xx(2))
+    ));
+    assert!(
+        matches!(&steps[16].kind, StepKind::Script { destroy: false, target, .. } if target.ends_with("database"))
+    );
+    assert!(
+        matches!(&steps[17].kind, StepKind::Script { destroy: true, answers, .. } if answers == &["nope"])
+    );
+    assert!(matches!(steps[18].kind, StepKind::Stop { confirm: true }));
+    // Only the last `stop` is the simulator's: the rest is the harness's.
+    assert_eq!(sc.harness_only_steps(), 19);
+    let cfg = sc.to_sim_config();
+    assert_eq!(cfg.steps.len(), 1);
+    let e = steps[19].expect.as_ref().expect("expect");
+    assert_eq!(e.exit_code, Some(3));
+    assert_eq!(e.nomad_spec["job-creation"].cpu, Some(2500));
+}
+
+fn first_error(src: &str) -> String {
+    Scenario::from_yaml_str(src, "s.yaml")
+        .expect_err("refused")
+        .to_string()
+}
+
+#[test]
+fn bad_rehearsal_steps_are_refused_where_they_are_with_a_hint() {
+    let e = first_error("steps:\n  - restore: { file: ../etc/passwd }\n");
+    assert!(
+        e.contains("s.yaml:2:22: error: `../etc/passwd` is not a file name"),
+        "{e}"
+    );
+    assert!(e.contains("without `..`"), "{e}");
+    let e = first_error("steps:\n  - plan: { mode: destory }\n");
+    assert!(
+        e.contains("unknown plan mode `destory`") && e.contains("did you mean `destroy`"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - fault: { nomad_5xx: 1, postgres_killed: yes }\n");
+    assert!(
+        e.contains("s.yaml:2:12: error: a fault step names exactly one fault"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - start: { confirm: yes, target: 'module.core; rm -rf /' }\n");
+    assert!(e.contains("is not a Terraform target"), "{e}");
+    let e = first_error("steps:\n  - start: { confirm: yes, answers: [yes, yes, yes] }\n");
+    assert!(e.contains("3 answer(s) for 2 prompt(s)"), "{e}");
+    let e = first_error("steps:\n  - nomad_edit: { job: job-creation }\n");
+    assert!(e.contains("nothing to change"), "{e}");
+    let e = first_error("steps:\n  - nomad_edit: { job: job-creation, image: 'a\"b' }\n");
+    assert!(e.contains("not an image reference"), "{e}");
+    let e = first_error("steps:\n  - expect: { nomad_jobs: { monitor: runing } }\n");
+    assert!(e.contains("did you mean `running`"), "{e}");
+    let e = first_error("steps:\n  - sql: { query: select 1, on_eror_stop: yes }\n");
+    assert!(e.contains("unknown field `on_eror_stop`"), "{e}");
+}
