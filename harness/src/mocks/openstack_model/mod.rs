@@ -97,6 +97,9 @@ pub struct Flavor {
     pub ram_mb: u64,
     /// Disk (GB).
     pub disk_gb: u64,
+    /// Extra specs (`openstack flavor show` prints them as properties); none are known for
+    /// CloudFerro's flavors, so empty until set through the API.
+    pub extra_specs: BTreeMap<String, String>,
 }
 
 /// The flavors of orchestration.md §3.8; `eo1.small`, `eo1.large` and `eo2.2xlarge` sizes are
@@ -121,6 +124,7 @@ pub fn default_flavors() -> Vec<Flavor> {
         vcpus: *vcpus,
         ram_mb: *ram,
         disk_gb: *disk,
+        extra_specs: BTreeMap::new(),
     })
     .collect()
 }
@@ -154,6 +158,8 @@ pub struct Server {
     pub active_at_ns: u64,
     /// Console log (`init_instance_finished_with_success` once booted).
     pub console: String,
+    /// Attached volume IDs.
+    pub volumes: Vec<String>,
 }
 
 /// An image.
@@ -167,6 +173,35 @@ pub struct Image {
     pub status: String,
     /// Creation (s).
     pub created_s: u64,
+    /// Size in bytes (assumed: the base image 2 GiB, a snapshot its server's disk use).
+    pub size: u64,
+}
+
+impl Image {
+    fn digest(&self, len: usize) -> String {
+        let mut out = String::new();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        while out.len() < len {
+            for b in self.id.bytes().chain([out.len() as u8]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            out.push_str(&format!("{h:016x}"));
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// Glance's `checksum` (32 hex digits, MD5-shaped). The stand-in holds no image data, so
+    /// it is derived from the ID: stable, but not a digest of any content.
+    pub fn checksum(&self) -> String {
+        self.digest(32)
+    }
+
+    /// Glance's `os_hash_value` (SHA-512-shaped, derived like [`Image::checksum`]).
+    pub fn sha512(&self) -> String {
+        self.digest(128)
+    }
 }
 
 /// A Neutron floating IP.
@@ -178,6 +213,8 @@ pub struct FloatingIp {
     pub address: String,
     /// Fixed IP it is associated with.
     pub fixed_ip: Option<String>,
+    /// Port it is associated with.
+    pub port_id: Option<String>,
 }
 
 /// A Cinder volume.
@@ -191,6 +228,8 @@ pub struct Volume {
     pub size_gb: u64,
     /// Creation (s).
     pub created_s: u64,
+    /// Server it is attached to, and the device.
+    pub attached: Option<(String, String)>,
 }
 
 /// A security group.
@@ -202,6 +241,8 @@ pub struct SecurityGroup {
     pub name: String,
     /// Description.
     pub description: String,
+    /// Rules.
+    pub rules: Vec<network::Rule>,
 }
 
 /// What a server request asks for (the `server` object of `POST /servers`).
@@ -235,6 +276,9 @@ pub enum ServerEvent {
 /// The most tokens held at once: a client that authenticates on every call cannot grow the table
 /// without bound.
 pub const MAX_TOKENS: usize = 10_000;
+
+pub mod compute;
+pub mod network;
 
 /// Tunables.
 #[derive(Clone, Debug)]
@@ -283,6 +327,12 @@ pub struct OpenStackState {
     volumes: Vec<Volume>,
     secgroups: Vec<SecurityGroup>,
     networks: Vec<(String, String)>,
+    /// `external_magellium`, the floating IP pool (not a server network).
+    external: (String, String),
+    subnets: Vec<network::Subnet>,
+    ports: Vec<network::Port>,
+    routers: Vec<network::Router>,
+    keypairs: Vec<compute::Keypair>,
     tokens: HashMap<String, u64>,
     token_order: VecDeque<String>,
     ids: IdGen,
@@ -309,16 +359,17 @@ impl OpenStackState {
     /// groups (`default`, `allow_ping_ssh_rdp`).
     pub fn new(config: OpenStackConfig, now: u64) -> Self {
         let mut ids = IdGen::new(0x0057_4143_4b00);
-        let networks = ["private_magellium", "eodata", "eodata_magellium"]
+        let networks: Vec<(String, String)> = ["private_magellium", "eodata", "eodata_magellium"]
             .iter()
             .map(|n| (ids.uuid(), (*n).to_owned()))
             .collect();
-        let secgroups = ["default", "allow_ping_ssh_rdp"]
+        let secgroups: Vec<SecurityGroup> = ["default", "allow_ping_ssh_rdp"]
             .iter()
             .map(|n| SecurityGroup {
                 id: ids.uuid(),
                 name: (*n).into(),
                 description: String::new(),
+                rules: Vec::new(),
             })
             .collect();
         let images = vec![Image {
@@ -326,8 +377,23 @@ impl OpenStackState {
             name: "image_name".into(),
             status: "ACTIVE".into(),
             created_s: secs(now),
+            size: 2 << 30,
         }];
+        let external = (ids.uuid(), "external_magellium".to_owned());
+        let mut all_nets: Vec<(String, String)> = networks.clone();
+        all_nets.push(external.clone());
+        let subnets = network::default_subnets(&mut ids, &all_nets);
+        let keypairs = compute::default_keypairs(now);
+        let mut secgroups = secgroups;
+        for g in &mut secgroups {
+            g.rules = network::default_rules(&mut ids);
+        }
         Self {
+            external,
+            subnets,
+            ports: Vec::new(),
+            routers: Vec::new(),
+            keypairs,
             config,
             quotas: Quotas::default(),
             flavors: default_flavors(),
@@ -415,6 +481,11 @@ impl OpenStackState {
             Some(exp) if *exp > wall_ns => Ok(()),
             _ => Err(OsError::unauthorized()),
         }
+    }
+
+    /// Revokes a token (`DELETE /v3/auth/tokens`); false when it is unknown.
+    pub fn revoke_token(&mut self, token: &str) -> bool {
+        self.tokens.remove(token).is_some()
     }
 
     /// How many tokens are held (expired ones go at the next issue).
@@ -519,6 +590,11 @@ impl OpenStackState {
                 .ok_or_else(|| OsError::bad_request(format!("Network {n} could not be found.")))?;
             nets.push(name);
         }
+        if let Some(k) = &req.key_name
+            && !self.keypairs.iter().any(|x| x.name == *k)
+        {
+            return Err(OsError::bad_request("Invalid key_name provided."));
+        }
         for g in &req.security_groups {
             if !self.secgroups.iter().any(|s| s.name == *g || s.id == *g) {
                 return Err(OsError::bad_request(format!(
@@ -571,7 +647,9 @@ impl OpenStackState {
             updated_ns: self.now,
             active_at_ns: self.now + self.config.build_time.as_nanos() as u64,
             console: String::new(),
+            volumes: Vec::new(),
         };
+        self.add_server_ports(&server);
         self.servers.push(server.clone());
         if let Some(h) = self.hook.as_mut() {
             h(&ServerEvent::Created(server.clone(), image.name));
@@ -588,12 +666,19 @@ impl OpenStackState {
             .position(|s| s.id == id)
             .ok_or_else(|| OsError::not_found(format!("Instance {id} could not be found.")))?;
         let s = self.servers.remove(i);
+        self.remove_server_ports(&s.id);
+        for v in self.volumes.iter_mut() {
+            if v.attached.as_ref().is_some_and(|(srv, _)| *srv == s.id) {
+                v.attached = None;
+            }
+        }
         for f in self.fips.iter_mut().filter(|f| {
             s.addresses
                 .iter()
                 .any(|(_, a)| f.fixed_ip.as_deref() == Some(a))
         }) {
             f.fixed_ip = None;
+            f.port_id = None;
         }
         if let Some(h) = self.hook.as_mut() {
             h(&ServerEvent::Deleted(s));
@@ -627,6 +712,7 @@ impl OpenStackState {
             name: name.into(),
             status: "ACTIVE".into(),
             created_s: secs(self.now),
+            size: 3 << 30,
         };
         self.images.push(img.clone());
         Ok(img)
@@ -659,6 +745,7 @@ impl OpenStackState {
             id: self.ids.uuid(),
             name: name.into(),
             description: description.into(),
+            rules: network::default_rules(&mut self.ids),
         };
         self.secgroups.push(g.clone());
         g
@@ -690,6 +777,7 @@ impl OpenStackState {
             id: self.ids.uuid(),
             address: format!("185.178.84.{n}"),
             fixed_ip: None,
+            port_id: None,
         };
         self.fips.push(f.clone());
         Ok(f)
@@ -748,6 +836,7 @@ impl OpenStackState {
             name: name.into(),
             size_gb,
             created_s: secs(self.now),
+            attached: None,
         };
         self.volumes.push(v.clone());
         Ok(v)
@@ -800,6 +889,12 @@ struct Address<'a> {
 }
 
 #[derive(serde::Serialize)]
+struct VolumeRef<'a> {
+    id: &'a str,
+    delete_on_termination: bool,
+}
+
+#[derive(serde::Serialize)]
 struct NameRef<'a> {
     name: &'a str,
 }
@@ -842,7 +937,7 @@ struct ServerView<'a> {
     #[serde(rename = "OS-EXT-AZ:availability_zone")]
     availability_zone: &'static str,
     #[serde(rename = "os-extended-volumes:volumes_attached")]
-    volumes_attached: [u8; 0],
+    volumes_attached: Vec<VolumeRef<'a>>,
     progress: u8,
     config_drive: &'static str,
     #[serde(rename = "OS-DCF:diskConfig")]
@@ -908,7 +1003,14 @@ fn server_view<'a>(
         task_state: if active { None } else { Some("spawning") },
         power_state: u8::from(active),
         availability_zone: "nova",
-        volumes_attached: [],
+        volumes_attached: s
+            .volumes
+            .iter()
+            .map(|id| VolumeRef {
+                id,
+                delete_on_termination: false,
+            })
+            .collect(),
         progress: if active { 100 } else { 0 },
         config_drive: "",
         disk_config: "MANUAL",
