@@ -7,6 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, NomadState, dimension_map};
 
+/// The most evaluations held before the oldest finished ones are forgotten.
+pub const MAX_EVALS: usize = 10_000;
+
 /// One evaluation, with the fields `GET /v1/evaluation/:id` returns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Eval {
@@ -81,7 +84,25 @@ impl NomadState {
         };
         self.evals.insert(id.clone(), ev);
         self.placing_eval = Some(id.clone());
+        if self.evals.len() > MAX_EVALS {
+            self.forget_old_evals();
+        }
         id
+    }
+
+    /// Nomad collects finished evaluations after an hour; here the oldest tenth goes once
+    /// [`MAX_EVALS`] are held, so a client that re-registers in a loop cannot grow the table.
+    fn forget_old_evals(&mut self) {
+        let mut done: Vec<(u64, String)> = self
+            .evals
+            .values()
+            .filter(|e| e.status == "complete")
+            .map(|e| (e.create_index, e.id.clone()))
+            .collect();
+        done.sort();
+        for (_, id) in done.into_iter().take(MAX_EVALS / 10) {
+            self.evals.remove(&id);
+        }
     }
 
     /// Marks the evaluation scheduled: what stayed unplaced is recorded and handed to a blocked
@@ -147,6 +168,11 @@ impl NomadState {
         self.reconcile();
         self.end_eval(&id);
         id
+    }
+
+    /// How many evaluations are held.
+    pub fn eval_count(&self) -> usize {
+        self.evals.len()
     }
 
     /// All evaluations whose ID starts with `prefix`, oldest first.

@@ -18,7 +18,7 @@ pub mod diff;
 mod evals;
 mod operations;
 
-pub use evals::Eval;
+pub use evals::{Eval, MAX_EVALS};
 pub use operations::Drain;
 
 /// How many versions of a job Nomad keeps (`job_tracked_versions`).
@@ -1574,6 +1574,22 @@ mod tests {
         let (c, _) = r.dispatch("gfsc-processing", meta, None).unwrap();
         r.tick(6000 * MIN);
         assert_eq!(status(&r, &c), "running");
+    }
+
+    #[test]
+    fn evaluations_are_bounded_and_each_write_records_one() {
+        let mut s = server_with_services(1000);
+        let n0 = s.eval_count();
+        let job = s.job("job-creation").unwrap().job.clone();
+        let r = s.register(job.clone()).unwrap();
+        assert_eq!(s.eval(&r.eval_id).unwrap().triggered_by, "job-register");
+        assert_eq!(s.eval_count(), n0 + 1);
+        for _ in 0..MAX_EVALS + 50 {
+            s.register(job.clone()).unwrap();
+        }
+        assert!(s.eval_count() <= MAX_EVALS, "{}", s.eval_count());
+        // The blocked evaluations waiting for capacity are kept.
+        assert!(s.evals("").iter().any(|e| e.status == "blocked"));
     }
 
     #[test]
