@@ -882,6 +882,119 @@ fn constraints(body: &Body) -> Result<Vec<Constraint>, JobspecError> {
         .collect()
 }
 
+/// The API field of a stanza the model does not use but keeps: (HCL block, JSON field, whether
+/// it repeats into a list). What `nomad job run` sends for them, so that reading the job back
+/// returns them.
+const KEPT_STANZAS: &[(&str, &str, bool)] = &[
+    ("update", "Update", false),
+    ("restart", "RestartPolicy", false),
+    ("reschedule", "ReschedulePolicy", false),
+    ("migrate", "Migrate", false),
+    ("ephemeral_disk", "EphemeralDisk", false),
+    ("periodic", "Periodic", false),
+    ("logs", "LogConfig", false),
+    ("lifecycle", "Lifecycle", false),
+    ("vault", "Vault", false),
+    ("dispatch_payload", "DispatchPayload", false),
+    ("scaling", "Scaling", false),
+    ("service", "Services", true),
+    ("network", "Networks", true),
+    ("artifact", "Artifacts", true),
+    ("spread", "Spreads", true),
+    ("affinity", "Affinities", true),
+    ("volume_mount", "VolumeMounts", true),
+];
+
+/// Keys whose API names are not the plain PascalCase of the HCL key.
+fn api_key(k: &str) -> String {
+    match k {
+        "max_file_size" => "MaxFileSizeMB".into(),
+        "size" => "SizeMB".into(),
+        "mbits" => "MBits".into(),
+        "port" => "PortLabel".into(),
+        "cron" => "Spec".into(),
+        _ => k
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    }
+}
+
+/// Duration-valued keys (the API takes nanoseconds).
+const DURATION_KEYS: &[&str] = &[
+    "interval",
+    "delay",
+    "stagger",
+    "min_healthy_time",
+    "healthy_deadline",
+    "progress_deadline",
+    "max_delay",
+    "timeout",
+];
+
+fn stanza_json(body: &Body) -> Value {
+    let mut m = Map::new();
+    for a in &body.attrs {
+        let v = match (&a.value, DURATION_KEYS.contains(&a.key.as_str())) {
+            (Value::String(d), true) => parse_duration_ns(d).map_or(a.value.clone(), Value::from),
+            _ => a.value.clone(),
+        };
+        m.insert(api_key(&a.key), v);
+    }
+    for b in &body.blocks {
+        let key = api_key(&b.kind);
+        let v = stanza_json(&b.body);
+        match m.get_mut(&key) {
+            Some(Value::Array(arr)) => arr.push(v),
+            Some(prev) => {
+                let p = prev.take();
+                *prev = Value::Array(vec![p, v]);
+            }
+            None => {
+                m.insert(key, v);
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// The kept stanzas of a job, group or task body, as API fields.
+fn kept_stanzas(body: &Body) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (hcl, field, list) in KEPT_STANZAS {
+        let blocks: Vec<Value> = body
+            .blocks
+            .iter()
+            .filter(|b| b.kind == *hcl)
+            .map(|b| {
+                let mut v = stanza_json(&b.body);
+                if let (Some(label), Value::Object(o)) = (b.labels.first(), &mut v) {
+                    o.insert("Name".into(), Value::from(label.clone()));
+                }
+                v
+            })
+            .collect();
+        match (blocks.len(), list) {
+            (0, _) => {}
+            (_, true) => {
+                out.insert((*field).into(), Value::Array(blocks));
+            }
+            (_, false) => {
+                out.insert(
+                    (*field).into(),
+                    blocks.into_iter().next_back().unwrap_or_default(),
+                );
+            }
+        }
+    }
+    out
+}
+
 const IGNORED_BLOCKS: &[&str] = &[
     "update",
     "restart",
@@ -996,7 +1109,7 @@ fn task(b: &Block) -> Result<Task, JobspecError> {
         leader: bool_attr(&b.body, "leader")?,
         kill_timeout,
         constraints: constraints(&b.body)?,
-        extra: Map::new(),
+        extra: kept_stanzas(&b.body),
     })
 }
 
@@ -1021,7 +1134,7 @@ fn group(b: &Block) -> Result<TaskGroup, JobspecError> {
             .map(task)
             .collect::<Result<_, _>>()?,
         constraints: constraints(&b.body)?,
-        extra: Map::new(),
+        extra: kept_stanzas(&b.body),
     })
 }
 
@@ -1116,6 +1229,7 @@ pub fn parse_hcl(src: &str) -> Result<Job, JobspecError> {
         task_groups,
         parameterized_job,
         meta: string_map(body, "meta")?,
+        extra: kept_stanzas(body),
         ..Job::default()
     };
     job.canonicalize();
@@ -1225,6 +1339,46 @@ job "si-processing" {
         // 50 + Nomad's default 100 MHz for the sidecar; 10000 + 300 MB (orchestration.md §4.3).
         assert_eq!((g.cpu(), g.memory_mb()), (150, 10300));
         assert_eq!(g.tasks[1].kill_timeout, 100_000_000_000);
+    }
+
+    #[test]
+    fn stanzas_the_model_does_not_use_are_kept_as_api_fields() {
+        let job = parse_hcl(
+            r#"
+job "svc" {
+  datacenters = ["dc1"]
+  update { stagger = "30s" max_parallel = 1 }
+  group "g" {
+    restart { attempts = 3 interval = "24h" delay = "15s" mode = "fail" }
+    reschedule { attempts = 1 delay = "5s" unlimited = false }
+    network { port "http" {} }
+    service { name = "svc" port = "http" }
+    task "t" {
+      driver = "raw_exec"
+      logs { max_files = 29 max_file_size = 10 }
+    }
+  }
+}
+"#,
+        )
+        .unwrap();
+        assert_eq!(job.extra["Update"]["Stagger"], 30_000_000_000i64);
+        assert_eq!(job.extra["Update"]["MaxParallel"], 1);
+        let g = &job.task_groups[0];
+        assert_eq!(g.extra["RestartPolicy"]["Attempts"], 3);
+        assert_eq!(g.extra["RestartPolicy"]["Interval"], 86_400_000_000_000i64);
+        assert_eq!(g.extra["RestartPolicy"]["Delay"], 15_000_000_000i64);
+        assert_eq!(g.extra["RestartPolicy"]["Mode"], "fail");
+        assert_eq!(g.extra["ReschedulePolicy"]["Delay"], 5_000_000_000i64);
+        assert_eq!(g.extra["Services"][0]["Name"], "svc");
+        assert_eq!(g.extra["Services"][0]["PortLabel"], "http");
+        assert_eq!(g.extra["Networks"].as_array().unwrap().len(), 1);
+        let t = &g.tasks[0];
+        assert_eq!(t.extra["LogConfig"]["MaxFiles"], 29);
+        assert_eq!(t.extra["LogConfig"]["MaxFileSizeMB"], 10);
+        // And they survive the API round trip (GET then POST back).
+        let back: Job = serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap();
+        assert_eq!(back, job);
     }
 
     #[test]
