@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{IdGen, OpenStackState, OsError, SecurityGroup, Server};
+use super::{FloatingIp, IdGen, OpenStackState, OsError, SecurityGroup, Server};
 
 /// A subnet (one per network; CIDRs are assumptions).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -542,5 +542,47 @@ impl OpenStackState {
             );
         }
         json!({ "quota": m })
+    }
+}
+
+impl OpenStackState {
+    // ---- neutron ----------------------------------------------------------------------------
+
+    /// Floating IPs.
+    pub fn floating_ips(&self) -> &[FloatingIp] {
+        &self.fips
+    }
+
+    /// Allocates a floating IP (409 `OverQuota` past the quota).
+    pub fn create_floating_ip(&mut self) -> Result<FloatingIp, OsError> {
+        if self.fips.len() as u64 >= self.quotas.floating_ips {
+            return Err(OsError::neutron(
+                409,
+                "OverQuota",
+                "Quota exceeded for resources: ['floatingip'].",
+            ));
+        }
+        let n = self.fips.len() as u64 + 1;
+        let f = FloatingIp {
+            id: self.ids.uuid(),
+            address: format!("185.178.84.{n}"),
+            fixed_ip: None,
+            port_id: None,
+        };
+        self.fips.push(f.clone());
+        Ok(f)
+    }
+
+    /// Releases a floating IP.
+    pub fn delete_floating_ip(&mut self, id: &str) -> Result<(), OsError> {
+        let i = self.fips.iter().position(|f| f.id == id).ok_or_else(|| {
+            OsError::neutron(
+                404,
+                "FloatingIPNotFound",
+                format!("Floating IP {id} could not be found"),
+            )
+        })?;
+        self.fips.remove(i);
+        Ok(())
     }
 }
