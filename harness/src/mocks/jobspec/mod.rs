@@ -334,8 +334,9 @@ impl Job {
     }
 }
 
+mod from_hcl;
 mod hcl;
 #[cfg(test)]
 mod tests;
 
-pub use hcl::{parse_duration_ns, parse_hcl};
+pub use from_hcl::{parse_duration_ns, parse_hcl};
