@@ -183,6 +183,9 @@ cli("server", "add", "floating", "ip", "cli-vm", ip)
 fshow = cli_json("floating", "ip", "show", ip)
 cli_port = list(conn.network.ports(device_id=made["id"]))[0]
 assert fshow["port_id"] == cli_port.id, fshow
+addrs = cli_json("server", "show", "cli-vm")["addresses"]
+assert ip in json.dumps(addrs), addrs
+assert conn.get_server("cli-vm").addresses["private_magellium"][1]["OS-EXT-IPS:type"] == "floating"
 assert "cli-vm" in [s["Name"] for s in cli_json("server", "list")]
 assert len(cli_json("port", "list", "--server", "cli-vm")) == 1
 quota = cli_json("quota", "show")

@@ -115,8 +115,8 @@ pub(super) async fn list_servers_detail(
     let st = sh.synced();
     let body = servers_detail_body(
         filtered(&st, &q).into_iter(),
+        &st,
         &sh.base,
-        &st.config.project_id,
         embedded_flavor(&headers),
     );
     (
@@ -135,7 +135,7 @@ pub(super) async fn show_server(
     match st.server(&id) {
         Ok(s) => ok(
             StatusCode::OK,
-            json!({"server": server_json(s, &sh.base, &st.config.project_id, embedded_flavor(&headers))}),
+            json!({"server": server_json(s, &st, &sh.base, embedded_flavor(&headers))}),
         ),
         Err(e) => os_err(e),
     }

@@ -109,7 +109,8 @@ pub fn default_subnets(ids: &mut IdGen, nets: &[(String, String)]) -> Vec<Subnet
         .collect()
 }
 
-fn mac_of(ip: &str) -> String {
+/// The MAC of the NIC holding `ip` (Nova and Neutron show the same one).
+pub(crate) fn mac_of(ip: &str) -> String {
     let last: u32 = ip
         .rsplit('.')
         .next()

@@ -76,23 +76,30 @@ struct ServerView<'a> {
 
 fn server_view<'a>(
     s: &'a Server,
+    fips: &'a [FloatingIp],
     base: &str,
     project: &'a str,
     embedded_flavor: bool,
 ) -> ServerView<'a> {
     let mut addresses: BTreeMap<&str, Vec<Address<'_>>> = BTreeMap::new();
     for (net, ip) in &s.addresses {
-        let last: u32 = ip
-            .rsplit('.')
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0);
-        addresses.entry(net.as_str()).or_default().push(Address {
+        let list = addresses.entry(net.as_str()).or_default();
+        list.push(Address {
             version: 4,
             addr: ip,
             kind: "fixed",
-            mac: format!("fa:16:3e:00:00:{:02x}", last & 0xff),
+            mac: network::mac_of(ip),
         });
+        // A floating IP associated with this NIC's port shows after its fixed address, as
+        // Nova lists it (the worker pool reads `addresses[net][0]`, the fixed one).
+        for f in fips.iter().filter(|f| f.fixed_ip.as_deref() == Some(ip)) {
+            list.push(Address {
+                version: 4,
+                addr: &f.address,
+                kind: "floating",
+                mac: network::mac_of(ip),
+            });
+        }
     }
     let f = &s.flavor;
     let flavor = if embedded_flavor {
@@ -149,15 +156,22 @@ fn server_view<'a>(
 
 /// Server JSON, with the flavor embedded (microversion ≥ 2.47, what openstacksdk reads as
 /// `flavor["original_name"]`) or as a link (older microversions).
-pub fn server_json(s: &Server, base: &str, project: &str, embedded_flavor: bool) -> Value {
-    serde_json::to_value(server_view(s, base, project, embedded_flavor)).unwrap_or(Value::Null)
+pub fn server_json(s: &Server, st: &OpenStackState, base: &str, embedded_flavor: bool) -> Value {
+    serde_json::to_value(server_view(
+        s,
+        &st.fips,
+        base,
+        &st.config.project_id,
+        embedded_flavor,
+    ))
+    .unwrap_or(Value::Null)
 }
 
 /// `{"servers": [...]}` of `GET /servers/detail`, serialized directly.
 pub fn servers_detail_body<'a>(
     servers: impl Iterator<Item = &'a Server>,
+    st: &'a OpenStackState,
     base: &str,
-    project: &str,
     embedded_flavor: bool,
 ) -> Vec<u8> {
     #[derive(serde::Serialize)]
@@ -166,7 +180,7 @@ pub fn servers_detail_body<'a>(
     }
     let body = Body {
         servers: servers
-            .map(|s| server_view(s, base, project, embedded_flavor))
+            .map(|s| server_view(s, &st.fips, base, &st.config.project_id, embedded_flavor))
             .collect(),
     };
     serde_json::to_vec(&body).unwrap_or_default()
