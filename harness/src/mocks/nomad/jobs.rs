@@ -30,9 +30,10 @@ pub(super) async fn list(State(sh): Sh, Query(q): Q) -> Response {
     if let Err(e) = block(&sh, &q).await {
         return api_err(e);
     }
-    let st = sh.synced();
+    let mut st = sh.synced();
     let prefix = q.get("prefix").map(String::as_str).unwrap_or("");
-    reply_bytes(st.index(), st.job_stubs_body(prefix))
+    let body = st.job_stubs_cached(prefix);
+    reply_bytes(st.index(), body)
 }
 
 #[derive(Deserialize)]

@@ -384,6 +384,20 @@ impl NomadState {
         }
     }
 
+    /// [`NomadState::job_stubs_body`], kept until the state changes: clients poll the job list
+    /// (the worker pool every 5 s) far more often than it changes.
+    pub fn job_stubs_cached(&mut self, prefix: &str) -> bytes::Bytes {
+        if let Some((i, p, b)) = &self.stubs_cache
+            && *i == self.index
+            && p == prefix
+        {
+            return b.clone();
+        }
+        let b = bytes::Bytes::from(self.job_stubs_body(prefix));
+        self.stubs_cache = Some((self.index, prefix.to_owned(), b.clone()));
+        b
+    }
+
     /// `GET /v1/jobs` stubs of the jobs whose ID starts with `prefix`, serialized (typed, so
     /// a list of hundreds of dispatched jobs stays cheap).
     pub fn job_stubs_body(&self, prefix: &str) -> Vec<u8> {

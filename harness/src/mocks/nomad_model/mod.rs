@@ -356,6 +356,9 @@ pub struct NomadState {
     evals: BTreeMap<String, Eval>,
     /// The evaluation whose scheduling is running (placements record it).
     placing_eval: Option<String>,
+    /// The last `GET /v1/jobs` body: (raft index, prefix, bytes). Every change that shows in
+    /// a stub bumps the index, so an equal index means an equal body.
+    stubs_cache: Option<(u64, String, bytes::Bytes)>,
     index: u64,
     ids: IdGen,
     now: u64,
@@ -381,6 +384,7 @@ impl NomadState {
             run_ends: BTreeSet::new(),
             evals: BTreeMap::new(),
             placing_eval: None,
+            stubs_cache: None,
             index: 1,
             ids: IdGen::new(0x004e_4f4d_4144),
             now,
@@ -395,6 +399,7 @@ impl NomadState {
         self.booting.clear();
         self.run_ends.clear();
         self.evals.clear();
+        self.stubs_cache = None;
         self.index = 1;
     }
 
@@ -437,6 +442,10 @@ impl NomadState {
             .allocs
             .values()
             .any(|a| a.reschedule_at.is_some_and(|t| t > prev && t <= now));
+        if timers {
+            // A failed allocation became reschedulable: summaries change even if nothing fits.
+            self.bump();
+        }
         if registered || timers {
             self.reconcile();
         }

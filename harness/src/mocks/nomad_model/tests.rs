@@ -328,3 +328,37 @@ fn a_lost_node_loses_its_allocs_and_an_ineligible_node_takes_no_work() {
     assert_eq!(status(&s, &child), "running");
     assert_eq!(s.set_eligibility(&w2, "maybe").unwrap_err().status, 400);
 }
+
+#[test]
+fn the_cached_job_list_follows_every_change() {
+    let mut s = server_with_services(1000);
+    let meta: BTreeMap<String, String> = [
+        ("job_id".into(), "1".into()),
+        ("job_unique_id".into(), "u1".into()),
+    ]
+    .into();
+    let fresh = |s: &NomadState| s.job_stubs_body("");
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+    assert_ne!(s.job_stubs_cached("si-"), s.job_stubs_cached(""));
+    s.add_node(NodeSpec::orchestrator(), Duration::ZERO);
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+    let (child, _) = s.dispatch("gfsc-processing", meta, None).unwrap();
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+    s.add_node(
+        NodeSpec::worker("os-worker-1", "eo2.medium", 1, 4096, "10.0.0.1"),
+        Duration::from_secs(60),
+    );
+    s.tick(2 * MIN);
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+    let alloc = s.job_allocs(&child).unwrap()[0].id.clone();
+    s.finish_alloc(&alloc, 1).unwrap();
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+    // The reschedule timer fires with no worker free: the summary changes, so must the list.
+    s.node_down(&s.node_by_name("os-worker-1").unwrap().id.clone())
+        .unwrap();
+    let _ = s.job_stubs_cached("");
+    s.tick(3 * MIN);
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+    s.reset();
+    assert_eq!(s.job_stubs_cached(""), fresh(&s));
+}
