@@ -253,8 +253,9 @@ step("error paths")
 # ---- deregister: python-nomad sends purge=True (Python's bool), which must purge --------------
 n.job.deregister_job("monitor", purge=True)
 raises(nx.URLNotFoundNomadException, n.job.get_job, "monitor")
-n.job.deregister_job("job-configuration")
+dereg = n.job.deregister_job("job-configuration")
 assert n.job.get_job("job-configuration")["Stop"] is True
+assert n.evaluation.get_evaluation(dereg["EvalID"])["TriggeredBy"] == "job-deregister"
 step("deregister, with and without purge")
 
 print("OK", steps)
