@@ -320,12 +320,8 @@ pub(super) async fn job_any(
         }
         (Method::GET, "evaluations") => {
             let st = sh.synced();
-            let list = st
-                .job_evals(id)
-                .into_iter()
-                .map(|e| st.eval_json(e))
-                .collect();
-            reply(st.index(), Value::Array(list))
+            let body = st.evals_body(st.job_evals(id).into_iter());
+            reply_bytes(st.index(), body)
         }
         (Method::GET, "versions") => {
             let diffs = match query_bool(&q, "diffs") {

@@ -359,6 +359,8 @@ pub struct NomadState {
     /// The last `GET /v1/jobs` body: (raft index, prefix, bytes). Every change that shows in
     /// a stub bumps the index, so an equal index means an equal body.
     stubs_cache: Option<(u64, String, bytes::Bytes)>,
+    /// The same for `GET /v1/evaluations`.
+    evals_cache: Option<(u64, String, bytes::Bytes)>,
     index: u64,
     ids: IdGen,
     now: u64,
@@ -385,6 +387,7 @@ impl NomadState {
             evals: BTreeMap::new(),
             placing_eval: None,
             stubs_cache: None,
+            evals_cache: None,
             index: 1,
             ids: IdGen::new(0x004e_4f4d_4144),
             now,
@@ -400,6 +403,7 @@ impl NomadState {
         self.run_ends.clear();
         self.evals.clear();
         self.stubs_cache = None;
+        self.evals_cache = None;
         self.index = 1;
     }
 

@@ -362,3 +362,24 @@ fn the_cached_job_list_follows_every_change() {
     s.reset();
     assert_eq!(s.job_stubs_cached(""), fresh(&s));
 }
+
+#[test]
+fn the_cached_evaluation_list_follows_every_change() {
+    let mut s = server_with_services(1000);
+    let meta: BTreeMap<String, String> = [
+        ("job_id".into(), "1".into()),
+        ("job_unique_id".into(), "u1".into()),
+    ]
+    .into();
+    let fresh = |s: &NomadState| bytes::Bytes::from(s.evals_body(s.evals("").into_iter()));
+    assert_eq!(s.evals_cached(""), fresh(&s));
+    s.dispatch("gfsc-processing", meta, None).unwrap();
+    assert_eq!(s.evals_cached(""), fresh(&s));
+    s.add_node(
+        NodeSpec::worker("os-worker-1", "eo2.medium", 1, 4096, "10.0.0.1"),
+        Duration::ZERO,
+    );
+    assert_eq!(s.evals_cached(""), fresh(&s));
+    s.reset();
+    assert_eq!(s.evals_cached(""), fresh(&s));
+}
