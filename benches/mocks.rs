@@ -15,6 +15,7 @@ use hrsi_harness::mocks::{
     client::{NomadClient, OpenStackClient, OsCredentials},
     nomad_model::{NodeSpec, NomadConfig},
     openstack_model::{OpenStackConfig, ServerRequest},
+    served::{ServeOptions, ServedWorld},
 };
 use tokio::runtime::Runtime;
 
@@ -88,6 +89,35 @@ fn startup(c: &mut Criterion) {
         .map(|_| rt.block_on(nomad_ready(&http)).1)
         .collect();
     percentiles("mocks/nomad_start_to_first_answer", starts);
+    // What `hrsi up` starts: both stand-ins, the job files, tf-tata, Terraform's VMs.
+    let served: Vec<Duration> = (0..200)
+        .map(|_| {
+            rt.block_on(async {
+                let t = Instant::now();
+                let nl = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let ol = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let w = ServedWorld::start(nl, ol, ServeOptions::default()).expect("served");
+                let r = http
+                    .get(format!("{}/v1/jobs", w.nomad.url()))
+                    .send()
+                    .await
+                    .expect("first answer");
+                assert_eq!(r.status(), 200);
+                let r = http
+                    .get(w.openstack.auth_url())
+                    .send()
+                    .await
+                    .expect("first answer");
+                assert_eq!(r.status(), 200);
+                t.elapsed()
+            })
+        })
+        .collect();
+    percentiles("mocks/served_world_start_to_first_answers", served);
     let mut g = c.benchmark_group("mocks");
     g.bench_function("nomad_start_to_first_answer", |b| {
         b.iter_custom(|iters| {
@@ -182,9 +212,14 @@ fn latency(c: &mut Criterion) {
     let oc = OpenStackClient::new(creds).expect("client");
     client_rt.block_on(oc.servers(None)).expect("warm-up login");
     let token = os.with_state(|s| {
-        s.issue_token("os-automation", "placeholder-os-password", "")
-            .expect("token")
-            .0
+        s.issue_token(
+            "os-automation",
+            "placeholder-os-password",
+            "",
+            hrsi_harness::mocks::common::wall_now_ns(),
+        )
+        .expect("token")
+        .0
     });
 
     let http = reqwest::Client::new();
@@ -197,6 +232,22 @@ fn latency(c: &mut Criterion) {
             format!("{}/v1/jobs?prefix=monitor", n.url()),
         ),
         ("mocks/nomad_get_jobs_513", format!("{}/v1/jobs", n.url())),
+        (
+            "mocks/nomad_get_allocations",
+            format!("{}/v1/allocations", n.url()),
+        ),
+        (
+            "mocks/nomad_get_evaluations_513",
+            format!("{}/v1/evaluations", n.url()),
+        ),
+        (
+            "mocks/nomad_get_job_versions",
+            format!("{}/v1/job/monitor/versions", n.url()),
+        ),
+        (
+            "mocks/nomad_agent_self",
+            format!("{}/v1/agent/self", n.url()),
+        ),
     ];
     for (name, url) in &urls {
         let samples = (0..2000)
@@ -221,6 +272,34 @@ fn latency(c: &mut Criterion) {
         })
         .collect();
     percentiles("mocks/openstack_servers_detail_50", samples);
+    for (name, path) in [
+        (
+            "mocks/openstack_floatingips_json",
+            "/network/v2.0/floatingips.json",
+        ),
+        ("mocks/openstack_ports_50", "/network/v2.0/ports"),
+        ("mocks/openstack_keypairs", "/compute/v2.1/os-keypairs"),
+        ("mocks/openstack_projects", "/v3/projects"),
+    ] {
+        let url = format!("{}{path}", os.url());
+        let samples = (0..2000)
+            .map(|_| {
+                client_rt.block_on(async {
+                    let t = Instant::now();
+                    let r = http
+                        .get(&url)
+                        .header("X-Auth-Token", &token)
+                        .send()
+                        .await
+                        .expect("answer");
+                    assert!(r.status().is_success(), "{url}: {}", r.status());
+                    r.bytes().await.expect("body");
+                    t.elapsed()
+                })
+            })
+            .collect();
+        percentiles(name, samples);
+    }
 
     let mut g = c.benchmark_group("mocks");
     g.bench_function("nomad_get_summary", |b| {

@@ -516,7 +516,7 @@ async fn quota_errors_have_each_services_status_and_shape() {
         reqwest::Method::POST,
         format!("{network}/v2.0/floatingips"),
         &token,
-        Some(json!({"floatingip": {}})),
+        Some(json!({"floatingip": {"floating_network_id": "external_magellium"}})),
     )
     .await;
     assert_eq!(

@@ -129,6 +129,9 @@ seen = set()
 for c, allocs in done.items():
     for a in allocs:
         seen.add(a["ClientStatus"])
+        last = a["TaskStates"]["run-worker"]["Events"][-1]
+        want = {"complete": ("Terminated", 0), "failed": ("Terminated", 1), "lost": ("Started", 0)}[a["ClientStatus"]]
+        assert (last["Type"], last["ExitCode"]) == want, (a["ClientStatus"], last)
     s = n.job.get_summary(c)["Summary"]["run-and-log"]
     assert s["Running"] == 0 and s["Complete"] + s["Failed"] + s["Lost"] >= 1, s
     if len(allocs) > 1:
@@ -223,6 +226,7 @@ else:  # python-nomad 1.2.1 has no stop call: what `nomad alloc stop` sends.
 assert n.evaluation.get_evaluation(st["EvalID"])["TriggeredBy"] == "alloc-stop"
 old = n.allocation.get_allocation(svc["ID"])
 assert old["DesiredTransition"]["Migrate"] is True and old["NextAllocation"], old["DesiredTransition"]
+assert [e["Type"] for e in old["TaskStates"]["monitor"]["Events"]][-2:] == ["Killing", "Killed"]
 assert n.allocation.get_allocation(old["NextAllocation"])["ClientStatus"] == "running"
 assert n.system.initiate_garbage_collection()
 step("eligibility, drain, node evaluate, alloc stop, gc")
@@ -249,8 +253,9 @@ step("error paths")
 # ---- deregister: python-nomad sends purge=True (Python's bool), which must purge --------------
 n.job.deregister_job("monitor", purge=True)
 raises(nx.URLNotFoundNomadException, n.job.get_job, "monitor")
-n.job.deregister_job("job-configuration")
+dereg = n.job.deregister_job("job-configuration")
 assert n.job.get_job("job-configuration")["Stop"] is True
+assert n.evaluation.get_evaluation(dereg["EvalID"])["TriggeredBy"] == "job-deregister"
 step("deregister, with and without purge")
 
 print("OK", steps)

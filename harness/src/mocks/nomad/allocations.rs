@@ -66,25 +66,26 @@ fn task_events(a: &Alloc, t: &TaskState) -> Vec<Value> {
     if t.finished_at > 0 {
         match a.client_status.as_str() {
             "failed" => v.push(event("Terminated", t.finished_at, "Exit Code: 1", 1, true)),
-            "complete" if a.migrate || a.desired_status == "stop" && !t.failed => {
-                if a.migrate {
-                    v.push(event(
-                        "Killing",
-                        t.finished_at,
-                        "Sent interrupt. Waiting 5s before force killing",
-                        0,
-                        false,
-                    ));
-                    v.push(event(
-                        "Killed",
-                        t.finished_at,
-                        "Task successfully killed",
-                        0,
-                        false,
-                    ));
-                } else {
-                    v.push(event("Terminated", t.finished_at, "Exit Code: 0", 0, false));
-                }
+            // Ended by itself (the server left it desired `run`): the task exited 0.
+            "complete" if a.desired_status == "run" => {
+                v.push(event("Terminated", t.finished_at, "Exit Code: 0", 0, false));
+            }
+            // Stopped by the server (deregister, alloc stop, drain, destructive update).
+            "complete" => {
+                v.push(event(
+                    "Killing",
+                    t.finished_at,
+                    "Sent interrupt. Waiting 5s before force killing",
+                    0,
+                    false,
+                ));
+                v.push(event(
+                    "Killed",
+                    t.finished_at,
+                    "Task successfully killed",
+                    0,
+                    false,
+                ));
             }
             _ => {}
         }

@@ -7,21 +7,17 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::{Q, Sh, api_err, block, reply};
+use super::{Q, Sh, api_err, block, reply, reply_bytes};
 
 /// `GET /v1/evaluations` (`prefix` filters by ID).
 pub(super) async fn list(State(sh): Sh, Query(q): Q) -> Response {
     if let Err(e) = block(&sh, &q).await {
         return api_err(e);
     }
-    let st = sh.synced();
+    let mut st = sh.synced();
     let prefix = q.get("prefix").map(String::as_str).unwrap_or("");
-    let list = st
-        .evals(prefix)
-        .into_iter()
-        .map(|e| st.eval_json(e))
-        .collect();
-    reply(st.index(), Value::Array(list))
+    let body = st.evals_cached(prefix);
+    reply_bytes(st.index(), body)
 }
 
 /// `GET /v1/evaluation/:id`.

@@ -30,9 +30,10 @@ pub(super) async fn list(State(sh): Sh, Query(q): Q) -> Response {
     if let Err(e) = block(&sh, &q).await {
         return api_err(e);
     }
-    let st = sh.synced();
+    let mut st = sh.synced();
     let prefix = q.get("prefix").map(String::as_str).unwrap_or("");
-    reply_bytes(st.index(), st.job_stubs_body(prefix))
+    let body = st.job_stubs_cached(prefix);
+    reply_bytes(st.index(), body)
 }
 
 #[derive(Deserialize)]
@@ -319,12 +320,8 @@ pub(super) async fn job_any(
         }
         (Method::GET, "evaluations") => {
             let st = sh.synced();
-            let list = st
-                .job_evals(id)
-                .into_iter()
-                .map(|e| st.eval_json(e))
-                .collect();
-            reply(st.index(), Value::Array(list))
+            let body = st.evals_body(st.job_evals(id).into_iter());
+            reply_bytes(st.index(), body)
         }
         (Method::GET, "versions") => {
             let diffs = match query_bool(&q, "diffs") {

@@ -287,10 +287,10 @@ fn reply(index: u64, body: Value) -> Response {
     reply_bytes(index, serde_json::to_vec(&body).unwrap_or_default())
 }
 
-fn reply_bytes(index: u64, body: Vec<u8>) -> Response {
+fn reply_bytes(index: u64, body: impl Into<axum::body::Body>) -> Response {
     let mut r = (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
+        body.into(),
     )
         .into_response();
     let h = r.headers_mut();

@@ -3,9 +3,14 @@
 //! scheduled and, when a group could not be placed, points at a `blocked` evaluation that
 //! stays until capacity appears (what `nomad job status` shows as "Placement Failure").
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use super::{ApiError, NomadState, dimension_map};
+
+/// The most evaluations held before the oldest finished ones are forgotten.
+pub const MAX_EVALS: usize = 10_000;
 
 /// One evaluation, with the fields `GET /v1/evaluation/:id` returns.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +86,25 @@ impl NomadState {
         };
         self.evals.insert(id.clone(), ev);
         self.placing_eval = Some(id.clone());
+        if self.evals.len() > MAX_EVALS {
+            self.forget_old_evals();
+        }
         id
+    }
+
+    /// Nomad collects finished evaluations after an hour; here the oldest tenth goes once
+    /// [`MAX_EVALS`] are held, so a client that re-registers in a loop cannot grow the table.
+    fn forget_old_evals(&mut self) {
+        let mut done: Vec<(u64, String)> = self
+            .evals
+            .values()
+            .filter(|e| e.status == "complete")
+            .map(|e| (e.create_index, e.id.clone()))
+            .collect();
+        done.sort();
+        for (_, id) in done.into_iter().take(MAX_EVALS / 10) {
+            self.evals.remove(&id);
+        }
     }
 
     /// Marks the evaluation scheduled: what stayed unplaced is recorded and handed to a blocked
@@ -149,6 +172,11 @@ impl NomadState {
         id
     }
 
+    /// How many evaluations are held.
+    pub fn eval_count(&self) -> usize {
+        self.evals.len()
+    }
+
     /// All evaluations whose ID starts with `prefix`, oldest first.
     pub fn evals(&self, prefix: &str) -> Vec<&Eval> {
         let mut v: Vec<&Eval> = self
@@ -174,70 +202,119 @@ impl NomadState {
         v
     }
 
-    /// `GET /v1/evaluation/:id` body.
-    pub fn eval_json(&self, e: &Eval) -> Value {
+    fn eval_view<'a>(&'a self, e: &'a Eval) -> EvalView<'a> {
         // A blocked evaluation shows why placement fails now (nodes come and go meanwhile).
-        let live: Vec<(String, String, u64)>;
-        let reasons = match (e.status.as_str(), self.jobs.get(&e.job_id)) {
-            ("blocked", Some(j)) => {
-                live = j
-                    .blocked
-                    .iter()
-                    .map(|(g, why)| {
-                        (
-                            g.clone(),
-                            why.clone(),
-                            j.queued.get(g).copied().unwrap_or(1),
-                        )
-                    })
-                    .collect();
-                &live
-            }
-            _ => &e.failed,
+        let reasons: Vec<(&str, &str, u64)> = match (e.status.as_str(), self.jobs.get(&e.job_id)) {
+            ("blocked", Some(j)) => j
+                .blocked
+                .iter()
+                .map(|(g, why)| {
+                    (
+                        g.as_str(),
+                        why.as_str(),
+                        j.queued.get(g).copied().unwrap_or(1),
+                    )
+                })
+                .collect(),
+            _ => e
+                .failed
+                .iter()
+                .map(|(g, w, n)| (g.as_str(), w.as_str(), *n))
+                .collect(),
         };
-        let failed: Map<String, Value> = reasons
-            .iter()
-            .map(|(g, why, n)| {
+        let n = self.nodes.len();
+        let failed: BTreeMap<&str, FailedView<'_>> = reasons
+            .into_iter()
+            .map(|(g, why, q)| {
                 (
-                    g.clone(),
-                    json!({
-                        "NodesEvaluated": self.nodes.len(), "NodesFiltered": 0, "NodesAvailable": {self.config.datacenter.clone(): self.nodes.len()},
-                        "ClassFiltered": null, "ConstraintFiltered": null, "NodesExhausted": self.nodes.len(),
-                        "ClassExhausted": null, "DimensionExhausted": dimension_map(why), "QuotaExhausted": null,
-                        "Scores": null, "AllocationTime": 0, "CoalescedFailures": n.saturating_sub(1),
-                    }),
+                    g,
+                    FailedView {
+                        nodes_evaluated: n,
+                        nodes_filtered: 0,
+                        nodes_available: BTreeMap::from([(self.config.datacenter.as_str(), n)]),
+                        class_filtered: None,
+                        constraint_filtered: None,
+                        nodes_exhausted: n,
+                        class_exhausted: None,
+                        dimension_exhausted: dimension_map(why),
+                        quota_exhausted: None,
+                        scores: None,
+                        allocation_time: 0,
+                        coalesced_failures: q.saturating_sub(1),
+                    },
                 )
             })
             .collect();
-        let queued: Map<String, Value> = self
+        let queued: BTreeMap<&str, u64> = self
             .jobs
             .get(&e.job_id)
             .map(|j| {
                 j.job
                     .task_groups
                     .iter()
-                    .map(|g| {
-                        (
-                            g.name.clone(),
-                            json!(j.queued.get(&g.name).copied().unwrap_or(0)),
-                        )
-                    })
+                    .map(|g| (g.name.as_str(), j.queued.get(&g.name).copied().unwrap_or(0)))
                     .collect()
             })
             .unwrap_or_default();
-        json!({
-            "ID": e.id, "Namespace": "default", "Priority": e.priority, "Type": e.job_type,
-            "TriggeredBy": e.triggered_by, "JobID": e.job_id, "JobModifyIndex": e.job_modify_index,
-            "NodeID": e.node_id, "NodeModifyIndex": 0, "DeploymentID": "", "Status": e.status,
-            "StatusDescription": match e.status.as_str() { "blocked" => "created due to placement conflicts", _ => "" },
-            "Wait": 0, "WaitUntil": "0001-01-01T00:00:00Z", "NextEval": "", "PreviousEval": e.previous_eval,
-            "BlockedEval": e.blocked_eval,
-            "FailedTGAllocs": if failed.is_empty() { Value::Null } else { Value::Object(failed) },
-            "ClassEligibility": null, "EscapedComputedClass": false, "QuotaLimitReached": "",
-            "AnnotatePlan": false, "QueuedAllocations": queued, "LeaderACL": "", "SnapshotIndex": e.create_index,
-            "CreateIndex": e.create_index, "ModifyIndex": e.modify_index,
-            "CreateTime": e.create_time, "ModifyTime": e.modify_time,
-        })
+        EvalView {
+            id: &e.id,
+            namespace: "default",
+            priority: e.priority,
+            eval_type: &e.job_type,
+            triggered_by: &e.triggered_by,
+            job_id: &e.job_id,
+            job_modify_index: e.job_modify_index,
+            node_id: &e.node_id,
+            node_modify_index: 0,
+            deployment_id: "",
+            status: &e.status,
+            status_description: if e.status == "blocked" {
+                "created due to placement conflicts"
+            } else {
+                ""
+            },
+            wait: 0,
+            wait_until: "0001-01-01T00:00:00Z",
+            next_eval: "",
+            previous_eval: &e.previous_eval,
+            blocked_eval: &e.blocked_eval,
+            failed_tg_allocs: (!failed.is_empty()).then_some(failed),
+            class_eligibility: None,
+            escaped_computed_class: false,
+            quota_limit_reached: "",
+            annotate_plan: false,
+            queued_allocations: queued,
+            leader_acl: "",
+            snapshot_index: e.create_index,
+            create_index: e.create_index,
+            modify_index: e.modify_index,
+            create_time: e.create_time,
+            modify_time: e.modify_time,
+        }
+    }
+
+    /// `GET /v1/evaluation/:id` body.
+    pub fn eval_json(&self, e: &Eval) -> Value {
+        serde_json::to_value(self.eval_view(e)).unwrap_or(Value::Null)
+    }
+
+    /// `GET /v1/evaluations?prefix=` body, kept until the state changes (as the job list).
+    pub fn evals_cached(&mut self, prefix: &str) -> bytes::Bytes {
+        if let Some((i, p, b)) = &self.evals_cache
+            && *i == self.index
+            && p == prefix
+        {
+            return b.clone();
+        }
+        let b = bytes::Bytes::from(self.evals_body(self.evals(prefix).into_iter()));
+        self.evals_cache = Some((self.index, prefix.to_owned(), b.clone()));
+        b
+    }
+
+    /// A list of evaluations, serialized (typed: a thousand blocked dispatches stay cheap).
+    pub fn evals_body<'a>(&'a self, evals: impl Iterator<Item = &'a Eval>) -> Vec<u8> {
+        let views: Vec<EvalView<'_>> = evals.map(|e| self.eval_view(e)).collect();
+        serde_json::to_vec(&views).unwrap_or_default()
     }
 
     /// Allocations placed by an evaluation (`GET /v1/evaluation/:id/allocations`).
@@ -247,4 +324,62 @@ impl NomadState {
         v.sort_by_key(|a| a.create_index);
         Ok(v)
     }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FailedView<'a> {
+    nodes_evaluated: usize,
+    nodes_filtered: usize,
+    nodes_available: BTreeMap<&'a str, usize>,
+    class_filtered: Option<()>,
+    constraint_filtered: Option<()>,
+    nodes_exhausted: usize,
+    class_exhausted: Option<()>,
+    dimension_exhausted: Value,
+    quota_exhausted: Option<()>,
+    scores: Option<()>,
+    allocation_time: u64,
+    coalesced_failures: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EvalView<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    namespace: &'a str,
+    priority: i64,
+    #[serde(rename = "Type")]
+    eval_type: &'a str,
+    triggered_by: &'a str,
+    #[serde(rename = "JobID")]
+    job_id: &'a str,
+    job_modify_index: u64,
+    #[serde(rename = "NodeID")]
+    node_id: &'a str,
+    node_modify_index: u64,
+    #[serde(rename = "DeploymentID")]
+    deployment_id: &'a str,
+    status: &'a str,
+    status_description: &'a str,
+    wait: u64,
+    wait_until: &'a str,
+    next_eval: &'a str,
+    previous_eval: &'a str,
+    blocked_eval: &'a str,
+    #[serde(rename = "FailedTGAllocs")]
+    failed_tg_allocs: Option<BTreeMap<&'a str, FailedView<'a>>>,
+    class_eligibility: Option<()>,
+    escaped_computed_class: bool,
+    quota_limit_reached: &'a str,
+    annotate_plan: bool,
+    queued_allocations: BTreeMap<&'a str, u64>,
+    #[serde(rename = "LeaderACL")]
+    leader_acl: &'a str,
+    snapshot_index: u64,
+    create_index: u64,
+    modify_index: u64,
+    create_time: u64,
+    modify_time: u64,
 }
