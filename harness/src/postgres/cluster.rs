@@ -48,6 +48,9 @@ pub struct ClusterOptions {
     pub binaries: Option<Binaries>,
     /// Where to create the cluster directory (default: `/dev/shm`, else the temp dir).
     pub base_dir: Option<PathBuf>,
+    /// Server settings (`name=value`) applied after the fast defaults, e.g. `wal_level=replica`
+    /// to measure WAL as production writes it.
+    pub settings: Vec<String>,
 }
 
 /// A running throwaway PostgreSQL cluster owned by the harness.
@@ -66,6 +69,8 @@ pub struct Cluster {
     port: u16,
     binaries: Binaries,
     postmaster: Option<Postmaster>,
+    settings: Vec<String>,
+    run_as: Option<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -97,6 +102,8 @@ impl Cluster {
             port: 0,
             binaries,
             postmaster: None,
+            settings: options.settings,
+            run_as: run_as.as_ref().map(|u| (u.uid.as_raw(), u.gid.as_raw())),
         };
         cluster.initdb(run_as.as_ref())?;
         // A port picked by binding port 0 can be taken by someone else before the server
@@ -136,6 +143,11 @@ impl Cluster {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// The OS user (uid, gid) the server runs as, when it is not ourselves (we are root).
+    pub fn run_as(&self) -> Option<(u32, u32)> {
+        self.run_as
     }
 
     /// The binaries this cluster runs.
@@ -262,7 +274,11 @@ impl Cluster {
             .arg(self.port.to_string())
             .arg("-k")
             .arg(&self.dir);
-        for setting in FAST_SETTINGS {
+        for setting in FAST_SETTINGS
+            .iter()
+            .copied()
+            .chain(self.settings.iter().map(String::as_str))
+        {
             cmd.arg("-c").arg(setting);
         }
         cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
@@ -433,13 +449,35 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
+/// Free space `/dev/shm` needs before clusters go there (a default container has 64 MB).
+const SHM_MIN_FREE: u64 = 512 * 1024 * 1024;
+
 fn default_base_dir() -> PathBuf {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() && nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_ok() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
+    if !shm.is_dir() || nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_err() {
+        return std::env::temp_dir();
     }
+    let free = nix::sys::statvfs::statvfs(shm)
+        .ok()
+        .map(|st| st.blocks_available() * st.fragment_size());
+    if shm_fits(free) {
+        return shm.to_path_buf();
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "note: /dev/shm has only {} MB free (less than {} MB): PostgreSQL clusters go to {} instead (slower)",
+            free.unwrap_or(0) / 1_000_000,
+            SHM_MIN_FREE / 1_000_000,
+            std::env::temp_dir().display()
+        )
+    });
+    std::env::temp_dir()
+}
+
+/// Whether `/dev/shm` has room for clusters (its free bytes, when known).
+fn shm_fits(free: Option<u64>) -> bool {
+    free.is_none_or(|f| f >= SHM_MIN_FREE)
 }
 
 /// The user the server runs as: `postgres` (or `nobody`) when we are root, ourselves
@@ -460,11 +498,14 @@ fn server_user() -> Result<Option<User>> {
 }
 
 fn drop_privileges(cmd: &mut Command, run_as: Option<&User>, dir: &Path) {
+    // A clean environment: the server (and whatever a patch makes it run) must not see ours,
+    // which may hold HRSI_POSTGRES_URL or PGPASSWORD.
     cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", super::url::SAFE_PATH)
         .env("HOME", dir)
-        .env_remove("PGDATA")
-        .env_remove("PGHOST")
-        .env_remove("PGPORT");
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C");
     if let Some(u) = run_as {
         // std calls setgroups([]) before setgid/setuid when we are root.
         cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
@@ -536,5 +577,18 @@ pub fn sweep_stale_dirs(base: &Path) {
             continue;
         }
         let _ = std::fs::remove_dir_all(&path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_dev_shm_is_not_used() {
+        // A default container's 64 MB /dev/shm would fill up with one data set.
+        assert!(!shm_fits(Some(64 * 1024 * 1024)));
+        assert!(shm_fits(Some(24 << 30)));
+        assert!(shm_fits(None));
     }
 }

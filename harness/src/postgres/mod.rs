@@ -28,6 +28,7 @@ mod cluster;
 #[cfg(feature = "docker")]
 mod docker;
 mod error;
+mod passfile;
 mod production;
 mod server;
 mod template;
@@ -37,6 +38,7 @@ pub use binaries::{Binaries, client_program};
 pub use cluster::{Cluster, ClusterOptions, sweep_stale_dirs};
 pub(crate) use error::tail;
 pub use error::{Error, Result};
+pub use passfile::{PassFile, Scratch};
 pub use production::production_cluster;
 pub use server::{Admin, OWNERSHIP_MARK, Server, quote_ident, quote_literal, unique_db_name};
 pub use template::Template;

@@ -1,0 +1,622 @@
+//! Executing a checked patch on a sandbox database, statement by statement, as `psql -f`
+//! would (each statement sent on its own, `COPY … FROM stdin` with its data, psql variables
+//! interpolated), with a time limit per statement and for the whole test.
+//!
+//! Two modes: the verdict's all-or-nothing transaction (`ON_ERROR_STOP=1
+//! --single-transaction`), and autocommit without stopping (the diagnostic pass, and what a
+//! plain `psql -f` does).
+
+use std::{
+    collections::BTreeMap,
+    pin::pin,
+    time::{Duration, Instant},
+};
+
+use futures_util::SinkExt;
+use serde::Serialize;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage, error::ErrorPosition};
+
+use super::{
+    measure::{self, Snapshot},
+    parse::{Arg, Patch, Unit, UnitKind},
+};
+use crate::schema::line_of_position;
+
+/// Time limits of a test.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest a single statement may run.
+    pub statement: Duration,
+    /// When the whole test must be over.
+    pub deadline: Instant,
+}
+
+/// How to run the patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One transaction, stop at the first error.
+    Transaction,
+    /// Each statement on its own, go on after errors.
+    Autocommit,
+}
+
+/// An error the server (or hrsi, for a meta-command) reported, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The file.
+    pub file: String,
+    /// The exact line (the server's position when it gave one).
+    pub line: usize,
+    /// SQLSTATE.
+    pub code: Option<String>,
+    /// The message.
+    pub message: String,
+    /// DETAIL, HINT, CONTEXT.
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: ERROR", self.file, self.line)?;
+        if let Some(c) = &self.code {
+            write!(f, " {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// One statement that ran.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Index into the patch's units.
+    pub unit: usize,
+    /// When it started.
+    pub started: Instant,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Rows the server reported (`UPDATE 3` → 3).
+    pub rows: Option<u64>,
+    /// Its error.
+    pub error: Option<Failure>,
+    /// The database just before it (verdict only).
+    pub before: Option<Snapshot>,
+    /// The database just after it (verdict only).
+    pub after: Option<Snapshot>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Every statement ran (and, in a transaction, the commit succeeded).
+    Applied,
+    /// A statement failed (transaction mode: the first one; everything was rolled back).
+    Failed,
+    /// The commit failed (deferred constraint, …).
+    CommitFailed(Failure),
+    /// A time limit was reached.
+    TimedOut {
+        /// `file:line` of the statement that was running.
+        at: String,
+        /// Seconds it had run.
+        secs: f64,
+        /// The whole test's limit (`--timeout`) rather than the statement's.
+        whole: bool,
+    },
+}
+
+/// The result of one run of the patch.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Statements that ran.
+    pub steps: Vec<Step>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// `\echo` output, bounded.
+    pub echo: Vec<String>,
+    /// When the commit ended (transaction mode).
+    pub committed: Option<Instant>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Every error, in order.
+    pub fn errors(&self) -> Vec<Failure> {
+        let mut v: Vec<Failure> = self.steps.iter().filter_map(|s| s.error.clone()).collect();
+        if let Outcome::CommitFailed(f) = &self.outcome {
+            v.push(f.clone());
+        }
+        v
+    }
+
+    /// Whether everything applied.
+    pub fn applied(&self) -> bool {
+        matches!(self.outcome, Outcome::Applied) && self.steps.iter().all(|s| s.error.is_none())
+    }
+}
+
+/// What measuring needs: the on-disk directory of the database.
+pub struct Measuring<'a> {
+    /// `base/<oid>` of the database.
+    pub db_dir: &'a std::path::Path,
+}
+
+const MAX_ECHO_LINES: usize = 1000;
+
+/// Runs the patch on a session (already connected to the sandbox database as the patch role).
+pub async fn run(
+    client: &Client,
+    patch: &Patch,
+    mode: Mode,
+    limits: Limits,
+    measuring: Option<Measuring<'_>>,
+) -> Run {
+    let started = Instant::now();
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut conds: Vec<Cond> = Vec::new();
+    let mut steps = Vec::new();
+    let mut echo = Vec::new();
+    let mut outcome = Outcome::Applied;
+    let end_unit = Unit {
+        file: patch.path.display().to_string().into(),
+        line: patch.units.last().map(|u| u.line).unwrap_or(1),
+        kind: UnitKind::Sql("commit".into()),
+        ack_destructive: false,
+    };
+    if mode == Mode::Transaction
+        && let Err(e) = client.batch_execute("begin").await
+    {
+        let f = failure(&end_unit, "begin", &e);
+        return Run {
+            steps,
+            outcome: Outcome::CommitFailed(f),
+            echo,
+            committed: None,
+            elapsed: started.elapsed(),
+        };
+    }
+    let mut snapshot = match &measuring {
+        Some(m) => measure::snapshot(client, m.db_dir).await.ok(),
+        None => None,
+    };
+    'units: for (i, unit) in patch.units.iter().enumerate() {
+        let active = conds.iter().all(|c| c.active);
+        let sql_text = match &unit.kind {
+            UnitKind::If(a) => {
+                let value = if active {
+                    eval_bool(&expand(a, &vars))
+                } else {
+                    Ok(false)
+                };
+                match value {
+                    Ok(v) => conds.push(Cond {
+                        active: active && v,
+                        taken: v,
+                        parent_active: active,
+                    }),
+                    Err(msg) => {
+                        steps.push(meta_error(i, unit, msg));
+                        outcome = Outcome::Failed;
+                        if mode == Mode::Transaction {
+                            break 'units;
+                        }
+                        conds.push(Cond {
+                            active: false,
+                            taken: false,
+                            parent_active: active,
+                        });
+                    }
+                }
+                continue;
+            }
+            UnitKind::Elif(a) => {
+                let Some(c) = conds.last_mut() else {
+                    steps.push(meta_error(i, unit, "`\\elif` without `\\if`".into()));
+                    outcome = Outcome::Failed;
+                    break 'units;
+                };
+                if c.taken || !c.parent_active {
+                    c.active = false;
+                } else {
+                    let v = eval_bool(&expand(a, &vars)).unwrap_or(false);
+                    c.active = v;
+                    c.taken = v;
+                }
+                continue;
+            }
+            UnitKind::Else => {
+                let Some(c) = conds.last_mut() else {
+                    steps.push(meta_error(i, unit, "`\\else` without `\\if`".into()));
+                    outcome = Outcome::Failed;
+                    break 'units;
+                };
+                c.active = c.parent_active && !c.taken;
+                c.taken = true;
+                continue;
+            }
+            UnitKind::Endif => {
+                if conds.pop().is_none() {
+                    steps.push(meta_error(i, unit, "`\\endif` without `\\if`".into()));
+                    outcome = Outcome::Failed;
+                    break 'units;
+                }
+                continue;
+            }
+            _ if !active => continue,
+            UnitKind::Set(name, args) => {
+                vars.insert(name.clone(), expand(args, &vars).concat());
+                continue;
+            }
+            UnitKind::Unset(name) => {
+                vars.remove(name);
+                continue;
+            }
+            UnitKind::Echo(args) => {
+                if echo.len() < MAX_ECHO_LINES {
+                    let mut line = expand(args, &vars).join(" ");
+                    line.truncate(1000);
+                    echo.push(line);
+                }
+                continue;
+            }
+            UnitKind::Quit => break 'units,
+            UnitKind::Ignored(_) => continue,
+            UnitKind::Sql(s) => interpolate(s, &vars),
+            UnitKind::Copy { sql, .. } => interpolate(sql, &vars),
+        };
+        let now = Instant::now();
+        let remaining = limits.deadline.saturating_duration_since(now);
+        let limit = limits.statement.min(remaining);
+        let whole = remaining <= limits.statement;
+        let exec = async {
+            match &unit.kind {
+                UnitKind::Copy { data, .. } => copy_in(client, &sql_text, data).await,
+                _ => client.simple_query(&sql_text).await.map(|msgs| {
+                    msgs.iter().rev().find_map(|m| match m {
+                        SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                        _ => None,
+                    })
+                }),
+            }
+        };
+        let result = timed(client, exec, limit).await;
+        let elapsed = now.elapsed();
+        let (rows, error) = match result {
+            Some(Ok(rows)) => (rows, None),
+            Some(Err(e)) => (None, Some(failure(unit, &sql_text, &e))),
+            None => {
+                steps.push(Step {
+                    unit: i,
+                    started: now,
+                    elapsed,
+                    rows: None,
+                    error: None,
+                    before: snapshot.take(),
+                    after: None,
+                });
+                outcome = Outcome::TimedOut {
+                    at: unit.at(),
+                    secs: elapsed.as_secs_f64(),
+                    whole,
+                };
+                break 'units;
+            }
+        };
+        let failed = error.is_some();
+        let after = match (&measuring, failed) {
+            (Some(m), false) => measure::snapshot(client, m.db_dir).await.ok(),
+            _ => None,
+        };
+        steps.push(Step {
+            unit: i,
+            started: now,
+            elapsed,
+            rows,
+            error,
+            before: std::mem::replace(&mut snapshot, after.clone()),
+            after,
+        });
+        if failed {
+            outcome = Outcome::Failed;
+            if mode == Mode::Transaction {
+                break 'units;
+            }
+        }
+    }
+    let mut committed = None;
+    if mode == Mode::Transaction {
+        match outcome {
+            Outcome::Applied => {
+                let remaining = limits.deadline.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                match timed(
+                    client,
+                    client.batch_execute("commit"),
+                    limits.statement.min(remaining),
+                )
+                .await
+                {
+                    Some(Ok(())) => committed = Some(Instant::now()),
+                    Some(Err(e)) => {
+                        outcome = Outcome::CommitFailed(failure(&end_unit, "commit", &e))
+                    }
+                    None => {
+                        outcome = Outcome::TimedOut {
+                            at: format!("{} (commit)", end_unit.at()),
+                            secs: now.elapsed().as_secs_f64(),
+                            whole: remaining <= limits.statement,
+                        }
+                    }
+                }
+            }
+            _ => {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), client.batch_execute("rollback"))
+                        .await;
+            }
+        }
+    }
+    Run {
+        steps,
+        outcome,
+        echo,
+        committed,
+        elapsed: started.elapsed(),
+    }
+}
+
+struct Cond {
+    active: bool,
+    taken: bool,
+    parent_active: bool,
+}
+
+fn meta_error(unit: usize, u: &Unit, message: String) -> Step {
+    Step {
+        unit,
+        started: Instant::now(),
+        elapsed: Duration::ZERO,
+        rows: None,
+        error: Some(Failure {
+            file: u.file.to_string(),
+            line: u.line,
+            code: None,
+            message,
+            detail: None,
+        }),
+        before: None,
+        after: None,
+    }
+}
+
+/// Runs `fut` for at most `limit`; past it, the query is cancelled on the server and `None`
+/// returned.
+async fn timed<T>(
+    client: &Client,
+    fut: impl std::future::Future<Output = T>,
+    limit: Duration,
+) -> Option<T> {
+    let mut fut = pin!(fut);
+    tokio::select! {
+        r = &mut fut => Some(r),
+        _ = tokio::time::sleep(limit) => {
+            let _ = client.cancel_token().cancel_query(NoTls).await;
+            // The cancelled statement returns at once; a backend that ignores the cancel is
+            // terminated when the sandbox database is dropped.
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut fut).await;
+            None
+        }
+    }
+}
+
+async fn copy_in(
+    client: &Client,
+    sql: &str,
+    data: &str,
+) -> Result<Option<u64>, tokio_postgres::Error> {
+    let sink = client.copy_in(sql).await?;
+    let mut sink = pin!(sink);
+    sink.send(bytes::Bytes::copy_from_slice(data.as_bytes()))
+        .await?;
+    sink.as_mut().finish().await.map(Some)
+}
+
+fn failure(unit: &Unit, sent: &str, e: &tokio_postgres::Error) -> Failure {
+    match e.as_db_error() {
+        Some(db) => {
+            let line = match db.position() {
+                Some(ErrorPosition::Original(p)) => line_of_position(sent, unit.line, *p as usize),
+                _ => unit.line,
+            };
+            let detail = [db.detail(), db.hint(), db.where_()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            Failure {
+                file: unit.file.to_string(),
+                line,
+                code: Some(db.code().code().to_string()),
+                message: db.message().to_string(),
+                detail: (!detail.is_empty()).then_some(detail),
+            }
+        }
+        None => Failure {
+            file: unit.file.to_string(),
+            line: unit.line,
+            code: None,
+            message: e.to_string(),
+            detail: None,
+        },
+    }
+}
+
+fn expand(args: &[Arg], vars: &BTreeMap<String, String>) -> Vec<String> {
+    args.iter().map(|a| expand_one(a, vars)).collect()
+}
+
+fn expand_one(a: &Arg, vars: &BTreeMap<String, String>) -> String {
+    match a {
+        Arg::Text(t) => t.clone(),
+        Arg::Var(n) => vars.get(n).cloned().unwrap_or_else(|| format!(":{n}")),
+        Arg::VarLiteral(n) => vars
+            .get(n)
+            .map(|v| crate::postgres::quote_literal(v))
+            .unwrap_or_else(|| format!(":'{n}'")),
+        Arg::VarIdent(n) => vars
+            .get(n)
+            .map(|v| crate::postgres::quote_ident(v))
+            .unwrap_or_else(|| format!(":\"{n}\"")),
+        Arg::Concat(parts) => parts.iter().map(|p| expand_one(p, vars)).collect(),
+    }
+}
+
+/// psql's boolean values: unique prefixes of true/false/yes/no, on/off, 1/0.
+fn eval_bool(values: &[String]) -> Result<bool, String> {
+    let v = values.join(" ").trim().to_ascii_lowercase();
+    let prefix_of = |word: &str| !v.is_empty() && word.starts_with(v.as_str());
+    if v == "1" || prefix_of("true") || prefix_of("yes") || (v.len() >= 2 && prefix_of("on")) {
+        Ok(true)
+    } else if v == "0"
+        || prefix_of("false")
+        || prefix_of("no")
+        || (v.len() >= 2 && prefix_of("off"))
+    {
+        Ok(false)
+    } else {
+        Err(format!(
+            "unrecognized value \"{v}\" for \\if: a Boolean is expected"
+        ))
+    }
+}
+
+/// Replaces `:name`, `:'name'` and `:"name"` outside quotes and comments with the value of a
+/// set variable, as psql does; unknown names and `::` casts stay as written.
+pub fn interpolate(sql: &str, vars: &BTreeMap<String, String>) -> String {
+    if vars.is_empty() || !sql.contains(':') {
+        return sql.to_string();
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut copied = 0;
+    let skip_to = |i: usize, end: &str| -> usize {
+        sql[i..]
+            .find(end)
+            .map(|n| i + n + end.len())
+            .unwrap_or(sql.len())
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\'' => {
+                let escapes = i > 0 && matches!(b[i - 1], b'e' | b'E');
+                let mut j = i + 1;
+                while j < b.len() {
+                    if escapes && b[j] == b'\\' {
+                        j += 2;
+                        continue;
+                    }
+                    if b[j] == b'\'' {
+                        if b.get(j + 1) == Some(&b'\'') {
+                            j += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    j += 1;
+                }
+                i = (j + 1).min(b.len());
+            }
+            b'"' => i = skip_to(i + 1, "\""),
+            b'-' if b.get(i + 1) == Some(&b'-') => i = skip_to(i, "\n"),
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_to(i + 2, "*/"),
+            b'$' => {
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                if j < b.len()
+                    && b[j] == b'$'
+                    && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+                {
+                    let tag = &sql[i..=j];
+                    i = skip_to(j + 1, tag);
+                } else {
+                    i += 1;
+                }
+            }
+            b':' if b.get(i + 1) == Some(&b':') => i += 2,
+            b':' => {
+                let (quote, start) = match b.get(i + 1) {
+                    Some(b'\'') => (Some(b'\''), i + 2),
+                    Some(b'"') => (Some(b'"'), i + 2),
+                    _ => (None, i + 1),
+                };
+                let mut j = start;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                let name = &sql[start..j];
+                let closed = quote.is_none_or(|q| b.get(j) == Some(&q));
+                match vars.get(name) {
+                    Some(v) if !name.is_empty() && closed => {
+                        out.push_str(&sql[copied..i]);
+                        out.push_str(&match quote {
+                            Some(b'\'') => crate::postgres::quote_literal(v),
+                            Some(_) => crate::postgres::quote_ident(v),
+                            None => v.clone(),
+                        });
+                        i = if quote.is_some() { j + 1 } else { j };
+                        copied = i;
+                    }
+                    _ => i += 1,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&sql[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_interpolated_outside_quotes_only() {
+        let vars: BTreeMap<String, String> = [
+            ("t".to_string(), "cosims.x".to_string()),
+            ("v".to_string(), "it's".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            interpolate(
+                "select :v::text, :'v', :\"t\", ':v', $$:v$$ from :t -- :v",
+                &vars
+            ),
+            "select it's::text, 'it''s', \"cosims.x\", ':v', $$:v$$ from cosims.x -- :v"
+        );
+        assert_eq!(
+            interpolate("select :unknown, a::int", &vars),
+            "select :unknown, a::int"
+        );
+    }
+
+    #[test]
+    fn booleans_read_as_psql_reads_them() {
+        for (v, b) in [
+            ("on", true),
+            ("t", true),
+            ("1", true),
+            ("off", false),
+            ("n", false),
+            ("0", false),
+        ] {
+            assert_eq!(eval_bool(&[v.to_string()]), Ok(b), "{v}");
+        }
+        assert!(eval_bool(&["maybe".to_string()]).is_err());
+        assert!(eval_bool(&["o".to_string()]).is_err());
+    }
+}
