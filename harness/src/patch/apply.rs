@@ -282,7 +282,7 @@ pub async fn run(
         let result = timed(client, exec, limit).await;
         let elapsed = now.elapsed();
         let (rows, error) = match result {
-            Some(Ok(rows)) => (rows, None),
+            Some(Ok(rows)) => (rows.filter(|_| reports_rows(&sql_text)), None),
             Some(Err(e)) => (None, Some(failure(unit, &sql_text, &e))),
             None => {
                 steps.push(Step {
@@ -290,7 +290,16 @@ pub async fn run(
                     started: now,
                     elapsed,
                     rows: None,
-                    error: None,
+                    error: Some(Failure {
+                        file: unit.file.to_string(),
+                        line: unit.line,
+                        code: Some("57014".into()),
+                        message: format!(
+                            "timed out after {:.1} s: the statement was cancelled",
+                            elapsed.as_secs_f64()
+                        ),
+                        detail: None,
+                    }),
                     before: snapshot.take(),
                     after: None,
                 });
@@ -363,6 +372,20 @@ pub async fn run(
         committed,
         elapsed: started.elapsed(),
     }
+}
+
+/// Whether the command tag of a statement carries a row count (`ALTER TABLE` has none).
+fn reports_rows(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        first.as_str(),
+        "insert" | "update" | "delete" | "select" | "copy" | "merge" | "with" | "fetch" | "move"
+    )
 }
 
 struct Cond {

@@ -201,44 +201,39 @@ pub async fn run(options: &PatchTestOptions) -> Result<PatchReport> {
 
     let mut sb = Sandbox::start()?;
     clock.lap("start the cluster");
-    report.warnings = sb
+    let (warnings, so_db) = sb
         .load(
             &options.data,
             &options.schema,
             options.postgres_url.as_deref(),
         )
         .await?;
-    sb.prepare_role(options.policy.allow_server_programs)
+    report.warnings = warnings;
+    sb.prepare_role(options.policy.allow_server_programs, &[TEMPLATE_DB, &so_db])
         .await?;
-    clock.lap("load schema and data");
+    clock.lap("load data, schema-only dump");
 
+    // The verdict runs on `postgres` itself, as production's patch does: no copy is needed
+    // (a failed verdict rolls back and leaves it for the diagnostic pass; one that applies
+    // is applied again there). Only `--revert` needs a pristine copy, taken first.
     let admin = sb.server.admin().await?;
-    admin.wait_until_unused(TEMPLATE_DB).await?;
-    let template = Template::existing(TEMPLATE_DB);
-    let verdict_db = template.clone_db(&admin).await?;
-    let diag_db = template.clone_db(&admin).await?;
     let revert_db = match &revert {
-        Some(_) => Some(template.clone_db(&admin).await?),
+        Some(_) => {
+            admin.wait_until_unused(TEMPLATE_DB).await?;
+            let db = Template::existing(TEMPLATE_DB).clone_db(&admin).await?;
+            clock.lap("clone for --revert");
+            Some(db)
+        }
         None => None,
     };
-    clock.lap("clone");
+    let verdict_db = TEMPLATE_DB;
 
-    // The runbook's variant runs beside the verdict (pg_dump and psql are other processes).
+    // The runbook's variant runs beside the verdict.
     let schema_only = async {
-        let db = sb.schema_only_db(&admin).await?;
-        admin
-            .client()
-            .batch_execute(&format!(
-                "grant create, temporary on database {} to {}",
-                crate::postgres::quote_ident(&db),
-                sb.role
-            ))
-            .await
-            .map_err(|e| Error::sql("grant the patch role its database", &e))?;
-        let client = sb.connect_as_patch(&db).await?;
+        let client = sb.connect_as_patch(&so_db).await?;
         Ok::<_, Error>(apply::run(&client, &patch, Mode::Transaction, limits, None).await)
     };
-    let verdict = verdict(&sb, &verdict_db, &patch, limits);
+    let verdict = verdict(&sb, verdict_db, &patch, limits);
     let (schema_only, verdict) = tokio::join!(schema_only, verdict);
     let (client, run, counts, jt_before, jt_after) = verdict?;
     clock.lap("verdict and runbook variant");
@@ -319,7 +314,8 @@ pub async fn run(options: &PatchTestOptions) -> Result<PatchReport> {
             clock.lap("revert");
         }
     } else if report.timed_out.is_none() {
-        let c = sb.connect_as_patch(&diag_db).await?;
+        // The verdict's transaction was rolled back: the same database serves.
+        let c = sb.connect_as_patch(verdict_db).await?;
         let diag = apply::run(&c, &patch, Mode::Autocommit, limits, None).await;
         report.diagnostics = diag.errors();
         if let Some(e) = &report.error

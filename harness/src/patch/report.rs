@@ -294,7 +294,7 @@ impl PatchReport {
     pub fn render(&self) -> String {
         let mut s = format!("patch-test: `{}` against {}\n", self.patch, self.data);
         s.push_str(&format!(
-            "verdict: one transaction, stop at the first error (as `psql -v ON_ERROR_STOP=1 --single-transaction`), on a clone with data, as role {}\n",
+            "verdict: one transaction, stop at the first error (as `psql -v ON_ERROR_STOP=1 --single-transaction`), on database `postgres` of a throwaway cluster, as role {}\n",
             self.role
         ));
         if !self.statements.is_empty() {
@@ -348,7 +348,7 @@ impl PatchReport {
                 &rows,
             ));
         }
-        if let Some(e) = &self.error {
+        if let Some(e) = self.error.as_ref().filter(|_| self.timed_out.is_none()) {
             s.push_str(&format!("  {e}\n"));
             if let Some(d) = &e.detail {
                 s.push_str(&format!("      {d}\n"));
@@ -371,7 +371,7 @@ impl PatchReport {
         }
         if !self.diagnostics.is_empty() && self.non_transactional.is_none() {
             s.push_str(&format!(
-                "every error (diagnostic pass without stopping, on a throwaway clone): {}\n",
+                "every error (diagnostic pass: each statement on its own, without stopping, after the verdict rolled back): {}\n",
                 self.diagnostics.len()
             ));
             for e in &self.diagnostics {

@@ -53,6 +53,7 @@ impl Sandbox {
                 // The patch's own settings may not exceed these, whatever it asks.
                 "max_connections=20".into(),
             ],
+            immediate_stop: true,
             ..ClusterOptions::default()
         })?;
         let scratch = Scratch::new()?;
@@ -66,26 +67,42 @@ impl Sandbox {
         })
     }
 
-    /// Fills database `postgres` from the data source. Returns warnings.
+    /// Fills database `postgres` from the data source, and makes the runbook's schema-only
+    /// database beside it ([`Sandbox::schema_only_db`]). Returns warnings and that
+    /// database's name.
     pub async fn load(
         &self,
         data: &DataSource,
         schema: &Schema,
         source_url: Option<&str>,
-    ) -> Result<Vec<String>> {
-        if let Some(url) = source_url {
-            return self.load_from_server(url).await;
-        }
-        let dump = match data {
-            DataSource::Generated(spec) => {
+    ) -> Result<(Vec<String>, String)> {
+        let admin = self.server.admin().await?;
+        let warnings = match (source_url, data) {
+            (Some(url), _) => self.load_from_server(url).await?,
+            (None, DataSource::Generated(spec)) => {
                 let client = self.server.connect(TEMPLATE_DB).await?;
                 schema
                     .load(&client)
                     .await
                     .map_err(|e| Error::Script(Box::new(e)))?;
-                dataset::generate(&client, spec).await?;
-                return Ok(Vec::new());
+                // The schema-only dump needs no data: it is taken while the data is
+                // generated (pg_dump is another process, on the other core).
+                let (generated, so) = tokio::join!(
+                    dataset::generate(&client, spec),
+                    self.schema_only_db(&admin)
+                );
+                generated?;
+                return Ok((Vec::new(), so?));
             }
+            (None, _) => self.load_backup(data).await?,
+        };
+        let so = self.schema_only_db(&admin).await?;
+        Ok((warnings, so))
+    }
+
+    async fn load_backup(&self, data: &DataSource) -> Result<Vec<String>> {
+        let dump = match data {
+            DataSource::Generated(_) => unreachable!("generated data is not a backup"),
             DataSource::Dump(p) => p.clone(),
             DataSource::BorgArchive { repo, archive } => {
                 let borg = Borg::new(repo, self.scratch.path().join("borg-base"));
@@ -197,18 +214,23 @@ impl Sandbox {
         psql::run(cmd, None).await
     }
 
-    /// Creates the patch role and gives it every object of the data. Superuser mode
-    /// (`--allow-server-programs`) runs the patch as `postgres` instead.
-    pub async fn prepare_role(&mut self, superuser: bool) -> Result<()> {
+    /// Creates the patch role and gives it every object of the data in these databases.
+    /// Superuser mode (`--allow-server-programs`) runs the patch as `postgres` instead.
+    pub async fn prepare_role(&mut self, superuser: bool, dbs: &[&str]) -> Result<()> {
         if superuser {
             self.role = "postgres".into();
             return Ok(());
         }
-        let client = self.server.connect(TEMPLATE_DB).await?;
-        client
-            .batch_execute(&format!("{OWNERSHIP_SQL}\ngrant create, temporary on database {TEMPLATE_DB} to {PATCH_ROLE};"))
-            .await
-            .map_err(|e| Error::sql("create the patch role", &e))?;
+        for db in dbs {
+            let client = self.server.connect(db).await?;
+            client
+                .batch_execute(&format!(
+                    "{OWNERSHIP_SQL}\ngrant create, temporary on database {} to {PATCH_ROLE};",
+                    crate::postgres::quote_ident(db)
+                ))
+                .await
+                .map_err(|e| Error::sql("create the patch role", &e))?;
+        }
         Ok(())
     }
 
@@ -267,6 +289,15 @@ begin
   if not exists (select 1 from pg_roles where rolname = 'hrsi_patch') then
     create role hrsi_patch login nosuperuser nocreatedb nocreaterole noreplication nobypassrls;
   end if;
+  -- A backup (or the source server) may hold a role of that name: whatever it says, the
+  -- patch role gets no attribute and no membership (`GRANT postgres TO …` would let it
+  -- `SET ROLE postgres`).
+  alter role hrsi_patch nosuperuser nocreatedb nocreaterole noreplication nobypassrls login;
+  for r in select format('revoke %I from hrsi_patch', b.rolname) q
+           from pg_auth_members m join pg_roles b on b.oid = m.roleid
+           where m.member = (select oid from pg_roles where rolname = 'hrsi_patch') loop
+    execute r.q;
+  end loop;
   for r in select format('alter schema %I owner to hrsi_patch', nspname) q from pg_namespace
            where nspname <> 'information_schema' and nspname !~ '^pg_' loop
     begin execute r.q; exception when others then null; end;
@@ -384,4 +415,91 @@ pub async fn run_tool(cmd: std::process::Command, what: &str) -> Result<std::pro
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn psql_runs_as_the_servers_os_user_never_root() {
+        let sb = Sandbox::start().unwrap();
+        let mut cmd = sb
+            .server
+            .sandboxed_command("psql", TEMPLATE_DB, "postgres")
+            .unwrap();
+        // Our own command, to see who psql runs as: a shell escape prints its uid.
+        cmd.args(["-X", "-At", "-c", "\\! id -u"]);
+        let out = tokio::process::Command::from(cmd).output().await.unwrap();
+        let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let cluster = sb.server.cluster().unwrap();
+        match cluster.run_as() {
+            Some((server_uid, _)) => assert_eq!(uid, server_uid),
+            None => assert_eq!(uid, nix::unistd::geteuid().as_raw()),
+        }
+        if nix::unistd::geteuid().is_root() {
+            assert_ne!(uid, 0, "psql ran as root");
+        }
+        // Its environment is clean: none of ours reaches it.
+        let mut cmd = sb
+            .server
+            .sandboxed_command("psql", TEMPLATE_DB, "postgres")
+            .unwrap();
+        cmd.args(["-X", "-At", "-c", "\\getenv p PATH", "-c", "\\echo :p"]);
+        let out = tokio::process::Command::from(cmd).output().await.unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            crate::postgres::SAFE_PATH
+        );
+    }
+
+    #[tokio::test]
+    async fn the_patch_role_owns_the_data_but_cannot_reach_the_host() {
+        let mut sb = Sandbox::start().unwrap();
+        sb.load(
+            &DataSource::Generated(dataset::DatasetSpec {
+                jobs: 20,
+                ..Default::default()
+            }),
+            &Schema::builtin(),
+            None,
+        )
+        .await
+        .unwrap();
+        // A hostile backup may bring its own `hrsi_patch`, superuser and member of postgres.
+        let admin = sb.server.connect(TEMPLATE_DB).await.unwrap();
+        admin
+            .batch_execute(
+                "create role hrsi_patch superuser createrole; grant postgres to hrsi_patch",
+            )
+            .await
+            .unwrap();
+        sb.prepare_role(false, &[TEMPLATE_DB]).await.unwrap();
+        let c = sb.connect_as_patch(TEMPLATE_DB).await.unwrap();
+        let not_owned: i64 = c
+            .query_one(
+                "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                 where n.nspname = 'cosims' and pg_get_userbyid(c.relowner) <> 'hrsi_patch'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(not_owned, 0);
+        for sql in [
+            "copy (select 1) to program 'id'",
+            "select pg_read_file('/etc/passwd')",
+            "alter system set work_mem = '1MB'",
+            "create role x superuser",
+            "select lo_import('/etc/passwd')",
+            "set role postgres",
+        ] {
+            let e = c.batch_execute(sql).await.unwrap_err();
+            assert_eq!(
+                e.as_db_error().map(|d| d.code().code()),
+                Some("42501"),
+                "{sql}: {e}"
+            );
+        }
+    }
 }

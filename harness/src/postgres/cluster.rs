@@ -51,6 +51,9 @@ pub struct ClusterOptions {
     /// Server settings (`name=value`) applied after the fast defaults, e.g. `wal_level=replica`
     /// to measure WAL as production writes it.
     pub settings: Vec<String>,
+    /// Stop with an immediate shutdown (SIGQUIT) instead of a fast one: for clusters whose
+    /// data is thrown away with them, it saves the shutdown checkpoint.
+    pub immediate_stop: bool,
 }
 
 /// A running throwaway PostgreSQL cluster owned by the harness.
@@ -71,6 +74,7 @@ pub struct Cluster {
     postmaster: Option<Postmaster>,
     settings: Vec<String>,
     run_as: Option<(u32, u32)>,
+    stop_signal: Signal,
 }
 
 #[derive(Debug)]
@@ -103,6 +107,11 @@ impl Cluster {
             binaries,
             postmaster: None,
             settings: options.settings,
+            stop_signal: if options.immediate_stop {
+                Signal::SIGQUIT
+            } else {
+                Signal::SIGINT
+            },
             run_as: run_as.as_ref().map(|u| (u.uid.as_raw(), u.gid.as_raw())),
         };
         cluster.initdb(run_as.as_ref())?;
@@ -290,7 +299,7 @@ impl Cluster {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGQUIT).map_err(std::io::Error::from)
             });
         }
-        let postmaster = Postmaster::spawn(cmd)
+        let postmaster = Postmaster::spawn(cmd, self.stop_signal)
             .map_err(|e| SpawnError::Other(Error::io("spawn `postgres`", e)))?;
         let pid_file = self.data_dir().join("postmaster.pid");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -367,7 +376,7 @@ const FAST_SETTINGS: &[&str] = &[
 impl Postmaster {
     /// Spawns the server from a thread that lives as long as the server: the death signal
     /// fires when the *spawning thread* exits, so it must not be a pooled thread.
-    fn spawn(mut cmd: Command) -> std::io::Result<Postmaster> {
+    fn spawn(mut cmd: Command, stop_signal: Signal) -> std::io::Result<Postmaster> {
         let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<Pid>>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let exited = Arc::new(Mutex::new(None));
@@ -393,7 +402,7 @@ impl Postmaster {
                             }
                         }
                         Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            let status = stop_child(&mut child, pid);
+                            let status = stop_child(&mut child, pid, stop_signal);
                             *exited2.lock().expect("poisoned") = status;
                             return;
                         }
@@ -419,12 +428,13 @@ impl Postmaster {
     }
 }
 
-fn stop_child(child: &mut Child, pid: Pid) -> Option<ExitStatus> {
+fn stop_child(child: &mut Child, pid: Pid, signal: Signal) -> Option<ExitStatus> {
     if let Ok(Some(s)) = child.try_wait() {
         return Some(s);
     }
-    // SIGINT = fast shutdown: abort transactions, disconnect clients, stop.
-    let _ = kill(pid, Signal::SIGINT);
+    // SIGINT = fast shutdown: abort transactions, disconnect clients, stop; SIGQUIT =
+    // immediate shutdown (no checkpoint).
+    let _ = kill(pid, signal);
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(s)) = child.try_wait() {

@@ -42,4 +42,6 @@ pub use passfile::{PassFile, Scratch};
 pub use production::production_cluster;
 pub use server::{Admin, OWNERSHIP_MARK, Server, quote_ident, quote_literal, unique_db_name};
 pub use template::Template;
+#[cfg(test)]
+pub(crate) use url::SAFE_PATH;
 pub use url::{ConnParams, redact_url};
