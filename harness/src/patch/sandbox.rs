@@ -54,6 +54,7 @@ impl Sandbox {
                 "max_connections=20".into(),
             ],
             immediate_stop: true,
+            reuse_initdb: true,
             ..ClusterOptions::default()
         })?;
         let scratch = Scratch::new()?;
