@@ -42,8 +42,8 @@ pub struct Args {
     /// Also test this revert script: apply, revert, apply again, compare digests.
     #[arg(long, value_name = "FILE")]
     revert: Option<PathBuf>,
-    /// Accept destructive changes (drops, TRUNCATE, mass DELETE/UPDATE); per statement, a
-    /// `-- hrsi: allow-destructive` comment on the line above does the same.
+    /// Accept destructive changes (drops, TRUNCATE, mass DELETE/UPDATE). For one statement,
+    /// the comment `hrsi: allow-destructive` on the line above it does the same.
     #[arg(long)]
     allow_destructive: bool,
     /// Let the patch use server programs and files (COPY … PROGRAM, pg_read_file, dblink,

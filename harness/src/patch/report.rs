@@ -204,10 +204,17 @@ pub fn statements(patch: &Patch, run: &Run, counts: &BTreeMap<i64, i64>) -> Vec<
                     .difference(&b.locks)
                     .filter_map(|(oid, mode)| {
                         let rel = a.rels.get(oid).or_else(|| b.rels.get(oid))?;
-                        Some((lock_rank(mode), *oid, mode.clone(), rel.name.clone()))
+                        // On a tie, the oldest relation: the statement's target rather than
+                        // a table its trigger writes to.
+                        Some((
+                            lock_rank(mode),
+                            std::cmp::Reverse(*oid),
+                            mode.clone(),
+                            rel.name.clone(),
+                        ))
                     })
                     .max()
-                    .map(|(_, oid, mode, relation)| LockReport {
+                    .map(|(_, std::cmp::Reverse(oid), mode, relation)| LockReport {
                         mode: lock_label(&mode),
                         mode_name: mode,
                         relation,
@@ -325,10 +332,10 @@ impl PatchReport {
                         },
                         st.wal_bytes.map(bytes).unwrap_or("-".into()),
                         st.size_delta_bytes.map(signed_bytes).unwrap_or("-".into()),
-                        if st.error.is_some() {
-                            "ERROR".into()
-                        } else {
-                            "ok".into()
+                        match &st.error {
+                            Some(e) if e.code.as_deref() == Some("57014") => "TIMED OUT".into(),
+                            Some(_) => "ERROR".into(),
+                            None => "ok".into(),
                         },
                     ]
                 })

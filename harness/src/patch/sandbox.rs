@@ -396,7 +396,16 @@ fn check_dump(path: &Path, what: &str) -> Result<()> {
 }
 
 /// Runs a client tool to completion (killed if the test is interrupted).
-pub async fn run_tool(cmd: std::process::Command, what: &str) -> Result<std::process::Output> {
+pub async fn run_tool(mut cmd: std::process::Command, what: &str) -> Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    // The dumps it writes are 0600 from their first byte (the directory is 0700 too).
+    // SAFETY: umask(2) is async-signal-safe and touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+            Ok(())
+        });
+    }
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(true).stdin(Stdio::null());
