@@ -398,3 +398,49 @@ fn a_looping_or_sleeping_patch_times_out_at_its_line() {
         "{out}"
     );
 }
+
+#[test]
+fn a_schema_or_a_backup_that_reaches_the_host_is_refused_before_it_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = unique_path("schema");
+    let schema = write(
+        dir.path(),
+        "init_database.sql",
+        &format!(
+            "create schema cosims;\ncopy (select 1) to program 'touch {}';\n",
+            f.display()
+        ),
+    );
+    let patch = write(dir.path(), "p.sql", "select 1;\n");
+    let out = run(&[
+        "--patch",
+        patch.to_str().unwrap(),
+        "--schema",
+        schema.to_str().unwrap(),
+    ]);
+    let t = all_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("init_database.sql:2") && t.contains("PROGRAM"),
+        "{t}"
+    );
+    let g = unique_path("dump");
+    let dump = write(
+        dir.path(),
+        "database-all.sql",
+        &format!(
+            "--\n-- PostgreSQL database cluster dump\n--\ncreate schema cosims;\ncopy (select 1) to program 'touch {}';\n",
+            g.display()
+        ),
+    );
+    let out = run(&[
+        "--patch",
+        patch.to_str().unwrap(),
+        "--backup",
+        dump.to_str().unwrap(),
+    ]);
+    let t = all_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("line 5") && t.contains("PROGRAM"), "{t}");
+    assert!(!f.exists() && !g.exists());
+}

@@ -271,12 +271,7 @@ pub async fn run(
         let exec = async {
             match &unit.kind {
                 UnitKind::Copy { data, .. } => copy_in(client, &sql_text, data).await,
-                _ => client.simple_query(&sql_text).await.map(|msgs| {
-                    msgs.iter().rev().find_map(|m| match m {
-                        SimpleQueryMessage::CommandComplete(n) => Some(*n),
-                        _ => None,
-                    })
-                }),
+                _ => simple(client, &sql_text).await,
             }
         };
         let result = timed(client, exec, limit).await;
@@ -430,6 +425,22 @@ async fn timed<T>(
             None
         }
     }
+}
+
+/// Runs one statement with the simple protocol, as psql does. Rows a `SELECT` returns are
+/// read and dropped one by one: a patch selecting a billion rows costs time (bounded by the
+/// statement limit), not memory.
+async fn simple(client: &Client, sql: &str) -> Result<Option<u64>, tokio_postgres::Error> {
+    use futures_util::StreamExt;
+    let stream = client.simple_query_raw(sql).await?;
+    let mut stream = pin!(stream);
+    let mut rows = None;
+    while let Some(m) = stream.next().await {
+        if let SimpleQueryMessage::CommandComplete(n) = m? {
+            rows = Some(n);
+        }
+    }
+    Ok(rows)
 }
 
 async fn copy_in(

@@ -61,6 +61,44 @@ pub const ROWS_THRESHOLD_PERCENT: u64 = 10;
 /// parser). The patch role is no superuser, so these would fail anyway; found up front,
 /// they stop the test with a clear reason instead.
 pub fn server_programs(patch: &Patch, policy: Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for u in &patch.units {
+        let text = match &u.kind {
+            UnitKind::Sql(s) => s,
+            UnitKind::Copy { sql, .. } => sql,
+            _ => continue,
+        };
+        for r in reaches_beyond(text) {
+            out.push(Finding {
+                kind: "server-programs",
+                at: u.at(),
+                message: r,
+                hint: "the patch was not run; if production really needs this, re-run with --allow-server-programs (the patch then runs as a superuser of the throwaway cluster)".into(),
+                blocking: true,
+                acknowledged: policy.allow_server_programs,
+            });
+        }
+    }
+    out
+}
+
+/// The same check for the scripts hrsi itself loads as the sandbox's superuser (a
+/// `--schema`, `--patches` or a backup): `file:line: reason` for each hit.
+pub fn scripts_reaching_beyond<'a>(
+    statements: impl IntoIterator<Item = (String, &'a str)>,
+) -> Vec<String> {
+    statements
+        .into_iter()
+        .flat_map(|(at, text)| {
+            reaches_beyond(text)
+                .into_iter()
+                .map(move |r| format!("{at}: {r}"))
+        })
+        .collect()
+}
+
+/// What in a statement's text reaches files, programs or servers beyond the sandbox.
+pub fn reaches_beyond(text: &str) -> Vec<String> {
     const REACH: &[(&str, &str)] = &[
         ("pg_read_file", "reads a file of the database server's host"),
         (
@@ -104,54 +142,34 @@ pub fn server_programs(patch: &Patch, policy: Policy) -> Vec<Finding> {
             "an untrusted language runs code on the server's host",
         ),
     ];
-    let mut out = Vec::new();
-    for u in &patch.units {
-        let text = match &u.kind {
-            UnitKind::Sql(s) => s.to_ascii_lowercase(),
-            UnitKind::Copy { sql, .. } => sql.to_ascii_lowercase(),
-            _ => continue,
+    let text = text.to_ascii_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut reasons: Vec<String> = Vec::new();
+    if words.contains(&"copy") && words.contains(&"program") {
+        reasons.push("`COPY … PROGRAM` runs a program on the database server's host".into());
+    } else if words.first() == Some(&"copy")
+        && (text.contains(" to '") || text.contains(" from '") || text.contains(" to e'"))
+    {
+        reasons.push("`COPY` to or from a file reads or writes the database server's host".into());
+    }
+    let spaced = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (name, why) in REACH {
+        let hit = if name.contains(' ') {
+            spaced.contains(name)
+        } else {
+            words.contains(name)
         };
-        let words: Vec<&str> = text
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|w| !w.is_empty())
-            .collect();
-        let mut reasons: Vec<String> = Vec::new();
-        if words.contains(&"copy") && words.contains(&"program") {
-            reasons.push("`COPY … PROGRAM` runs a program on the database server's host".into());
-        } else if words.first() == Some(&"copy")
-            && (text.contains(" to '") || text.contains(" from '") || text.contains(" to e'"))
-        {
-            reasons
-                .push("`COPY` to or from a file reads or writes the database server's host".into());
-        }
-        for (name, why) in REACH {
-            let hit = if name.contains(' ') {
-                text.split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .contains(name)
-            } else {
-                words.contains(name)
-            };
-            if hit {
-                reasons.push(format!("`{name}` {why}"));
-            }
-        }
-        if words.windows(2).any(|w| w == ["language", "c"]) {
-            reasons.push("`LANGUAGE c` loads native code into the server".into());
-        }
-        for r in reasons {
-            out.push(Finding {
-                kind: "server-programs",
-                at: u.at(),
-                message: r,
-                hint: "the patch was not run; if production really needs this, re-run with --allow-server-programs (the patch then runs as a superuser of the throwaway cluster)".into(),
-                blocking: true,
-                acknowledged: policy.allow_server_programs,
-            });
+        if hit {
+            reasons.push(format!("`{name}` {why}"));
         }
     }
-    out
+    if words.windows(2).any(|w| w == ["language", "c"]) {
+        reasons.push("`LANGUAGE c` loads native code into the server".into());
+    }
+    reasons
 }
 
 /// Findings from the verdict's measurements.

@@ -159,6 +159,25 @@ pub async fn run(options: &PatchTestOptions) -> Result<PatchReport> {
     if let Some(r) = &revert {
         findings.extend(findings::server_programs(r, options.policy));
     }
+    // A user's schema and patch directory are loaded as the sandbox's superuser: they may
+    // not reach beyond it either.
+    let hits = findings::scripts_reaching_beyond(
+        std::iter::once(options.schema.init())
+            .chain(options.schema.patches())
+            .flat_map(|s| {
+                s.statements()
+                    .iter()
+                    .map(move |st| (format!("{}:{}", s.origin(), st.line), st.text.as_str()))
+            }),
+    );
+    if !hits.is_empty() && !options.policy.allow_server_programs {
+        return Err(Error::BadInput {
+            what: "schema".into(),
+            value: options.schema.init().origin().into(),
+            reason: format!("it reaches beyond the sandbox:\n  {}", hits.join("\n  ")),
+            hint: "remove those statements, or pass --allow-server-programs".into(),
+        });
+    }
     clock.lap("check");
     let data = match &options.postgres_url {
         Some(u) => format!(

@@ -376,6 +376,21 @@ fn check_dump(path: &Path, what: &str) -> Result<()> {
             "the file is not a complete dump (truncated?)",
         )
     })?;
+    let hits = super::findings::scripts_reaching_beyond(
+        statements
+            .iter()
+            .filter(|st| !matches!(st.kind, StatementKind::Meta { .. }))
+            .map(|st| (format!("line {}", st.line), st.text.as_str())),
+    );
+    if let Some(first) = hits.first() {
+        return Err(bad(
+            format!(
+                "{first} ({} such statement(s)); pg_dump writes none",
+                hits.len()
+            ),
+            "a backup is loaded as the sandbox's superuser: it may not reach beyond it",
+        ));
+    }
     for st in statements {
         if let StatementKind::Meta { command, .. } = &st.kind
             && !matches!(
