@@ -25,6 +25,7 @@ pub mod parse;
 pub mod report;
 pub mod revert;
 pub mod sandbox;
+pub mod vars;
 
 use std::{
     path::PathBuf,

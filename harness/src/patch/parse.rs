@@ -11,6 +11,7 @@ use std::{
     sync::Arc,
 };
 
+pub use super::vars::parse_args;
 use crate::{
     postgres::{Error, Result},
     schema::{StatementKind, split},
@@ -388,104 +389,6 @@ fn meta(command: &str, args: &str) -> Result<UnitKind, String> {
     })
 }
 
-/// Splits meta-command arguments as psql does: blanks separate, `'…'` quotes (with `''`
-/// and backslash escapes), `:name`, `:'name'`, `:"name"` interpolate. Backquotes (a shell
-/// command in psql) and `\\` (a second command on the line) are refused.
-pub fn parse_args(s: &str) -> Result<Vec<Arg>, String> {
-    if s.contains('`') {
-        return Err("a backquoted argument runs a shell command on the host".into());
-    }
-    if s.contains("\\\\") {
-        return Err("`\\\\` starts another meta-command on the same line: one per line".into());
-    }
-    let b: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < b.len() {
-        if b[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let mut parts = Vec::new();
-        while i < b.len() && !b[i].is_whitespace() {
-            if b[i] == '\'' {
-                let mut t = String::new();
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return Err("unterminated quoted argument".into()),
-                        Some('\'') if b.get(i + 1) == Some(&'\'') => {
-                            t.push('\'');
-                            i += 2;
-                        }
-                        Some('\'') => {
-                            i += 1;
-                            break;
-                        }
-                        Some('\\') => {
-                            match b.get(i + 1) {
-                                Some('n') => t.push('\n'),
-                                Some('t') => t.push('\t'),
-                                Some(c) => t.push(*c),
-                                None => return Err("unterminated quoted argument".into()),
-                            }
-                            i += 2;
-                        }
-                        Some(c) => {
-                            t.push(*c);
-                            i += 1;
-                        }
-                    }
-                }
-                parts.push(Arg::Text(t));
-            } else if b[i] == ':' && i + 1 < b.len() {
-                let (quote, start) = match b[i + 1] {
-                    '\'' => (Some('\''), i + 2),
-                    '"' => (Some('"'), i + 2),
-                    _ => (None, i + 1),
-                };
-                let mut j = start;
-                while j < b.len() && (b[j].is_alphanumeric() || b[j] == '_') {
-                    j += 1;
-                }
-                let name: String = b[start..j].iter().collect();
-                let closed = match quote {
-                    Some(q) => b.get(j) == Some(&q),
-                    None => true,
-                };
-                if name.is_empty() || !closed {
-                    parts.push(Arg::Text(":".into()));
-                    i += 1;
-                    continue;
-                }
-                parts.push(match quote {
-                    Some('\'') => Arg::VarLiteral(name),
-                    Some(_) => Arg::VarIdent(name),
-                    None => Arg::Var(name),
-                });
-                i = if quote.is_some() { j + 1 } else { j };
-            } else {
-                let mut t = String::new();
-                while i < b.len() && !b[i].is_whitespace() && b[i] != '\'' && b[i] != ':' {
-                    t.push(b[i]);
-                    i += 1;
-                }
-                if i < b.len() && b[i] == ':' && t.is_empty() {
-                    t.push(':');
-                    i += 1;
-                }
-                parts.push(Arg::Text(t));
-            }
-        }
-        out.push(if parts.len() == 1 {
-            parts.pop().expect("one part")
-        } else {
-            Arg::Concat(parts)
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,20 +498,5 @@ mod tests {
             UnitKind::Set("t".into(), vec![Arg::Text("cosims.x".into())])
         );
         assert!(p.units[3].ack_destructive && !p.units[4].ack_destructive);
-    }
-
-    #[test]
-    fn arguments_are_split_as_psql_does() {
-        assert_eq!(
-            parse_args("a 'b c' :v :'w' x:y 'it''s'").unwrap(),
-            vec![
-                Arg::Text("a".into()),
-                Arg::Text("b c".into()),
-                Arg::Var("v".into()),
-                Arg::VarLiteral("w".into()),
-                Arg::Concat(vec![Arg::Text("x".into()), Arg::Var("y".into())]),
-                Arg::Text("it's".into()),
-            ]
-        );
     }
 }
