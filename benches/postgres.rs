@@ -1,5 +1,6 @@
 //! PostgreSQL layer timings: time until an ephemeral cluster accepts connections (target
-//! ≤ 1 s) and time to clone the schema template (target p50 ≤ 50 ms).
+//! ≤ 1 s), time to clone the schema template (target p50 ≤ 50 ms), and `hrsi patch-test`
+//! end to end on a small patch and the 1000-job data set (target ≤ 1 s).
 //!
 //! Run by hand (2 cores are noisy): `cargo bench --bench postgres -- --measurement-time 5`.
 
@@ -58,5 +59,54 @@ fn clone_template(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cluster_ready, clone_template);
+fn patch_test_small_patch(c: &mut Criterion) {
+    use hrsi_harness::{
+        dataset::DatasetSpec,
+        patch::{self, DataSource, PatchTestOptions, Policy},
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let patch_file = dir.path().join("raise-worker-cap.sql");
+    std::fs::write(
+        &patch_file,
+        "update cosims.system_parameters set max_number_of_worker_instances = 150;\n",
+    )
+    .unwrap();
+    let options = PatchTestOptions {
+        patch: patch_file,
+        schema: Schema::builtin(),
+        data: DataSource::Generated(DatasetSpec {
+            jobs: 1000,
+            ..DatasetSpec::default()
+        }),
+        postgres_url: None,
+        revert: None,
+        policy: Policy {
+            allow_destructive: false,
+            allow_server_programs: false,
+            lock_budget_ms: 5000,
+        },
+        timeout: Duration::from_secs(600),
+        statement_timeout: Duration::from_secs(120),
+    };
+    let mut g = c.benchmark_group("patch_test");
+    g.sample_size(10);
+    g.bench_function("small_patch_1000_jobs", |b| {
+        b.iter(|| {
+            let report = rt.block_on(patch::run(&options)).expect("patch test");
+            assert_eq!(report.exit_code, 0);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    cluster_ready,
+    clone_template,
+    patch_test_small_patch
+);
 criterion_main!(benches);

@@ -103,6 +103,8 @@ pub async fn run(cmd: std::process::Command, script: Option<&Script>) -> Result<
     let start = Instant::now();
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = tokio::process::Command::from(cmd)
+        // An interrupted test must not leave psql running.
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| match e.kind() {

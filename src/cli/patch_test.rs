@@ -1,14 +1,13 @@
-//! `hrsi patch-test`: test a database patch on a real PostgreSQL holding data.
-use std::{path::PathBuf, process::ExitCode};
+//! `hrsi patch-test`: test a database patch on a real PostgreSQL holding data, in a sandbox
+//! the patch cannot leave.
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use hrsi_harness::{
     dataset::DatasetSpec,
-    patch::{self, DataSource, PatchReport, PatchTestOptions},
-    postgres::Error,
+    patch::{self, DataSource, PatchReport, PatchTestOptions, Policy, exit},
+    postgres::{Error, redact_url},
     schema::Schema,
 };
-
-use super::exit;
 
 /// Arguments of `hrsi patch-test`.
 #[derive(Debug, clap::Args)]
@@ -25,45 +24,98 @@ pub struct Args {
     patches: Option<PathBuf>,
     /// Test against a backup instead of generated data: `REPO::ARCHIVE` (borg) or a
     /// `database-all.sql` dump.
-    #[arg(long, value_name = "ARCHIVE|DUMP", conflicts_with_all = ["schema", "patches"])]
+    #[arg(long, value_name = "ARCHIVE|DUMP", conflicts_with_all = ["schema", "patches", "postgres_url"])]
     backup: Option<String>,
-    /// Use an existing server (only databases created by hrsi are changed, then dropped).
+    /// Copy the data from this server (READ ONLY: pg_dump into hrsi's own cluster; the patch
+    /// never runs there). Prefer the HRSI_POSTGRES_URL variable: `ps` shows the command line.
     #[arg(
         long,
         value_name = "URL",
         env = "HRSI_POSTGRES_URL",
-        hide_env_values = true
+        hide_env_values = true,
+        conflicts_with_all = ["schema", "patches"]
     )]
     postgres_url: Option<String>,
     /// Jobs in the generated data set.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     jobs: u32,
-    /// Print the report as JSON.
+    /// Also test this revert script: apply, revert, apply again, compare digests.
+    #[arg(long, value_name = "FILE")]
+    revert: Option<PathBuf>,
+    /// Accept destructive changes (drops, TRUNCATE, mass DELETE/UPDATE). For one statement,
+    /// the comment `hrsi: allow-destructive` on the line above it does the same.
     #[arg(long)]
-    json: bool,
+    allow_destructive: bool,
+    /// Let the patch use server programs and files (COPY … PROGRAM, pg_read_file, dblink,
+    /// …): it then runs as a superuser of the throwaway cluster.
+    #[arg(long)]
+    allow_server_programs: bool,
+    /// Longest a strong lock (SHARE or stronger) may be held, e.g. `5s`, `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    lock_budget: Duration,
+    /// Limit for the whole test.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = duration)]
+    timeout: Duration,
+    /// Limit for one statement of the patch.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration)]
+    statement_timeout: Duration,
+    /// Write the report as JSON to FILE, or to standard output with `-` (or no value).
+    /// The exit code is the same.
+    #[arg(long, value_name = "FILE|-", num_args = 0..=1, default_missing_value = "-")]
+    json: Option<String>,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    let d = if let Some(ms) = s.strip_suffix("ms") {
+        ms.trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 30s, 10m)"))?
+    } else {
+        Duration::from_millis(hrsi_sim::time::parse_duration(s)? as u64)
+    };
+    if d.is_zero() || d > Duration::from_secs(24 * 3600) {
+        return Err(format!("`{s}`: give a duration above 0 and at most 24h"));
+    }
+    Ok(d)
 }
 
 const AFTER_HELP: &str = "\
 What it does:
-  1. loads the schema and production-shaped data (or the backup) into a throwaway cluster,
-     `cosims` in database `postgres` as in production;
-  2. verdict: the patch on a clone with `psql -v ON_ERROR_STOP=1 --single-transaction`;
-  3. if it fails: a diagnostic pass on another clone lists every error (file:line, SQLSTATE);
-  4. the runbook's test (`pg_dumpall -s`, schema only) on a second cluster; a patch that
-     only fails on data is reported;
-  5. a patch that applied is applied again: a failure there is a warning (not idempotent).
+  1. reads the patch with hrsi's own splitter and refuses, before anything runs, every psql
+     meta-command not on a short allow-list (\\set, \\unset, \\echo, \\qecho, \\warn,
+     \\if/\\elif/\\else/\\endif, \\q, \\i/\\ir inside the patch's directory; \\timing, \\pset, \\t,
+     \\x, \\a, \\restrict, \\unrestrict, \\encoding have no effect), and server programs or files
+     (COPY ... PROGRAM, pg_read_file, lo_import, dblink, ALTER SYSTEM, ...) unless
+     --allow-server-programs;
+  2. starts ONE throwaway cluster (never your server) and loads the schema and
+     production-shaped data, a backup, or a read-only copy of --postgres-url into database
+     `postgres`, as in production; no psql ever reads the patch and no client runs as root;
+  3. verdict: the patch on a clone, in one transaction, stopping at the first error, as role
+     hrsi_patch (owner of the data, no superuser); per statement: duration, rows, the
+     strongest lock and how long it is held, table rewrite, WAL bytes, size delta;
+  4. the runbook's test (pg_dump -s, schema only) in another database, at the same time;
+  5. fails: a diagnostic pass without stopping lists every error; VACUUM or CREATE INDEX
+     CONCURRENTLY get their own verdict, applied outside a transaction;
+     applies: a second application (idempotence) and, with --revert, apply/revert/apply;
+  6. findings: destructive changes (with what they destroy), locks over --lock-budget, no
+     lock_timeout before ACCESS EXCLUSIVE, rewrites, a job_types_list the services cannot read.
 
 Exit codes:
-  0  the patch applies (warnings may be printed)
-  1  the patch fails
-  2  bad input (missing file, bad URL, schema file with an error); nothing was tested
-  3  setup failure (no PostgreSQL binaries, borg missing, server unreachable)
+  0    the patch applies, no finding that stops it
+  1    the patch fails, or timed out (\"timed out at FILE:LINE after N s\")
+  2    bad input (missing or empty patch, refused meta-command, bad URL, bad --backup,
+       schema file with an error); nothing was run
+  3    setup failure (no PostgreSQL binaries, borg missing, source server unreachable)
+  4    the patch applies, with findings not acknowledged (destructive, lock over budget,
+       bad job_types_list, failing revert), or uses server programs (not run)
+  129, 130, 143  interrupted by SIGHUP, SIGINT, SIGTERM (clusters stopped, files removed)
 
 Examples:
   hrsi patch-test --patch database_patch.sql
   hrsi patch-test --patch fix.sql --schema init_database.sql --patches patch/
   hrsi patch-test --patch fix.sql --backup /backup/tf-tutu::pgdump_2026-11-24T04:00:02
-  hrsi patch-test --patch fix.sql --postgres-url postgres://me@localhost/postgres";
+  HRSI_POSTGRES_URL=postgres://me@db/postgres hrsi patch-test --patch fix.sql --json report.json";
 
 /// Runs `hrsi patch-test`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -74,21 +126,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match runtime.block_on(patch::run(&options)) {
-        Ok(report) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", render(&report));
-            }
-            Ok(ExitCode::from(if report.passed() {
-                exit::OK
-            } else {
-                exit::FAILED
-            }))
+    let outcome = runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        // On a signal the test's future is dropped here: the cluster stops, its directory
+        // and every temporary file are removed, child processes are killed.
+        let r = tokio::select! {
+            r = patch::run(&options) => Ok(r),
+            _ = int.recv() => Err(2),
+            _ = term.recv() => Err(15),
+            _ = hup.recv() => Err(1),
+        };
+        Ok::<_, std::io::Error>(r)
+    })?;
+    match outcome {
+        Err(signo) => {
+            eprintln!(
+                "hrsi patch-test: interrupted (signal {signo}); the cluster was stopped and its files removed"
+            );
+            Ok(ExitCode::from(128 + signo))
         }
-        Err(e) => Ok(fail(&e)),
+        Ok(Ok(report)) => {
+            emit(&args, &report)?;
+            Ok(ExitCode::from(report.exit_code))
+        }
+        Ok(Err(e)) => Ok(fail(&e)),
     }
+}
+
+fn emit(args: &Args, report: &PatchReport) -> anyhow::Result<()> {
+    match args.json.as_deref() {
+        Some("-") => println!("{}", serde_json::to_string_pretty(report)?),
+        Some(path) => {
+            std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")
+                .map_err(|e| anyhow::anyhow!("failed to write `{path}`: {e}"))?;
+            print!("{}", report.render());
+        }
+        None => print!("{}", report.render()),
+    }
+    Ok(())
 }
 
 fn options(args: &Args) -> Result<PatchTestOptions, Error> {
@@ -116,75 +194,30 @@ fn options(args: &Args) -> Result<PatchTestOptions, Error> {
         schema,
         data,
         postgres_url: args.postgres_url.clone(),
+        revert: args.revert.clone(),
+        policy: Policy {
+            allow_destructive: args.allow_destructive,
+            allow_server_programs: args.allow_server_programs,
+            lock_budget_ms: args.lock_budget.as_millis() as u64,
+        },
+        timeout: args.timeout,
+        statement_timeout: args.statement_timeout,
     })
 }
 
 fn fail(e: &Error) -> ExitCode {
-    eprintln!("error: {e}");
+    // Messages carry no secret (URLs are redacted where they are built); this is a second
+    // guard for a URL the user passed that appears verbatim.
+    let mut text = e.to_string();
+    if let Ok(url) = std::env::var("HRSI_POSTGRES_URL")
+        && !url.is_empty()
+    {
+        text = text.replace(&url, &redact_url(&url));
+    }
+    eprintln!("error: {text}");
     ExitCode::from(if e.is_bad_input() {
-        exit::USAGE
+        exit::BAD_INPUT
     } else {
         exit::SETUP
     })
-}
-
-fn render(r: &PatchReport) -> String {
-    let mut s = format!("patch-test: `{}` against {}\n", r.patch, r.data);
-    let status = |clean: bool| if clean { "applies" } else { "FAILS" };
-    s.push_str(&format!(
-        "  verdict (ON_ERROR_STOP=1 --single-transaction, on a clone with data): {} (psql exit {}, {} ms)\n",
-        status(r.verdict.clean),
-        r.verdict.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
-        r.verdict.millis
-    ));
-    if !r.diagnostics.is_empty() {
-        s.push_str(&format!(
-            "  every error (diagnostic pass without stopping, on a throwaway clone): {}\n",
-            r.diagnostics.len()
-        ));
-        for e in &r.diagnostics {
-            s.push_str(&format!("    {e}\n"));
-            for c in &e.context {
-                s.push_str(&format!("        {c}\n"));
-            }
-        }
-    }
-    if let Some(so) = &r.schema_only {
-        s.push_str(&format!(
-            "  runbook variant (pg_dumpall -s, schema only): {}\n",
-            status(so.clean)
-        ));
-    }
-    if let Some(d) = &r.disagreement {
-        s.push_str(&format!("  DISAGREEMENT: {d}\n"));
-    }
-    if let Some(second) = &r.second_application {
-        s.push_str(&format!(
-            "  applied twice: {}\n",
-            if second.clean {
-                "idempotent"
-            } else {
-                "second application fails"
-            }
-        ));
-    }
-    for w in &r.warnings {
-        s.push_str(&format!("  warning: {w}\n"));
-    }
-    let total: u64 = r.timings_ms.iter().map(|(_, ms)| ms).sum();
-    s.push_str(&format!(
-        "result: {} ({} ms: {})\n",
-        if r.passed() {
-            "PASSED, the patch applies"
-        } else {
-            "FAILED, the patch does not apply"
-        },
-        total,
-        r.timings_ms
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    s
 }

@@ -1,33 +1,53 @@
-//! `hrsi patch-test`: rehearse a database patch on real PostgreSQL holding data.
+//! `hrsi patch-test`: rehearse a database patch on real PostgreSQL holding data, in a
+//! sandbox the patch cannot leave, and measure what it does.
 //!
 //! Steps (database.md §6.3, §7.2; runbook "Patch the database definition"):
-//! 1. a production-like server: `cosims` in database `postgres` of a throwaway cluster,
-//!    filled with a generated production-shaped data set or loaded from a backup (a
-//!    `database-all.sql` dump or a borg archive);
-//! 2. **verdict**: the patch on a clone of that database with `psql -v ON_ERROR_STOP=1
-//!    --single-transaction` (all or nothing, stop at the first error);
-//! 3. when it fails, a **diagnostic pass** on another throwaway clone, without stopping, lists
-//!    every error with file:line and SQLSTATE;
-//! 4. the **runbook's variant**: `pg_dumpall -s` (schema only) loaded into a second cluster,
-//!    the patch applied there; a patch that only fails on data passes that test, and the
-//!    report says so;
-//! 5. **idempotence**: a patch that applied is applied again on the same clone; a failure
-//!    there is a warning (the deployment path re-applies a forgotten patch at every new
-//!    database instance), not a failure.
+//! 1. [`parse`]: the patch is split by our own splitter and checked before anything runs
+//!    (meta-command allow-list, includes inside its directory, server programs and files);
+//! 2. [`sandbox`]: one throwaway cluster hrsi starts; database `postgres` gets the data
+//!    (generated, a backup, or a read-only copy of a `--postgres-url` server); the patch
+//!    runs as `hrsi_patch`, owner of the data but no superuser;
+//! 3. **verdict** ([`apply`], [`measure`]): on a clone, one transaction, stop at the first
+//!    error; per statement: duration, rows, strongest lock and how long it is held, rewrite,
+//!    WAL bytes, size delta;
+//! 4. the **runbook's variant** (`pg_dump -s`, schema only) in another database of the same
+//!    cluster, at the same time; a patch that only fails on data is reported;
+//! 5. if it fails: a **diagnostic pass** (autocommit, without stopping) lists every error;
+//!    a statement that cannot run in a transaction gets its own verdict;
+//! 6. if it applies: a second application (idempotence) and, with `--revert`, apply /
+//!    revert / apply again on another clone ([`revert`]);
+//! 7. [`findings`]: destructive changes, lock risk, a bad `job_types_list`; [`report`].
+
+pub mod apply;
+pub mod findings;
+pub mod measure;
+pub mod parse;
+pub mod report;
+pub mod revert;
+pub mod sandbox;
+pub mod vars;
 
 use std::{
-    path::{Path, PathBuf},
-    time::Instant,
+    path::PathBuf,
+    time::{Duration, Instant},
 };
 
-use serde::Serialize;
+use tokio_postgres::Client;
 
+use self::{
+    apply::{Limits, Measuring, Mode},
+    report::{Attempt, NonTransactional},
+    sandbox::{Sandbox, TEMPLATE_DB},
+};
+pub use self::{
+    findings::{Finding, Policy},
+    report::{PatchReport, exit},
+};
 use crate::{
-    backup::{self, Borg, RestoreOptions},
-    dataset::{self, DatasetSpec},
-    postgres::{Error, Result, Server, Template},
-    psql::{self, PsqlOptions, PsqlRun, SqlError},
-    schema::{Schema, Script, StatementKind},
+    backup,
+    dataset::DatasetSpec,
+    postgres::{Error, Result, Template, redact_url},
+    schema::Schema,
 };
 
 /// Where the data the patch is tested against comes from.
@@ -49,25 +69,36 @@ pub enum DataSource {
 impl DataSource {
     /// Parses `--backup`: `REPO::ARCHIVE` for borg, otherwise a dump file.
     pub fn from_backup_arg(arg: &str) -> Result<DataSource> {
+        let bad = |reason: String, hint: &str| Error::BadInput {
+            what: "--backup".into(),
+            value: arg.into(),
+            reason,
+            hint: hint.into(),
+        };
         if let Some((repo, archive)) = backup::parse_archive_ref(arg) {
             if !repo.is_dir() {
-                return Err(Error::BadInput {
-                    what: "borg archive".into(),
-                    value: arg.into(),
-                    reason: format!("the repository `{}` is not a directory", repo.display()),
-                    hint:
-                        "give REPO::ARCHIVE with an existing borg repository (see `borg list REPO`)"
-                            .into(),
-                });
+                return Err(bad(
+                    format!(
+                        "the borg repository `{}` is not a directory",
+                        repo.display()
+                    ),
+                    "give REPO::ARCHIVE with an existing borg repository (see `borg list REPO`)",
+                ));
             }
             return Ok(DataSource::BorgArchive { repo, archive });
         }
         let path = PathBuf::from(arg);
-        std::fs::metadata(&path).map_err(|source| Error::ReadInput {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(DataSource::Dump(path))
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(DataSource::Dump(path)),
+            Ok(_) => Err(bad(
+                "it is not a file".into(),
+                "give a `database-all.sql` written by pg_dumpall, or REPO::ARCHIVE of a borg repository",
+            )),
+            Err(e) => Err(bad(
+                format!("the backup cannot be read: {e}"),
+                "give a `database-all.sql` written by pg_dumpall, or REPO::ARCHIVE of a borg repository",
+            )),
+        }
     }
 
     fn describe(&self) -> String {
@@ -83,72 +114,25 @@ impl DataSource {
     }
 }
 
-/// What to test.
+/// What to test, and how.
 #[derive(Debug, Clone)]
 pub struct PatchTestOptions {
     /// The patch file.
     pub patch: PathBuf,
-    /// The schema to start from (ignored when the data comes from a backup, which holds its
-    /// own schema).
+    /// The schema to start from (ignored when the data comes from a backup or a server).
     pub schema: Schema,
     /// The data.
     pub data: DataSource,
-    /// An existing server instead of throwaway clusters.
+    /// A server to copy the data from (read only; the patch never runs there).
     pub postgres_url: Option<String>,
-}
-
-/// One application of the patch.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    /// psql's exit code and no error printed.
-    pub clean: bool,
-    /// psql's exit code.
-    pub exit_code: Option<i32>,
-    /// Errors printed.
-    pub errors: Vec<SqlError>,
-    /// Wall time in milliseconds.
-    pub millis: u64,
-}
-
-impl From<&PsqlRun> for Attempt {
-    fn from(r: &PsqlRun) -> Attempt {
-        Attempt {
-            clean: r.clean(),
-            exit_code: r.exit_code,
-            errors: r.errors.clone(),
-            millis: r.duration.as_millis() as u64,
-        }
-    }
-}
-
-/// The outcome of a patch test.
-#[derive(Debug, Clone, Serialize)]
-pub struct PatchReport {
-    /// The patch file.
-    pub patch: String,
-    /// What the patch was tested against.
-    pub data: String,
-    /// The verdict: `ON_ERROR_STOP=1 --single-transaction` on a clone with data.
-    pub verdict: Attempt,
-    /// Every error of a run without stopping (only when the verdict failed).
-    pub diagnostics: Vec<SqlError>,
-    /// The runbook's variant on a schema-only dump.
-    pub schema_only: Option<Attempt>,
-    /// Set when the schema-only test and the test with data disagree.
-    pub disagreement: Option<String>,
-    /// The second application (only when the first one applied).
-    pub second_application: Option<Attempt>,
-    /// Non-fatal findings (non-idempotent patch, backup loaded with errors, ...).
-    pub warnings: Vec<String>,
-    /// Milliseconds per step, in order.
-    pub timings_ms: Vec<(String, u64)>,
-}
-
-impl PatchReport {
-    /// Whether the patch applies on data.
-    pub fn passed(&self) -> bool {
-        self.verdict.clean
-    }
+    /// `--revert FILE`.
+    pub revert: Option<PathBuf>,
+    /// Findings policy.
+    pub policy: Policy,
+    /// The whole test's limit.
+    pub timeout: Duration,
+    /// One statement's limit.
+    pub statement_timeout: Duration,
 }
 
 struct Clock(Vec<(String, u64)>, Instant);
@@ -162,290 +146,292 @@ impl Clock {
     }
 }
 
-/// Runs the whole patch test.
+/// Runs the whole patch test. Bad input is an `Err` that [`Error::is_bad_input`] recognises.
 pub async fn run(options: &PatchTestOptions) -> Result<PatchReport> {
-    let patch_text =
-        std::fs::read_to_string(&options.patch).map_err(|source| Error::ReadInput {
-            path: options.patch.clone(),
-            source,
-        })?;
-    // Only used to map psql's lines to exact lines (psql itself judges the patch), and to
-    // keep the patch on its clone.
-    let script = Script::parse(options.patch.display().to_string(), patch_text).ok();
-    if let Some(line) = script.as_ref().and_then(connect_line) {
+    let started = Instant::now();
+    let limits = Limits {
+        statement: options.statement_timeout,
+        deadline: started + options.timeout,
+    };
+    let mut clock = Clock(Vec::new(), started);
+    let patch = parse::parse(&options.patch)?;
+    let revert = options.revert.as_deref().map(parse::parse).transpose()?;
+    let mut findings = findings::server_programs(&patch, options.policy);
+    if let Some(r) = &revert {
+        findings.extend(findings::server_programs(r, options.policy));
+    }
+    // A user's schema and patch directory are loaded as the sandbox's superuser: they may
+    // not reach beyond it either.
+    let hits = findings::scripts_reaching_beyond(
+        std::iter::once(options.schema.init())
+            .chain(options.schema.patches())
+            .flat_map(|s| {
+                s.statements()
+                    .iter()
+                    .map(move |st| (format!("{}:{}", s.origin(), st.line), st.text.as_str()))
+            }),
+    );
+    if !hits.is_empty() && !options.policy.allow_server_programs {
         return Err(Error::BadInput {
-            what: "patch".into(),
-            value: format!("{}:{line}", options.patch.display()),
-            reason:
-                "it switches database with `\\connect`, which would take it off the throwaway clone"
-                    .into(),
-            hint: "remove the meta-command: production runs patches on database `postgres` already"
-                .into(),
+            what: "schema".into(),
+            value: options.schema.init().origin().into(),
+            reason: format!("it reaches beyond the sandbox:\n  {}", hits.join("\n  ")),
+            hint: "remove those statements, or pass --allow-server-programs".into(),
         });
     }
-    let mut clock = Clock(Vec::new(), Instant::now());
-    let mut warnings = Vec::new();
-    match &options.postgres_url {
-        None => run_owned(options, script.as_ref(), &mut clock, &mut warnings).await,
-        Some(url) => run_external(url, options, script.as_ref(), &mut clock, &mut warnings).await,
-    }
-}
-
-async fn run_owned(
-    options: &PatchTestOptions,
-    script: Option<&Script>,
-    clock: &mut Clock,
-    warnings: &mut Vec<String>,
-) -> Result<PatchReport> {
-    // Both clusters start in parallel: initdb dominates (≈ 0.5 s each).
-    let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(Server::ephemeral);
-        let b = s.spawn(Server::ephemeral);
-        (
-            a.join().expect("cluster thread"),
-            b.join().expect("cluster thread"),
-        )
-    });
-    let (a, b) = (a?, b?);
-    clock.lap("start two clusters");
-    let tmp = tempfile::tempdir().map_err(|e| Error::io("create a temp dir", e))?;
-    load_data(&a, &options.data, &options.schema, tmp.path(), warnings).await?;
-    clock.lap("load schema and data");
-
-    // The runbook's variant: pg_dumpall -s, loaded into a fresh cluster, then the patch.
-    let schema_dump = tmp.path().join("schema-only.sql");
-    backup::dumpall(&a, true, &schema_dump).await?;
-    let loaded = backup::restore(
-        &b,
-        &schema_dump,
-        RestoreOptions {
-            drop_schema_first: false,
+    clock.lap("check");
+    let data = match &options.postgres_url {
+        Some(u) => format!(
+            "a copy of {} (read only: pg_dump into hrsi's own cluster)",
+            redact_url(u)
+        ),
+        None => options.data.describe(),
+    };
+    let mut report = PatchReport {
+        patch: options.patch.display().to_string(),
+        data,
+        result: String::new(),
+        exit_code: exit::APPLIES,
+        role: if options.policy.allow_server_programs {
+            "postgres (superuser, --allow-server-programs)".into()
+        } else {
+            format!("{} (owner of the data, no superuser)", sandbox::PATCH_ROLE)
         },
-    )
-    .await?;
-    if !loaded.real.is_empty() {
-        warnings.push(format!(
-            "the schema-only dump loaded with errors: {}",
-            loaded.summary()
-        ));
+        statements: Vec::new(),
+        error: None,
+        timed_out: None,
+        non_transactional: None,
+        diagnostics: Vec::new(),
+        schema_only: None,
+        disagreement: None,
+        second_application: None,
+        revert: None,
+        findings: Vec::new(),
+        echo: Vec::new(),
+        warnings: Vec::new(),
+        timings_ms: Vec::new(),
+    };
+    if findings.iter().any(Finding::stops) {
+        report.findings = findings;
+        report.result = "not-run".into();
+        report.exit_code = exit::FINDINGS;
+        report.timings_ms = clock.0;
+        return Ok(report);
     }
-    let schema_only =
-        psql::run_file(&b, "postgres", &options.patch, verdict_options(), script).await?;
-    clock.lap("runbook variant (pg_dumpall -s)");
 
-    let admin = a.admin().await?;
-    admin.wait_until_unused("postgres").await?;
-    let source = Template::existing("postgres");
-    let report = apply_on_clones(&a, &admin, &source, options, script, clock, warnings).await?;
-    Ok(finish(report, options, Some(&schema_only), warnings, clock))
-}
-
-async fn run_external(
-    url: &str,
-    options: &PatchTestOptions,
-    script: Option<&Script>,
-    clock: &mut Clock,
-    warnings: &mut Vec<String>,
-) -> Result<PatchReport> {
-    let server = Server::external(url)?;
-    if !matches!(options.data, DataSource::Generated(_)) {
-        return Err(Error::BadInput {
-            what: "option combination".into(),
-            value: "--backup with --postgres-url".into(),
-            reason:
-                "restoring a pg_dumpall backup recreates roles: it needs a cluster the harness owns"
-                    .into(),
-            hint: "drop --postgres-url to test against a backup on a throwaway cluster".into(),
-        });
-    }
-    let admin = server.admin().await?;
-    let data_db = crate::postgres::unique_db_name("data");
-    admin.create_database(&data_db).await?;
-    let result = async {
-        let client = server.connect(&data_db).await?;
-        load_data_into(&client, &options.data, &options.schema).await?;
-        drop(client);
-        admin.wait_until_unused(&data_db).await?;
-        clock.lap("load schema and data");
-        // The runbook's variant, on one database: `pg_dump -s` into a fresh database.
-        let tmp = tempfile::tempdir().map_err(|e| Error::io("create a temp dir", e))?;
-        let dump = tmp.path().join("schema-only.sql");
-        let mut cmd = server.command("pg_dump", &data_db);
-        cmd.arg("-s").arg("-f").arg(&dump);
-        backup::run_tool(cmd, "pg_dump -s").await?;
-        let so_db = crate::postgres::unique_db_name("so");
-        admin.create_database(&so_db).await?;
-        psql::run_file(&server, &so_db, &dump, PsqlOptions::default(), None).await?;
-        let schema_only =
-            psql::run_file(&server, &so_db, &options.patch, verdict_options(), script).await?;
-        admin.drop_database(&so_db).await?;
-        clock.lap("runbook variant (pg_dump -s)");
-        let source = Template::existing(data_db.clone());
-        let report =
-            apply_on_clones(&server, &admin, &source, options, script, clock, warnings).await?;
-        Ok::<_, Error>((report, schema_only))
-    }
-    .await;
-    admin.drop_database(&data_db).await?;
-    let (report, schema_only) = result?;
-    Ok(finish(report, options, Some(&schema_only), warnings, clock))
-}
-
-/// The line of a `\connect` (or `\c`) meta-command, if the patch has one.
-fn connect_line(script: &Script) -> Option<usize> {
-    script.statements().iter().find_map(|st| match &st.kind {
-        StatementKind::Meta { command, .. } if command == "connect" || command == "c" => {
-            Some(st.line)
-        }
-        _ => None,
-    })
-}
-
-fn verdict_options() -> PsqlOptions {
-    PsqlOptions {
-        on_error_stop: true,
-        single_transaction: true,
-    }
-}
-
-struct Applied {
-    verdict: PsqlRun,
-    diagnostics: Vec<SqlError>,
-    second: Option<PsqlRun>,
-}
-
-async fn apply_on_clones(
-    server: &Server,
-    admin: &crate::postgres::Admin<'_>,
-    source: &Template,
-    options: &PatchTestOptions,
-    script: Option<&Script>,
-    clock: &mut Clock,
-    warnings: &mut Vec<String>,
-) -> Result<Applied> {
-    let clone = source.clone_db(admin).await?;
-    let verdict = psql::run_file(server, &clone, &options.patch, verdict_options(), script).await?;
-    clock.lap("verdict on a clone");
-    let mut diagnostics = Vec::new();
-    let mut second = None;
-    if verdict.clean() {
-        let again =
-            psql::run_file(server, &clone, &options.patch, verdict_options(), script).await?;
-        if !again.clean() {
-            let first = again
-                .errors
-                .first()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| format!("psql exit code {:?}", again.exit_code));
-            warnings.push(format!(
-                "the patch is not idempotent: applied a second time it fails ({first})"
-            ));
-        }
-        second = Some(again);
-        clock.lap("second application");
-    } else {
-        let throwaway = source.clone_db(admin).await?;
-        let diag = psql::run_file(
-            server,
-            &throwaway,
-            &options.patch,
-            PsqlOptions::default(),
-            script,
+    let mut sb = Sandbox::start()?;
+    clock.lap("start the cluster");
+    let (warnings, so_db) = sb
+        .load(
+            &options.data,
+            &options.schema,
+            options.postgres_url.as_deref(),
         )
         .await?;
-        diagnostics = diag.errors;
-        admin.drop_database(&throwaway).await?;
+    report.warnings = warnings;
+    sb.prepare_role(options.policy.allow_server_programs, &[TEMPLATE_DB, &so_db])
+        .await?;
+    clock.lap("load data, schema-only dump");
+
+    // The verdict runs on `postgres` itself, as production's patch does: no copy is needed
+    // (a failed verdict rolls back and leaves it for the diagnostic pass; one that applies
+    // is applied again there). Only `--revert` needs a pristine copy, taken first.
+    let admin = sb.server.admin().await?;
+    let revert_db = match &revert {
+        Some(_) => {
+            admin.wait_until_unused(TEMPLATE_DB).await?;
+            let db = Template::existing(TEMPLATE_DB).clone_db(&admin).await?;
+            clock.lap("clone for --revert");
+            Some(db)
+        }
+        None => None,
+    };
+    let verdict_db = TEMPLATE_DB;
+
+    // The runbook's variant runs beside the verdict.
+    let schema_only = async {
+        let client = sb.connect_as_patch(&so_db).await?;
+        Ok::<_, Error>(apply::run(&client, &patch, Mode::Transaction, limits, None).await)
+    };
+    let verdict = verdict(&sb, verdict_db, &patch, limits);
+    let (schema_only, verdict) = tokio::join!(schema_only, verdict);
+    let (client, run, counts, jt_before, jt_after) = verdict?;
+    clock.lap("verdict and runbook variant");
+    let schema_only = schema_only?;
+
+    report.statements = report::statements(&patch, &run, &counts);
+    report.error = run.errors().into_iter().next();
+    report.timed_out = report::timeout_text(&run);
+    report.echo = run.echo.clone();
+    report.schema_only = Some(Attempt::from_run(&schema_only));
+    report.disagreement = match (schema_only.applied(), run.applied()) {
+        (true, false) if report.timed_out.is_none() => Some(
+            "the patch passes the runbook's test (pg_dumpall -s, schema only) but fails on data: testing on the schema alone would have let it through".into(),
+        ),
+        (false, true) => Some("the patch fails on the schema-only dump but applies on data".into()),
+        _ => None,
+    };
+    findings.extend(findings::from_verdict(
+        &patch,
+        &run,
+        &report.statements,
+        &counts,
+        options.policy,
+    ));
+    findings.extend(findings::job_types_list(
+        &patch,
+        &run,
+        jt_before.as_deref(),
+        jt_after.as_deref(),
+    ));
+
+    if run.applied() {
+        let again = apply::run(&client, &patch, Mode::Transaction, limits, None).await;
+        if !again.applied() {
+            let first = again
+                .errors()
+                .first()
+                .map(|e| e.to_string())
+                .or_else(|| report::timeout_text(&again))
+                .unwrap_or_default();
+            report.warnings.push(format!(
+                "the patch is not idempotent: applied a second time it fails ({first}); the deployment path re-applies a forgotten patch at every new database instance"
+            ));
+        }
+        report.second_application = Some(Attempt::from_run(&again));
+        clock.lap("second application");
+        if let (Some(rp), Some(db)) = (&revert, &revert_db) {
+            let c = sb.connect_as_patch(db).await?;
+            let r = revert::check(&c, &patch, rp, limits)
+                .await
+                .map_err(|e| Error::sql("compare digests for --revert", &e))?;
+            if !r.revert.applied || !r.schema_restored {
+                findings.push(Finding {
+                    kind: "revert",
+                    at: rp.path.display().to_string(),
+                    message: if r.revert.applied {
+                        format!(
+                            "the revert leaves the schema different from before the patch: {}",
+                            r.schema_differs.join("; ")
+                        )
+                    } else {
+                        format!(
+                            "the revert fails after the patch: {}",
+                            r.revert
+                                .errors
+                                .first()
+                                .map(|e| e.to_string())
+                                .or(r.revert.timed_out.clone())
+                                .unwrap_or_default()
+                        )
+                    },
+                    hint: "fix the revert script: production needs a way back".into(),
+                    blocking: true,
+                    acknowledged: false,
+                });
+            }
+            report.revert = Some(r);
+            clock.lap("revert");
+        }
+    } else if report.timed_out.is_none() {
+        // The verdict's transaction was rolled back: the same database serves.
+        let c = sb.connect_as_patch(verdict_db).await?;
+        let diag = apply::run(&c, &patch, Mode::Autocommit, limits, None).await;
+        report.diagnostics = diag.errors();
+        if let Some(e) = &report.error
+            && e.code.as_deref() == Some("25001")
+        {
+            report.non_transactional = Some(NonTransactional {
+                at: format!("{}:{}", e.file, e.line),
+                error: e.clone(),
+                autocommit: Attempt::from_run(&diag),
+            });
+        }
+        if report
+            .diagnostics
+            .iter()
+            .chain(&report.error)
+            .any(|e| e.code.as_deref() == Some("42501"))
+            && !options.policy.allow_server_programs
+        {
+            report.warnings.push(format!(
+                "permission denied: the patch runs as `{}`, owner of the data but no superuser; if production really needs a superuser for this, re-run with --allow-server-programs",
+                sandbox::PATCH_ROLE
+            ));
+        }
         clock.lap("diagnostic pass");
     }
-    admin.drop_database(&clone).await?;
-    Ok(Applied {
-        verdict,
-        diagnostics,
-        second,
-    })
-}
-
-fn finish(
-    applied: Applied,
-    options: &PatchTestOptions,
-    schema_only: Option<&PsqlRun>,
-    warnings: &mut Vec<String>,
-    clock: &mut Clock,
-) -> PatchReport {
-    let verdict = Attempt::from(&applied.verdict);
-    let schema_only = schema_only.map(Attempt::from);
-    let disagreement = schema_only.as_ref().and_then(|so| match (so.clean, verdict.clean) {
-        (true, false) => Some(
-            "the patch passes the runbook's test (pg_dumpall -s, schema only) but fails on data: testing on the schema alone would have let it through".to_string(),
-        ),
-        (false, true) => Some(
-            "the patch fails on the schema-only dump but applies on data".to_string(),
-        ),
-        _ => None,
-    });
-    PatchReport {
-        patch: options.patch.display().to_string(),
-        data: options.data.describe(),
-        verdict,
-        diagnostics: applied.diagnostics,
-        schema_only,
-        disagreement,
-        second_application: applied.second.as_ref().map(Attempt::from),
-        warnings: std::mem::take(warnings),
-        timings_ms: std::mem::take(&mut clock.0),
-    }
-}
-
-/// Fills database `postgres` of an owned cluster as production holds it.
-async fn load_data(
-    server: &Server,
-    data: &DataSource,
-    schema: &Schema,
-    tmp: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<()> {
-    let dump = match data {
-        DataSource::Generated(_) => {
-            let client = server.connect("postgres").await?;
-            return load_data_into(&client, data, schema).await;
-        }
-        DataSource::Dump(p) => p.clone(),
-        DataSource::BorgArchive { repo, archive } => {
-            let borg = Borg::new(repo, tmp.join("borg-base"));
-            let out = tmp.join("database-all.sql");
-            borg.extract(archive, &out).await?;
-            out
-        }
+    drop(client);
+    report.findings = findings;
+    let fails = !run.applied()
+        && report
+            .non_transactional
+            .as_ref()
+            .is_none_or(|n| !n.autocommit.applied);
+    (report.result, report.exit_code) = if report.timed_out.is_some() {
+        ("timed-out".into(), exit::FAILS)
+    } else if fails {
+        ("fails".into(), exit::FAILS)
+    } else if report.findings.iter().any(Finding::stops) || report.non_transactional.is_some() {
+        ("applies-with-findings".into(), exit::FINDINGS)
+    } else {
+        ("applies".into(), exit::APPLIES)
     };
-    // A fresh cluster has no `cosims` yet: nothing to drop.
-    let report = backup::restore(
-        server,
-        &dump,
-        RestoreOptions {
-            drop_schema_first: false,
-        },
-    )
-    .await?;
-    if !report.real.is_empty() {
-        warnings.push(format!(
-            "the backup loaded with errors: {}",
-            report.summary()
-        ));
-    }
-    Ok(())
+    drop(admin);
+    drop(sb);
+    clock.lap("stop the cluster");
+    report.timings_ms = clock.0;
+    Ok(report)
 }
 
-async fn load_data_into(
-    client: &tokio_postgres::Client,
-    data: &DataSource,
-    schema: &Schema,
-) -> Result<()> {
-    schema
-        .load(client)
+type VerdictRun = (
+    Client,
+    apply::Run,
+    std::collections::BTreeMap<i64, i64>,
+    Option<String>,
+    Option<String>,
+);
+
+async fn verdict(
+    sb: &Sandbox,
+    db: &str,
+    patch: &parse::Patch,
+    limits: Limits,
+) -> Result<VerdictRun> {
+    let client = sb.connect_as_patch(db).await?;
+    let db_dir = sb.db_dir(&client).await?;
+    let snap = measure::snapshot(&client, &db_dir)
         .await
-        .map_err(|e| Error::Script(Box::new(e)))?;
-    if let DataSource::Generated(spec) = data {
-        dataset::generate(client, spec).await?;
-    }
-    Ok(())
+        .map_err(|e| Error::Server {
+            action: "measure the clone".into(),
+            log: e,
+        })?;
+    let counts = measure::row_counts(&client, &snap).await;
+    let before = job_types(&client).await;
+    let run = apply::run(
+        &client,
+        patch,
+        Mode::Transaction,
+        limits,
+        Some(Measuring { db_dir: &db_dir }),
+    )
+    .await;
+    let after = if run.applied() {
+        job_types(&client).await
+    } else {
+        None
+    };
+    Ok((client, run, counts, before, after))
+}
+
+async fn job_types(client: &Client) -> Option<String> {
+    client
+        .query_opt(
+            "select job_types_list::text from cosims.system_parameters order by id limit 1",
+            &[],
+        )
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.get(0))
 }

@@ -28,6 +28,7 @@ mod cluster;
 #[cfg(feature = "docker")]
 mod docker;
 mod error;
+mod passfile;
 mod production;
 mod server;
 mod template;
@@ -37,7 +38,10 @@ pub use binaries::{Binaries, client_program};
 pub use cluster::{Cluster, ClusterOptions, sweep_stale_dirs};
 pub(crate) use error::tail;
 pub use error::{Error, Result};
+pub use passfile::{PassFile, Scratch};
 pub use production::production_cluster;
 pub use server::{Admin, OWNERSHIP_MARK, Server, quote_ident, quote_literal, unique_db_name};
 pub use template::Template;
+#[cfg(test)]
+pub(crate) use url::SAFE_PATH;
 pub use url::{ConnParams, redact_url};

@@ -2,6 +2,7 @@
 //! server given by URL, or (feature `docker`) a container.
 
 use std::{
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::Command,
     sync::atomic::{AtomicU32, Ordering},
@@ -14,6 +15,7 @@ use super::{
     binaries::{Binaries, client_program},
     cluster::Cluster,
     error::{Error, Result},
+    passfile::PassFile,
     url::ConnParams,
 };
 
@@ -26,6 +28,8 @@ pub const OWNERSHIP_MARK: &str = "hrsi-harness: created by the rehearsal harness
 pub struct Server {
     params: ConnParams,
     backend: Backend,
+    /// The password, for client tools (only when the server needs one).
+    passfile: Option<PassFile>,
 }
 
 #[derive(Debug)]
@@ -58,23 +62,35 @@ impl Server {
         Server {
             params,
             backend: Backend::Owned(Box::new(cluster)),
+            passfile: None,
         }
     }
 
     /// An existing server, from a `postgres://` URL. Nothing is changed on it except the
     /// databases the harness creates (they carry [`OWNERSHIP_MARK`]).
     pub fn external(url: &str) -> Result<Server> {
+        let params = ConnParams::parse(url)?;
+        let passfile = match &params.password {
+            Some(pw) => Some(PassFile::new(&params.host, params.port, &params.user, pw)?),
+            None => None,
+        };
         Ok(Server {
-            params: ConnParams::parse(url)?,
+            params,
             backend: Backend::External,
+            passfile,
         })
     }
 
     #[cfg(feature = "docker")]
     pub(crate) fn from_container(params: ConnParams, c: super::docker::Container) -> Server {
+        let passfile = params
+            .password
+            .as_deref()
+            .and_then(|pw| PassFile::new(&params.host, params.port, &params.user, pw).ok());
         Server {
             params,
             backend: Backend::Docker(Box::new(c)),
+            passfile,
         }
     }
 
@@ -147,11 +163,32 @@ impl Server {
         }
     }
 
-    /// A client tool (`psql`, `pg_dumpall`, `pg_dump`) set up to reach one database.
+    /// A client tool (`psql`, `pg_dumpall`, `pg_dump`) set up to reach one database, with
+    /// a clean environment (the password only through a 0600 `PGPASSFILE`).
     pub fn command(&self, program: &str, dbname: &str) -> Command {
         let mut cmd = Command::new(self.program(program));
-        self.params.apply_env(&mut cmd, dbname);
+        self.params
+            .apply_env(&mut cmd, dbname, self.passfile.as_ref().map(PassFile::path));
         cmd
+    }
+
+    /// Like [`Server::command`], but the tool runs as the OS user the owned cluster runs as
+    /// (never root), from the cluster's directory, as user `role` of the server. Used for
+    /// every psql that reads input we did not write ourselves: a meta-command that slipped
+    /// through could then reach no more than the throwaway cluster's own files.
+    pub fn sandboxed_command(&self, program: &str, dbname: &str, role: &str) -> Result<Command> {
+        let cluster = self.cluster().ok_or_else(|| Error::NotOwned {
+            action: "run a client tool on behalf of a patch against".into(),
+            database: self.display_url(dbname),
+        })?;
+        let mut cmd = self.command(program, dbname);
+        cmd.env("PGUSER", role)
+            .env("HOME", cluster.dir())
+            .current_dir(cluster.dir());
+        if let Some((uid, gid)) = cluster.run_as() {
+            cmd.uid(uid).gid(gid);
+        }
+        Ok(cmd)
     }
 
     /// An administration session. On an owned cluster it sits on `template1`, so that

@@ -100,20 +100,32 @@ impl ConnParams {
         c
     }
 
-    /// Sets the libpq environment of a client tool (psql, pg_dumpall) for one database. The
-    /// password goes through `PGPASSWORD`, never through the command line (visible in `ps`).
-    pub fn apply_env(&self, cmd: &mut std::process::Command, dbname: &str) {
-        cmd.env("PGHOST", &self.host)
+    /// Sets the libpq environment of a client tool (psql, pg_dumpall) for one database.
+    ///
+    /// The environment is cleared first: a child sees neither `PGPASSWORD` nor
+    /// `HRSI_POSTGRES_URL` nor anything else of ours. The password reaches it only through
+    /// `passfile`, a 0600 `PGPASSFILE` ([`super::PassFile`]), never the environment or the
+    /// command line (both visible in `/proc`).
+    pub fn apply_env(
+        &self,
+        cmd: &mut std::process::Command,
+        dbname: &str,
+        passfile: Option<&std::path::Path>,
+    ) {
+        cmd.env_clear()
+            .env("PATH", SAFE_PATH)
+            .env("LC_ALL", "C.UTF-8")
+            .env("PGHOST", &self.host)
             .env("PGPORT", self.port.to_string())
             .env("PGUSER", &self.user)
             .env("PGDATABASE", dbname)
             .env("PGAPPNAME", "hrsi-harness")
             .env("PGTZ", "UTC")
-            .env_remove("PGSERVICE")
-            .env_remove("PGOPTIONS");
-        match &self.password {
-            Some(p) => cmd.env("PGPASSWORD", p),
-            None => cmd.env_remove("PGPASSWORD"),
+            .env("PGCONNECT_TIMEOUT", "10");
+        match passfile {
+            Some(p) => cmd.env("PGPASSFILE", p),
+            // No password: make sure no ~/.pgpass of the user running hrsi is read either.
+            None => cmd.env("PGPASSFILE", "/dev/null"),
         };
     }
 
@@ -134,7 +146,28 @@ impl ConnParams {
     }
 }
 
-/// Replaces the password of a URL or key=value string with `***`, for logs and errors.
+/// The PATH children get: system directories only.
+pub(crate) const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+
+/// Keys of a libpq connection string whose values are safe to show.
+const SHOWN_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "dbname",
+    "sslmode",
+    "application_name",
+    "connect_timeout",
+    "target_session_attrs",
+];
+
+/// Replaces every secret of a connection string with `***`, for logs and errors.
+///
+/// Both forms are handled, well-formed or not: in a `postgres://` URL the password of the
+/// user info and every query parameter except the [`SHOWN_KEYS`]; in a key=value string every
+/// value except those of the shown keys (so `password = x`, `passwd=x` and quoted values
+/// with spaces are hidden too). A string that cannot be read at all is not shown.
 pub fn redact_url(url: &str) -> String {
     if let Some(scheme_end) = url.find("://") {
         let rest = &url[scheme_end + 3..];
@@ -155,39 +188,88 @@ pub fn redact_url(url: &str) -> String {
             }
             None => out.push_str(authority),
         }
-        out.push_str(&redact_query_password(&rest[authority_end..]));
+        out.push_str(&redact_query(&rest[authority_end..]));
         out
     } else {
-        // key=value form: hide the value of `password=`.
-        url.split_whitespace()
-            .map(|kv| {
-                if kv.starts_with("password=") {
-                    "password=***"
-                } else {
-                    kv
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        redact_key_values(url)
     }
 }
 
-fn redact_query_password(tail: &str) -> String {
+fn redact_query(tail: &str) -> String {
     let Some(q) = tail.find('?') else {
         return tail.to_string();
     };
     let (path, query) = tail.split_at(q + 1);
     let params: Vec<String> = query
         .split('&')
-        .map(|p| {
-            if p.starts_with("password=") {
-                "password=***".to_string()
-            } else {
-                p.to_string()
-            }
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if SHOWN_KEYS.contains(&k) => p.to_string(),
+            Some((k, _)) => format!("{k}=***"),
+            None => p.to_string(),
         })
         .collect();
     format!("{path}{}", params.join("&"))
+}
+
+/// libpq's key=value syntax: `key = value` with optional blanks around `=`, values bare or
+/// single-quoted with backslash escapes.
+fn redact_key_values(s: &str) -> String {
+    let unreadable = || "<a connection string that cannot be read (not shown)>".to_string();
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut parts = Vec::new();
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let k0 = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = &s[k0..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'=' || key.is_empty() {
+            return unreadable();
+        }
+        i += 1;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let v0 = i;
+        if i < b.len() && b[i] == b'\'' {
+            i += 1;
+            loop {
+                match b.get(i) {
+                    None => return unreadable(),
+                    Some(b'\\') => i += 2,
+                    Some(b'\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                if b[i] == b'\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+        let value = s.get(v0..i.min(b.len())).unwrap_or("");
+        if SHOWN_KEYS.contains(&key) && !value.starts_with('\'') {
+            parts.push(format!("{key}={value}"));
+        } else {
+            parts.push(format!("{key}=***"));
+        }
+    }
+    parts.join(" ")
 }
 
 #[cfg(test)]
@@ -207,6 +289,31 @@ mod tests {
         assert_eq!(
             redact_url("host=db user=app password=s3cret dbname=prod"),
             "host=db user=app password=*** dbname=prod"
+        );
+        // Every malformed or unusual form hides the secret too.
+        for (input, secret) in [
+            ("host=db password = S3cretPW dbname=x", "S3cretPW"),
+            ("host=db passwd=S3cretPW", "S3cretPW"),
+            ("host=db password='S3cret PW with spaces' user=u", "S3cret"),
+            ("host=db password='S3cret \\' PW", "S3cret"),
+            ("host=db password='unterminated S3cret", "S3cret"),
+            ("host=db =S3cret", "S3cret"),
+            (
+                "postgres://u:S3cret@h/db?sslpassword=S3cret2&sslmode=require",
+                "S3cret",
+            ),
+            ("postgres://u:S3cret@h:notaport/db", "S3cret"),
+            ("postgres://u:S3c@ret@h/db", "S3c"),
+        ] {
+            let shown = redact_url(input);
+            assert!(!shown.contains(secret), "{input} -> {shown}");
+            if let Err(e) = ConnParams::parse(input) {
+                assert!(!e.to_string().contains(secret), "{input} -> {e}");
+            }
+        }
+        assert_eq!(
+            redact_url("host=db password = x port=5"),
+            "host=db password=*** port=5"
         );
         assert_eq!(redact_url("postgres://db/prod"), "postgres://db/prod");
     }

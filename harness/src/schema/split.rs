@@ -80,6 +80,10 @@ impl Splitter<'_> {
                     self.pos += 1;
                 }
                 b'\\' if start.is_none() => self.meta_command(),
+                // psql runs a backslash command wherever it appears outside quotes and
+                // comments, even in the middle of a statement (`select 1 \g |cmd`): such a
+                // line cannot be split into statements and meta-commands safely.
+                b'\\' => return Err(self.inline_meta_error()),
                 b'-' if self.peek(1) == Some(b'-') => self.skip_line_comment(),
                 b'/' if self.peek(1) == Some(b'*') => self.skip_block_comment()?,
                 _ if b.is_ascii_whitespace() => self.pos += 1,
@@ -193,6 +197,20 @@ impl Splitter<'_> {
             text,
         });
         self.pos = end;
+    }
+
+    fn inline_meta_error(&self) -> SplitError {
+        let end = self.src[self.pos..]
+            .find(|c: char| c.is_whitespace())
+            .map(|n| self.pos + n)
+            .unwrap_or(self.bytes.len());
+        SplitError {
+            line: self.line,
+            message: format!(
+                "psql meta-command `{}` in the middle of a statement (psql would run it there); put meta-commands on a line of their own, after the statement's `;`",
+                &self.src[self.pos..end]
+            ),
+        }
     }
 
     fn skip_line_comment(&mut self) {
@@ -400,6 +418,20 @@ mod tests {
         );
         assert_eq!(st[1].line, 2);
         assert_eq!(st[2].line, 3);
+    }
+
+    #[test]
+    fn a_meta_command_inside_a_statement_is_refused_with_its_line() {
+        let err = split("select 1;\nselect 1 \\g |id\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("`\\g`"), "{}", err.message);
+        let err = split("select 1 \\c victim\n").unwrap_err();
+        assert!(err.message.contains("`\\c`"), "{}", err.message);
+        // Inside quotes, comments and bodies a backslash is text.
+        assert_eq!(
+            texts("select '\\g', $$\\!$$, \"a\\b\" /* \\o */; -- \\!\n").len(),
+            1
+        );
     }
 
     #[test]
