@@ -15,7 +15,10 @@ async fn a_cluster_is_ready_fast_and_leaves_nothing_behind() {
     let ready = start.elapsed();
     // Speed is measured by `cargo bench --bench postgres`; here only "it does not hang", with room
     // for a loaded CI machine.
-    assert!(ready < Duration::from_secs(30), "cluster ready in {ready:?}");
+    assert!(
+        ready < Duration::from_secs(30),
+        "cluster ready in {ready:?}"
+    );
     let dir = cluster.dir().to_path_buf();
     assert!(dir.starts_with("/dev/shm"));
     let server = Server::from_cluster(cluster);
