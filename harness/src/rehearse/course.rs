@@ -201,20 +201,30 @@ pub fn prediction(sc: &Scenario) -> Vec<String> {
         lost.join(", "),
         report.peak_workers
     ));
+    // Recovery first (from the system restart, simulation.md "Recovery"), then each wave's
+    // own catch-up: the same story `hrsi simulate` and `hrsi plan` tell.
+    let hours = |h: &Option<f64>| match h {
+        Some(h) => format!("{h:.1} h"),
+        None => "never".to_owned(),
+    };
     for (i, r) in report.restarts.iter().enumerate() {
-        let c: Vec<String> = r
+        let by_type: Vec<String> = r
+            .recovery_hours_by_type
+            .iter()
+            .map(|(t, h)| format!("{t} {}", hours(h)))
+            .collect();
+        let own: Vec<String> = r
             .catch_up_hours
             .iter()
-            .map(|(t, h)| match h {
-                Some(h) => format!("{t} {h:.1} h"),
-                None => format!("{t} never"),
-            })
+            .map(|(t, h)| format!("{t} {}", hours(h)))
             .collect();
         out.push(format!(
-            "restart {} at {}: caught up {}",
+            "restart {} at {}: recovery {} ({}); catch-up in its own wave {}",
             i + 1,
             r.at,
-            c.join(", ")
+            hours(&r.recovery_hours),
+            by_type.join(", "),
+            own.join(", ")
         ));
     }
     for w in sc.late_waits(&report) {
