@@ -114,14 +114,31 @@ children = [
 ]
 
 
-def all_done():
+def ended():
     out = {}
     for c in children:
         allocs = n.job.get_allocations(c)
         if not allocs or any(a["ClientStatus"] in ("pending", "running") for a in allocs):
             return None
+        s = n.job.get_summary(c)["Summary"]["run-and-log"]
+        if s["Queued"] or s["Starting"] or s["Running"]:
+            return None
         out[c] = allocs
     return out
+
+
+def all_done():
+    # A failed allocation is rescheduled 5 virtual seconds after it ends (and a lost one
+    # replaced): between its end and its replacement every allocation looks terminal. Done is
+    # the same ended state seen twice, further apart than the reschedule delay (0.5 s wall =
+    # 300 virtual s at 600x).
+    first = ended()
+    if not first:
+        return None
+    time.sleep(0.5)
+    second = ended()
+    ids = lambda d: {c: sorted((a["ID"], a["ClientStatus"]) for a in al) for c, al in d.items()}
+    return second if second and ids(first) == ids(second) else None
 
 
 done = wait_for(all_done, "every dispatched allocation to end")
