@@ -178,33 +178,28 @@ pub async fn evaluate(
             },
         ));
     }
-    for p in &e.output {
+    // `output` must find a line, `no_output` must not: one search serves both.
+    let printed = |p: &str| {
         let re = pattern(p);
-        let hit = w
-            .last
+        w.last
             .output
             .iter()
             .chain(out.observed.iter())
-            .find(|x| re.is_match(x));
-        checks.push(check(
-            format!("output /{p}/"),
-            hit.is_some(),
-            hit.cloned().unwrap_or_else(|| "not printed".into()),
-        ));
-    }
-    for p in &e.no_output {
-        let re = pattern(p);
-        let hit = w
-            .last
-            .output
-            .iter()
-            .chain(out.observed.iter())
-            .find(|x| re.is_match(x));
-        checks.push(check(
-            format!("no output /{p}/"),
-            hit.is_none(),
-            hit.cloned().unwrap_or_else(|| "not printed".into()),
-        ));
+            .find(|x| re.is_match(x))
+            .cloned()
+    };
+    for (patterns, want_hit, label) in [
+        (&e.output, true, "output"),
+        (&e.no_output, false, "no output"),
+    ] {
+        for p in patterns {
+            let hit = printed(p);
+            checks.push(check(
+                format!("{label} /{p}/"),
+                hit.is_some() == want_hit,
+                hit.unwrap_or_else(|| "not printed".into()),
+            ));
+        }
     }
     if let Some(want) = e.database_running {
         let got = w.database_running().await;
