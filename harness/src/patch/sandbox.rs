@@ -117,21 +117,11 @@ impl Sandbox {
             }
         };
         check_dump(&dump, &data.describe())?;
-        let run = self.load_dump(&dump, TEMPLATE_DB).await?;
-        let mut warnings = Vec::new();
-        let real: Vec<String> = run
-            .errors
-            .iter()
-            .filter(|e| !(e.code.as_deref() == Some("42710") && e.message.starts_with("role ")))
-            .map(|e| e.to_string())
+        let warnings = self
+            .load_dump_into_template(&dump, "the backup")
+            .await?
+            .into_iter()
             .collect();
-        if !real.is_empty() {
-            warnings.push(format!(
-                "the backup loaded with {} error(s), first: {}",
-                real.len(),
-                real[0]
-            ));
-        }
         self.require_cosims(&data.describe()).await?;
         Ok(warnings)
     }
@@ -182,23 +172,29 @@ impl Sandbox {
         let mut warnings = Vec::new();
         for (file, what) in [(&roles, "roles"), (&data, "database")] {
             check_dump(file, &format!("the {what} dump of the source server"))?;
-            let run = self.load_dump(file, TEMPLATE_DB).await?;
-            let real: Vec<String> = run
-                .errors
-                .iter()
-                .filter(|e| !(e.code.as_deref() == Some("42710") && e.message.starts_with("role ")))
-                .map(|e| e.to_string())
-                .collect();
-            if !real.is_empty() {
-                warnings.push(format!(
-                    "the source's {what} dump loaded with {} error(s), first: {}",
-                    real.len(),
-                    real[0]
-                ));
-            }
+            let label = format!("the source's {what} dump");
+            warnings.extend(self.load_dump_into_template(file, &label).await?);
         }
         let _ = std::fs::remove_file(&data);
         Ok(warnings)
+    }
+
+    /// Loads a dump into the template database; a warning names its errors, if any. A dump
+    /// recreates the roles the sandbox already has: "role … already exists" is not an error.
+    async fn load_dump_into_template(&self, dump: &Path, label: &str) -> Result<Option<String>> {
+        let run = self.load_dump(dump, TEMPLATE_DB).await?;
+        let real: Vec<String> = run
+            .errors
+            .iter()
+            .filter(|e| !(e.code.as_deref() == Some("42710") && e.message.starts_with("role ")))
+            .map(|e| e.to_string())
+            .collect();
+        Ok(real.first().map(|first| {
+            format!(
+                "{label} loaded with {} error(s), first: {first}",
+                real.len()
+            )
+        }))
     }
 
     /// Loads a dump with psql as the server's OS user (never root), reading it from a file
