@@ -581,16 +581,8 @@ pub async fn align_params(w: &mut World) -> Result<usize, String> {
     let course = w.course.params.clone();
     w.with_server(async |srv: &Server, db: &str| -> Result<usize, String> {
         let c = srv.connect(db).await.map_err(|e| e.to_string())?;
-        let rows = c
-            .query(
-                "select key, value from cosims.system_parameters p, jsonb_each_text(to_jsonb(p)) order by key",
-                &[],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
         let mut n = 0;
-        for r in rows {
-            let (name, value): (String, Option<String>) = (r.get(0), r.get(1));
+        for (name, value) in read_params(&c).await? {
             if hrsi_sim::params::column(&name).is_err() {
                 continue;
             }
@@ -604,7 +596,10 @@ pub async fn align_params(w: &mut World) -> Result<usize, String> {
                 Some(v) => quote_literal(&v.to_string()),
             };
             c.execute(
-                &format!("update cosims.system_parameters set {} = {lit}", quote_ident(&name)),
+                &format!(
+                    "update cosims.system_parameters set {} = {lit}",
+                    quote_ident(&name)
+                ),
                 &[],
             )
             .await
@@ -614,6 +609,19 @@ pub async fn align_params(w: &mut World) -> Result<usize, String> {
         Ok(n)
     })
     .await?
+}
+
+/// Every column of `cosims.system_parameters` as (name, text value), sorted by name: what the
+/// services read, and what the simulated system is aligned with.
+async fn read_params(c: &tokio_postgres::Client) -> Result<Vec<(String, Option<String>)>, String> {
+    let rows = c
+        .query(
+            "select key, value from cosims.system_parameters p, jsonb_each_text(to_jsonb(p)) order by key",
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Equal values; timestamps compared as instants (`2025-01-08` = `2025-01-08T00:00:00Z`).
@@ -634,17 +642,12 @@ fn sim_text(text: String) -> String {
 /// truth at every step boundary).
 pub async fn import_params(w: &mut World, out: &mut Outcome) {
     let Ok(Ok(rows)) = w
-        .with_server(async |srv: &Server, db: &str| -> Result<Vec<(String, Option<String>)>, String> {
-            let c = srv.connect(db).await.map_err(|e| e.to_string())?;
-            let rows = c
-                .query(
-                    "select key, value from cosims.system_parameters p, jsonb_each_text(to_jsonb(p)) order by key",
-                    &[],
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-        })
+        .with_server(
+            async |srv: &Server, db: &str| -> Result<Vec<(String, Option<String>)>, String> {
+                let c = srv.connect(db).await.map_err(|e| e.to_string())?;
+                read_params(&c).await
+            },
+        )
         .await
     else {
         return;
