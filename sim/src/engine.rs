@@ -3,11 +3,11 @@
 //! one event each.
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 
 mod gfsc;
 
-use crate::calibration::Calibration;
-use crate::config::{Action, Config};
+use crate::config::{Action, Config, Step};
 use crate::inputs::{Geometry, Input, N_TILES, Product};
 use crate::job_type::{ALL_TYPES, Flavor, JobType, N_FLAVORS};
 use crate::model::*;
@@ -136,7 +136,7 @@ pub struct Outcome {
     pub history: Vec<(u32, Status, Ms)>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TileState {
     fsc: Vec<u32>,
     init_l2a: Ms,
@@ -147,6 +147,7 @@ struct TileState {
 }
 
 /// Parameters read on hot paths, refreshed when one changes.
+#[derive(Clone)]
 struct Hot {
     max_workers: i64,
     xl_cap: i64,
@@ -184,16 +185,19 @@ enum Timer {
     Index,
 }
 
+#[derive(Clone)]
 struct Catch {
     candidate: Option<Ms>,
 }
 
-/// The simulation state.
-pub struct Engine<'a> {
-    cfg: &'a Config,
-    cal: &'a Calibration,
+/// The simulation state. It owns its config (shared, read-only) so that it can be kept, cloned
+/// and forked; [`crate::World`] is its public, steppable face.
+#[derive(Clone)]
+pub struct Engine {
+    cfg: Arc<Config>,
     geo: Geometry,
-    inputs: Vec<Input>,
+    /// Read-only after construction: shared between clones.
+    inputs: Arc<Vec<Input>>,
     next_input: usize,
     now: Ms,
     t0: Ms,
@@ -309,9 +313,35 @@ pub struct Engine<'a> {
     restarts: Vec<RestartRecord>,
     outages: Vec<(Ms, Option<Ms>)>,
 
+    /// The plan of operator steps: the executed ones, then the ones to come (replaceable with
+    /// [`Engine::set_steps`]).
+    steps: Vec<Step>,
     step: usize,
     step_wait: Option<Ms>,
     steps_done: usize,
+    /// The heap sequence number of the next step's `Control` event, reserved when the step
+    /// became next: an action from outside at the same instant takes its place in the tie order.
+    step_seq: u32,
+    /// When the next step's delay started (the previous step's instant, or 0).
+    step_origin: Ms,
+}
+
+/// What the engine shows of itself between events (see [`crate::World`]).
+pub(crate) struct View<'e> {
+    pub cfg: &'e Arc<Config>,
+    pub now: Ms,
+    pub backlog: [i64; 5],
+    pub overdue: [i64; 5],
+    pub running: [i64; 5],
+    pub workers: i64,
+    pub up: bool,
+    pub services_ok: bool,
+    pub enabled: [bool; 5],
+    pub restarts: &'e [RestartRecord],
+    pub catching_up: [bool; 5],
+    pub params: &'e SystemParameters,
+    pub steps: &'e [Step],
+    pub steps_done: usize,
 }
 
 /// A fast, deterministic hasher for the engine's small integer keys (no DoS concern: keys are
@@ -346,6 +376,7 @@ type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Values keyed by (UTC day, small integer), stored flat: the engine's hottest lookups
 /// (tile-days, track passes) without hashing.
+#[derive(Clone)]
 struct Grid<T> {
     first_day: i64,
     days: usize,
@@ -416,9 +447,9 @@ fn boundary(t: Ms, p: Ms, phase: Ms) -> Ms {
         }
 }
 
-impl<'a> Engine<'a> {
+impl Engine {
     /// Builds the world of a config (geometry, inputs, warm start) ready to run.
-    pub fn new(cfg: &'a Config, baseline: Option<&Baseline>) -> Engine<'a> {
+    pub fn new(cfg: Arc<Config>, baseline: Option<&Baseline>) -> Engine {
         let cal = &cfg.calibration;
         let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
         let epoch_day = cfg.start.0.div_euclid(DAY);
@@ -463,9 +494,8 @@ impl<'a> Engine<'a> {
             "job_publication_loop_sleep",
         ]
         .map(|n| cfg.params.int(n).unwrap_or(5).max(1) * SECOND);
+        let steps = cfg.steps.clone();
         let mut e = Engine {
-            cfg,
-            cal,
             geo,
             next_input: 0,
             now: t0,
@@ -504,7 +534,7 @@ impl<'a> Engine<'a> {
             grd_index,
             max_grds,
             input_job: vec![NONE; inputs.len()],
-            inputs,
+            inputs: Arc::new(inputs),
             fifo: Default::default(),
             pending: [0; 5],
             running: [0; 5],
@@ -563,19 +593,21 @@ impl<'a> Engine<'a> {
             catch: Default::default(),
             restarts: Vec::new(),
             outages: Vec::new(),
+            steps,
             step: 0,
             step_wait: None,
             steps_done: 0,
+            step_seq: 0,
+            step_origin: 0,
+            cfg,
         };
         e.refresh_enabled();
         // About 2 000 jobs and 2 400 units a day: reserved up front, so growth never copies.
-        let days = ((cfg.horizon - t0) / DAY + 1) as usize;
+        let days = ((e.cfg.horizon - t0) / DAY + 1) as usize;
         e.jobs.reserve(2_200 * days);
         e.units.reserve(2_600 * days);
         e.precreate_units(baseline);
-        if !cfg.steps.is_empty() {
-            e.schedule_step(0, 0);
-        }
+        e.schedule_step(0, 0);
         e.monitor_at = Some(e.t0);
         e.schedule_daily(e.t0);
         e
@@ -854,35 +886,139 @@ impl<'a> Engine<'a> {
     /// Runs to the horizon and returns the outcome.
     pub fn run(mut self) -> Outcome {
         let horizon = self.cfg.horizon;
+        self.run_until(horizon);
+        self.finish_at(horizon)
+    }
+
+    /// Processes the earliest event if it comes strictly before `limit`: `None` when there is
+    /// none, else whether it was the sampling timer (where catch-up is confirmed).
+    #[inline]
+    fn step_one(&mut self, limit: Ms) -> Option<bool> {
         // Inputs are already sorted by availability and timers are a fixed set of slots: both
         // are merged with the queue instead of going through it. At equal times: queued events,
         // then timers, then inputs.
+        let ti = self
+            .inputs
+            .get(self.next_input)
+            .map_or(Ms::MAX, |i| i.available);
+        let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
+        let (tt, timer) = self.next_timer();
+        let t = ti.min(te).min(tt);
+        if t >= limit {
+            return None;
+        }
+        self.now = t;
+        self.events += 1;
+        if te == t {
+            let e = self.heap.pop().expect("peeked");
+            self.dispatch(e.ev);
+            Some(false)
+        } else if tt == t {
+            self.fire(timer);
+            Some(timer == Timer::Sample)
+        } else {
+            let i = self.next_input;
+            self.next_input += 1;
+            self.on_input(i);
+            Some(false)
+        }
+    }
+
+    /// Processes every event strictly before `t` (capped at the horizon); `now` becomes that
+    /// instant. Earlier instants than `now` change nothing.
+    pub(crate) fn run_until(&mut self, t: Ms) {
+        let limit = t.min(self.cfg.horizon);
+        while self.step_one(limit).is_some() {}
+        self.now = self.now.max(limit);
+    }
+
+    /// Runs until a sample finds every type of `types` caught up (no catch-up pending, the
+    /// condition of a step's `caught_up`), at most to `limit` (exclusive, capped at the horizon).
+    /// `Some(instant)`: the world stands right after that sample, where a step waiting for this
+    /// condition would act; `None`: not caught up before the limit, the world stands at it.
+    pub(crate) fn run_until_caught_up(&mut self, types: &[JobType], limit: Ms) -> Option<Ms> {
+        let limit = limit.min(self.cfg.horizon);
         loop {
-            let ti = self
-                .inputs
-                .get(self.next_input)
-                .map_or(Ms::MAX, |i| i.available);
-            let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
-            let (tt, timer) = self.next_timer();
-            let t = ti.min(te).min(tt);
-            if t >= horizon {
-                break;
-            }
-            self.now = t;
-            self.events += 1;
-            if te == t {
-                let e = self.heap.pop().expect("peeked");
-                self.dispatch(e.ev);
-            } else if tt == t {
-                self.fire(timer);
-            } else {
-                let i = self.next_input;
-                self.next_input += 1;
-                self.on_input(i);
+            match self.step_one(limit) {
+                None => {
+                    self.now = self.now.max(limit);
+                    return None;
+                }
+                Some(true) if types.iter().all(|t| self.catch[t.idx()].is_none()) => {
+                    // A step waiting for this pushes its Control event now: its sequence number.
+                    self.seq += 1;
+                    self.step_seq = self.seq;
+                    return Some(self.now);
+                }
+                Some(_) => {}
             }
         }
-        self.now = horizon;
-        self.finish()
+    }
+
+    /// An operator action at `now`, taken as the next step of the plan would be: inserted
+    /// after the executed steps (the steps still to come count their delay from it), in the
+    /// tie order the step's Control event would have had among the events queued for `now`.
+    pub(crate) fn act(&mut self, action: Action) {
+        // Queued events of this instant with a lower sequence number come first in a batch run.
+        while let Some(e) = self.heap.peek() {
+            if e.at != self.now || e.seq >= self.step_seq {
+                break;
+            }
+            let e = self.heap.pop().expect("peeked");
+            self.events += 1;
+            self.dispatch(e.ev);
+        }
+        self.unschedule_step();
+        let k = self.steps_done;
+        self.steps.insert(
+            k,
+            Step {
+                caught_up: Vec::new(),
+                after: self.now - self.step_origin,
+                action,
+            },
+        );
+        // The Control event a batch run dispatches here is one event.
+        self.events += 1;
+        self.control(k);
+    }
+
+    /// Replaces the steps not yet executed with `steps` (the first one counts its delay from the
+    /// last executed step, or from 0): the world continues as a fresh run of the executed steps
+    /// followed by these would. A timed step due before `now` acts at `now`.
+    pub(crate) fn set_steps(&mut self, steps: Vec<Step>) {
+        self.unschedule_step();
+        self.steps.truncate(self.steps_done);
+        self.steps.extend(steps);
+        self.arm_step();
+    }
+
+    /// Read access for [`crate::World`].
+    pub(crate) fn view(&self) -> View<'_> {
+        View {
+            cfg: &self.cfg,
+            now: self.now,
+            backlog: self.backlog,
+            overdue: self.overdue,
+            running: self.running,
+            workers: self.n_workers,
+            up: self.up,
+            services_ok: self.services_ok(),
+            enabled: std::array::from_fn(|t| self.enabled(ALL_TYPES[t])),
+            restarts: &self.restarts,
+            catching_up: std::array::from_fn(|t| self.catch[t].is_some()),
+            params: &self.params,
+            steps: &self.steps,
+            steps_done: self.steps_done,
+        }
+    }
+
+    /// Takes the next step's Control event out of the queue (or stops its catch-up wait).
+    fn unschedule_step(&mut self) {
+        self.step_wait = None;
+        if self.heap.iter().any(|e| matches!(e.ev, Ev::Control(_))) {
+            self.heap.retain(|e| !matches!(e.ev, Ev::Control(_)));
+        }
     }
 
     /// The earliest timer: service loops (by service, then type), worker pool, monitor, GFSC
@@ -1676,7 +1812,8 @@ impl<'a> Engine<'a> {
 
     fn start_run(&mut self, j: u32, w: u16) {
         let seed = self.cfg.seed;
-        let cal = self.cal;
+        let cfg = Arc::clone(&self.cfg);
+        let cal = &cfg.calibration;
         let job = &mut self.jobs[j as usize];
         job.worker = w;
         job.attempt += 1;
@@ -2123,7 +2260,7 @@ impl<'a> Engine<'a> {
         if self.now >= 0 && self.now < self.cfg.horizon {
             self.peak_workers = self.peak_workers.max(self.n_workers);
         }
-        let boot = (self.cal.worker_boot_minutes * MINUTE as f64) as Ms;
+        let boot = (self.cfg.calibration.worker_boot_minutes * MINUTE as f64) as Ms;
         // Boot time is constant: a FIFO in time order, not the event queue.
         let at = self.now + boot;
         if self.boot_q.is_empty() {
@@ -2287,7 +2424,7 @@ impl<'a> Engine<'a> {
                     JobType::FscRlieJob | JobType::SwsWdsJob | JobType::GfscJob
                 )
             {
-                let at = self.now + (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+                let at = self.now + (self.cfg.calibration.indexing_minutes * MINUTE as f64) as Ms;
                 // Indexing delay is constant: a FIFO in time order, not the event queue.
                 if self.index_q.is_empty() {
                     self.timer_set(at, Timer::Index);
@@ -2375,7 +2512,8 @@ impl<'a> Engine<'a> {
                 self.note_gfsc_input(job.tile, job.meas);
                 self.fsc_for_wds.push(j);
                 self.tick(Svc::Creation, JobType::SwsWdsJob);
-                let published_at = self.now - (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+                let published_at =
+                    self.now - (self.cfg.calibration.indexing_minutes * MINUTE as f64) as Ms;
                 let u = self.new_unit(
                     JobType::GfscJob,
                     UnitKind::TrigFsc,
@@ -2426,20 +2564,36 @@ impl<'a> Engine<'a> {
 
     // ---------------------------------------------------------------- plan of operator steps
 
+    /// Step `i` becomes the next one, its delay counted from `origin`. Its sequence number is
+    /// reserved even when it waits for a catch-up or does not exist yet, so that a step set
+    /// later ([`Engine::set_steps`], [`Engine::act`]) keeps the tie order of a batch run.
     fn schedule_step(&mut self, i: usize, origin: Ms) {
-        let Some(step) = self.cfg.steps.get(i) else {
+        self.seq += 1;
+        self.step_seq = self.seq;
+        self.step_origin = origin;
+        self.step = i;
+        self.arm_step();
+    }
+
+    /// Queues the next step's Control event with its reserved sequence number, or starts its
+    /// catch-up wait.
+    fn arm_step(&mut self) {
+        let Some(step) = self.steps.get(self.step) else {
             return;
         };
         if step.caught_up.is_empty() {
-            self.push(origin + step.after, Ev::Control(i as u32));
+            self.heap.push(Entry {
+                at: (self.step_origin + step.after).max(self.now),
+                seq: self.step_seq,
+                ev: Ev::Control(self.step as u32),
+            });
         } else {
-            self.step_wait = Some(origin);
+            self.step_wait = Some(self.step_origin);
         }
-        self.step = i;
     }
 
     fn control(&mut self, i: usize) {
-        let step = self.cfg.steps[i].clone();
+        let step = self.steps[i].clone();
         match step.action {
             Action::Stop => self.stop(),
             Action::Start => self.start(),
@@ -2513,7 +2667,7 @@ impl<'a> Engine<'a> {
     fn phase_at(&self, j: u32) -> Status {
         let job = &self.jobs[j as usize];
         let elapsed = self.now - job.run_start;
-        let median = self.cal.minutes(job.ty) * MINUTE as f64;
+        let median = self.cfg.calibration.minutes(job.ty) * MINUTE as f64;
         // Without the drawn duration at hand, the phase follows the median's proportions.
         if (elapsed as f64) < median * 0.1 {
             Status::PreProcessing
@@ -2614,7 +2768,7 @@ impl<'a> Engine<'a> {
         }
         let mut fresh = std::mem::take(&mut self.fresh_units);
         fresh.sort_unstable();
-        let target = (self.cal.nrt_target_hours * HOUR as f64) as Ms;
+        let target = (self.cfg.calibration.nrt_target_hours * HOUR as f64) as Ms;
         for (a, u) in fresh {
             let unit = &mut self.units[u as usize];
             if unit.bucket != Bucket::Pending {
@@ -2653,7 +2807,7 @@ impl<'a> Engine<'a> {
     }
 
     fn track_catch_up(&mut self) {
-        let w = (self.cal.confirm_window_hours * HOUR as f64) as Ms;
+        let w = (self.cfg.calibration.confirm_window_hours * HOUR as f64) as Ms;
         for ty in ALL_TYPES {
             let t = ty.idx();
             let on = self.enabled(ty);
@@ -2677,7 +2831,7 @@ impl<'a> Engine<'a> {
             }
         }
         if let Some(origin) = self.step_wait {
-            let step = &self.cfg.steps[self.step];
+            let step = &self.steps[self.step];
             let done = step.caught_up.iter().all(|t| self.catch[t.idx()].is_none());
             if done {
                 self.step_wait = None;
@@ -2689,8 +2843,9 @@ impl<'a> Engine<'a> {
 
     // ---------------------------------------------------------------- end of run
 
-    fn finish(mut self) -> Outcome {
-        let horizon = self.cfg.horizon;
+    /// The outcome with the reported window ending at `horizon` (the config's, or `now` for a
+    /// look at a world still running).
+    pub(crate) fn finish_at(mut self, horizon: Ms) -> Outcome {
         let today = horizon.div_euclid(DAY);
         // RLIE-S1-S2 tile-days the backward scan can no longer reach are lost.
         let max_w = self
@@ -2744,7 +2899,7 @@ impl<'a> Engine<'a> {
             .map(|w| i128::from((horizon - w.created.max(0)).max(0)))
             .sum::<i128>()
             + self.worker_ms;
-        let steps_not_run = self.cfg.steps.len() - self.steps_done;
+        let steps_not_run = self.steps.len() - self.steps_done;
         Outcome {
             jobs: if self.cfg.keep_jobs {
                 std::mem::take(&mut self.jobs)
