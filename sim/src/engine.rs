@@ -197,7 +197,7 @@ pub struct Engine {
     cfg: Arc<Config>,
     geo: Geometry,
     /// Read-only after construction: shared between clones.
-    inputs: Arc<Vec<Input>>,
+    inputs: Arc<[Input]>,
     next_input: usize,
     now: Ms,
     t0: Ms,
@@ -534,7 +534,7 @@ impl Engine {
             grd_index,
             max_grds,
             input_job: vec![NONE; inputs.len()],
-            inputs: Arc::new(inputs),
+            inputs: inputs.into(),
             fifo: Default::default(),
             pending: [0; 5],
             running: [0; 5],
@@ -892,7 +892,7 @@ impl Engine {
 
     /// Processes the earliest event if it comes strictly before `limit`: `None` when there is
     /// none, else whether it was the sampling timer (where catch-up is confirmed).
-    #[inline]
+    #[inline(always)]
     fn step_one(&mut self, limit: Ms) -> Option<bool> {
         // Inputs are already sorted by availability and timers are a fixed set of slots: both
         // are merged with the queue instead of going through it. At equal times: queued events,
