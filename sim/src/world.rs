@@ -18,6 +18,24 @@ use crate::time::{HOUR, Ms};
 
 /// A steppable, cloneable simulated world. It owns its config (shared between clones); a clone
 /// copies the state of the run (jobs, units, queues), not the inputs, which are shared.
+///
+/// # Example
+/// ```
+/// use hrsi_sim::{Action, Config, JobType, World, time::{DAY, HOUR}};
+/// let mut cfg = Config::new(7);
+/// cfg.horizon = 4 * DAY;
+/// let mut w = World::new(cfg, None);
+/// w.run_until(DAY);
+/// w.act(Action::Stop);
+/// w.run_until(DAY + 12 * HOUR);
+/// let fork = w.clone(); // another point can continue from here
+/// w.act(Action::Start);
+/// let caught = w.run_until_caught_up(&[JobType::FscRlieJob], w.horizon());
+/// assert!(caught.is_some() && w.last_restart().is_some());
+/// assert!(!fork.services_up());
+/// let outcome = w.finish();
+/// assert_eq!(outcome.restarts.len(), 1);
+/// ```
 #[derive(Clone)]
 pub struct World {
     engine: Engine,
@@ -64,14 +82,18 @@ impl World {
     /// (no catch-up of the last restart pending: what a step's `caught_up` waits for), but not
     /// to `limit` or beyond (capped at the horizon). `Some(instant)`: the world stands right
     /// after that sample, where an [`World::act`] gives what the waiting step would; `None`: not
-    /// caught up before the limit, and the world stands at it.
+    /// caught up before the limit, and the world stands at it. For a plan driven from outside:
+    /// a step of the world's own plan waiting for a catch-up is not the one this waits for.
     pub fn run_until_caught_up(&mut self, types: &[JobType], limit: Ms) -> Option<Ms> {
         self.engine.run_until_caught_up(types, limit)
     }
 
     /// An operator action at [`World::now`] (stop, start, set a parameter), from outside: the
-    /// same result as the same action as the next step of the plan at this instant. It is
-    /// recorded as an executed step; the steps still to come count their delay from it.
+    /// same result as the same action as the next step of the plan at this instant (queued
+    /// events of this instant that the step's event would follow are processed first). It is
+    /// recorded as an executed step, before any step of the plan due at the same instant; the
+    /// steps still to come count their delay from it. A parameter the model refuses changes
+    /// nothing, as in a batch run (the rehearsal checks values before).
     pub fn act(&mut self, action: Action) {
         self.engine.act(action);
     }
