@@ -1,40 +1,35 @@
-//! The simulated system during a rehearsal: the simulator (`hrsi_sim`) run in the scenario's
-//! virtual time over the operator actions as they actually happened in the rehearsal.
+//! The simulated system during a rehearsal: one steppable [`hrsi_sim::World`] of the scenario,
+//! owned for the rehearsal's whole life, run in the scenario's virtual time.
 //!
-//! The simulator on this branch is not steppable yet (wt-world brings the steppable world with
-//! the database as its truth). Until then each `advance`/`run_until` replays the same
-//! deterministic world from the start to the new instant with the actions recorded so far.
-//! Each replay is deterministic, but not exactly a prefix of a longer one: some draws depend on
-//! the horizon, so after a restart the figures of a replay to T and of a replay past T can
-//! differ by a few units (the test below shows where they agree). A steppable engine removes
-//! this.
-//! What the simulated system reads from the database here is only `cosims.system_parameters`
-//! (imported at every step boundary, whoever changed it: `set_param`, the operator's SQL, a
-//! restore). Jobs it runs are not written back to the database, and job rows patched or
-//! restored by the operator are not read: the transcript says so where it matters.
+//! `advance`/`run_until` run the world on from where it stands (no replay from the start);
+//! operator actions (stop, start, a parameter read from the database) are [`World::act`] at the
+//! instant they happen; the figures and the expectations read the world as it stands. The world
+//! keeps its jobs and every status change (`keep_jobs`, `keep_history`): what the database is
+//! given at every step boundary ([`super::truth`]). The prediction printed beside the transcript
+//! stays what `hrsi simulate` predicts for the file (a fresh batch run of its steps).
+
+use std::sync::Arc;
 
 use hrsi_scenario::Scenario;
 use hrsi_sim::{
-    Action, Baseline, Config, JobType, Outcome, Report, Step, SystemParameters,
+    Action, Config, JobType, Outcome, Report, SystemParameters, World,
     job_type::ALL_TYPES,
     time::{HOUR, Ms},
 };
 
 /// The simulated course of one rehearsal.
 pub struct Course {
-    base: Config,
-    baseline: Baseline,
-    actions: Vec<(Ms, Action)>,
+    world: World,
     /// The parameters as the simulated system last read them.
     pub params: SystemParameters,
     /// Whether the services run (after the last stop/start).
     pub up: bool,
 }
 
-/// Figures of the simulated system at an instant.
+/// Figures of the simulated system where the world stands.
 #[derive(Debug, Clone)]
 pub struct Figures {
-    /// Pending available units per type.
+    /// Pending available units per type (as of the last 10-minute sample).
     pub backlog: [i64; 5],
     /// Worker VMs.
     pub workers: i64,
@@ -49,28 +44,47 @@ pub struct Figures {
 }
 
 impl Course {
-    /// The world of a scenario, before any step.
+    /// The world of a scenario at its start (the warm start run), before any step.
     pub fn new(sc: &Scenario) -> Course {
-        let mut base = sc.to_sim_config();
-        base.steps = Vec::new();
-        base.timeline = true;
-        let baseline = hrsi_sim::baseline(&base);
+        let mut cfg = sc.to_sim_config();
+        cfg.steps = Vec::new();
+        // The database is given every job and every status change.
+        cfg.keep_jobs = true;
+        cfg.keep_history = true;
+        let baseline = hrsi_sim::baseline(&cfg);
+        let params = cfg.params.clone();
+        let mut world = World::shared(Arc::new(cfg), Some(&baseline));
+        world.run_until(0);
         Course {
-            params: base.params.clone(),
-            base,
-            baseline,
-            actions: Vec::new(),
+            world,
+            params,
             up: true,
         }
     }
 
     /// The horizon (the scenario's `days`), ms.
     pub fn horizon(&self) -> Ms {
-        self.base.horizon
+        self.world.horizon()
     }
 
-    /// Records an operator action at `at` (ms since start).
+    /// Where the world stands, ms since the start.
+    pub fn now(&self) -> Ms {
+        self.world.now()
+    }
+
+    /// The world (read only: it runs through [`Course::run_to`] and [`Course::act`]).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world's config.
+    pub fn config(&self) -> &Config {
+        self.world.config()
+    }
+
+    /// An operator action at `at` (ms since start): the world runs to that instant, then acts.
     pub fn act(&mut self, at: Ms, action: Action) {
+        self.world.run_until(at);
         match &action {
             Action::Stop => self.up = false,
             Action::Start => self.up = true,
@@ -78,72 +92,53 @@ impl Course {
                 let _ = self.params.set(name, value);
             }
         }
-        self.actions.push((at, action));
+        self.world.act(action);
     }
 
-    fn config_to(&self, until: Ms) -> Config {
-        let mut cfg = self.base.clone();
-        cfg.horizon = until.clamp(1, self.base.horizon);
-        let mut prev = 0;
-        cfg.steps = self
-            .actions
-            .iter()
-            .filter(|(at, _)| *at < cfg.horizon)
-            .map(|(at, a)| {
-                let s = Step {
-                    caught_up: Vec::new(),
-                    after: at - prev,
-                    action: a.clone(),
-                };
-                prev = *at;
-                s
-            })
-            .collect();
-        cfg
+    /// Runs the world on to `until` (capped at the horizon).
+    pub fn run_to(&mut self, until: Ms) {
+        self.world.run_until(until);
     }
 
-    /// Runs the world from the start to `until` with the actions so far.
-    pub fn run_to(&self, until: Ms) -> (Config, Outcome) {
-        let cfg = self.config_to(until);
-        let out = hrsi_sim::run(&cfg, Some(&self.baseline));
-        (cfg, out)
+    /// Figures where the world stands.
+    pub fn figures(&self) -> Figures {
+        let w = &self.world;
+        let r = w.last_restart();
+        Figures {
+            backlog: w.backlog(),
+            workers: w.workers(),
+            caught_at: r.map_or([None; 5], |r| r.caught_at),
+            enabled_at: r.map_or([None; 5], |r| r.enabled_at),
+            restarted: r.is_some(),
+            window: w.confirm_window(),
+        }
     }
 
-    /// Figures at `until`.
-    pub fn figures(&self, until: Ms) -> Figures {
-        let (cfg, out) = self.run_to(until);
-        figures(&cfg, &out)
+    /// What the world holds so far (jobs, history), as if the period ended where it stands.
+    pub fn outcome(&self) -> Outcome {
+        self.world.outcome()
     }
 
-    /// The report of the course run to the horizon with the actions so far ("if nothing else
-    /// happens"): the figures `lost` and `lost_reasons` are judged on it, as `hrsi simulate`
-    /// judges them.
+    /// The report of the course run on to the horizon from where it stands ("if nothing else
+    /// happens"), on a copy of the world: the figures `lost` and `lost_reasons` are judged on
+    /// it, as `hrsi simulate` judges them.
     pub fn report_to_horizon(&self) -> Report {
-        let (cfg, out) = self.run_to(self.base.horizon);
-        Report::new(&cfg, out)
+        let out = self.world.clone().finish();
+        Report::new(self.world.config(), out)
     }
 
-    /// The first instant after `from` and before `until` at which every type of `types` is
-    /// known to be caught up (C + W, simulation.md), with each type's C.
-    pub fn caught_up_between(
-        &self,
+    /// Runs the world until every type of `types` is known to be caught up (C + W,
+    /// simulation.md), but not to `until` or beyond. `Some(instant)`: where the world then
+    /// stands; `None`: not caught up, the world stands at `until`. With each type's C.
+    pub fn run_until_caught_up(
+        &mut self,
         types: &[JobType],
-        from: Ms,
         until: Ms,
     ) -> (Option<Ms>, Vec<(JobType, Option<Ms>)>) {
-        let (cfg, out) = self.run_to(until);
-        let f = figures(&cfg, &out);
-        let mut when: Option<Ms> = Some(from);
-        let mut per = Vec::new();
-        for &t in types {
-            let c = caught(&f, t);
-            per.push((t, c));
-            when = match (when, c) {
-                (Some(w), Some(c)) => Some(w.max(c + f.window)),
-                _ => None,
-            };
-        }
-        (when.filter(|w| *w <= until), per)
+        let when = self.world.run_until_caught_up(types, until);
+        let f = self.figures();
+        let per = types.iter().map(|&t| (t, caught(&f, t))).collect();
+        (when, per)
     }
 }
 
@@ -154,19 +149,6 @@ pub fn caught(f: &Figures, t: JobType) -> Option<Ms> {
         return Some(0);
     }
     f.caught_at[t.idx()]
-}
-
-fn figures(cfg: &Config, out: &Outcome) -> Figures {
-    let last = out.timeline.last();
-    let r = out.restarts.last();
-    Figures {
-        backlog: last.map_or([0; 5], |s| s.backlog),
-        workers: last.map_or(0, |s| s.workers),
-        caught_at: r.map_or([None; 5], |r| r.caught_at),
-        enabled_at: r.map_or([None; 5], |r| r.enabled_at),
-        restarted: r.is_some(),
-        window: (cfg.calibration.confirm_window_hours * HOUR as f64) as Ms,
-    }
 }
 
 /// `fsc_rlie_job 12, rlies1_job 0, …` for the types.
@@ -236,34 +218,51 @@ pub fn prediction(sc: &Scenario) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hrsi_sim::time::DAY;
 
-    #[test]
-    fn replays_agree_up_to_the_restart_and_are_deterministic() {
-        let sc = Scenario::from_yaml_str(
+    fn scenario() -> Scenario {
+        Scenario::from_yaml_str(
             "seed: 7\ndays: 6\nsteps:\n  - advance: 1d\n  - stop: { confirm: yes }\n",
             "t.yaml",
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn stepping_the_course_is_one_run_of_the_same_actions() {
+        let sc = scenario();
+        // In steps, as a rehearsal drives it: advance, stop, advance, start, advance.
         let mut c = Course::new(&sc);
-        c.act(hrsi_sim::time::DAY, Action::Stop);
-        c.act(2 * hrsi_sim::time::DAY, Action::Start);
-        let t = 2 * hrsi_sim::time::DAY + 6 * HOUR;
-        let (_, short) = c.run_to(t);
-        let (_, long) = c.run_to(t + 2 * hrsi_sim::time::DAY);
-        let until = |o: &Outcome, end: Ms| -> Vec<[i64; 5]> {
-            o.timeline
-                .iter()
-                .filter(|s| s.at < end)
-                .map(|s| s.backlog)
-                .collect()
-        };
-        // Up to the restart, the replays are the same world.
-        assert_eq!(
-            until(&short, 2 * hrsi_sim::time::DAY),
-            until(&long, 2 * hrsi_sim::time::DAY)
-        );
-        // The same replay twice is the same, to the last sample.
-        let (_, again) = c.run_to(t);
-        assert_eq!(until(&short, t), until(&again, t));
+        c.run_to(DAY);
+        c.act(DAY, Action::Stop);
+        c.run_to(DAY + 6 * HOUR);
+        c.act(2 * DAY, Action::Start);
+        c.run_to(3 * DAY);
+        let stepped = c.outcome();
+        // In one go, to the same instant.
+        let mut d = Course::new(&sc);
+        d.act(DAY, Action::Stop);
+        d.act(2 * DAY, Action::Start);
+        d.run_to(3 * DAY);
+        let once = d.outcome();
+        assert_eq!(c.now(), 3 * DAY);
+        assert_eq!(stepped.history, once.history);
+        assert_eq!(stepped.restarts.len(), 1);
+        assert_eq!(c.figures().backlog, d.figures().backlog);
+        // Looking (figures, a report to the horizon) does not move the world.
+        let before = c.outcome().history.len();
+        let _ = c.report_to_horizon();
+        assert_eq!(c.now(), 3 * DAY);
+        assert_eq!(c.outcome().history.len(), before);
+    }
+
+    #[test]
+    fn the_world_keeps_its_jobs_for_the_database_and_stands_at_the_start() {
+        let c = Course::new(&scenario());
+        assert_eq!(c.now(), 0);
+        let out = c.outcome();
+        // The warm start ran: jobs and their history, for the first export.
+        assert!(!out.jobs.is_empty() && !out.history.is_empty());
+        assert!(c.config().keep_jobs && c.config().keep_history);
     }
 }

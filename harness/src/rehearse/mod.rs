@@ -15,6 +15,7 @@ pub mod guard;
 pub mod junit;
 pub mod steps;
 pub mod transcript;
+pub mod truth;
 pub mod world;
 
 use std::{
@@ -371,6 +372,22 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
     let Plan::Steps(steps) = &sc.plan else {
         unreachable!("discover keeps only scenarios with steps")
     };
+    if steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }))
+    {
+        let tt = WallInstant::now();
+        match truth::Truth::first_export(&mut w).await {
+            Ok(line) => res.setup.push(line),
+            Err(e) => {
+                res.error = Some(format!("setup failed: {}", transcript::redact(&e)));
+                w.teardown().await;
+                res.wall_ms = t0.elapsed().as_millis() as u64;
+                return res;
+            }
+        }
+        phases.add("database as truth (export of the world, import)", tt);
+    }
     let mut unseen: Vec<String> = Vec::new();
     for (i, st) in steps.iter().enumerate() {
         let ts = WallInstant::now();
@@ -378,7 +395,23 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         let mut out = steps::Outcome::default();
         let r = steps::run(&mut w, st, &mut out).await;
         let mut error = r.err().map(|e| transcript::redact(&e));
+        phases.add(phase_of(&st.kind), ts);
+        let tt = WallInstant::now();
+        // The database is the truth at every step boundary: what the world did is written,
+        // what the operator changed is read back before the world runs again.
+        let synced = if matches!(st.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }) {
+            truth::Truth::export(&mut w, &mut out).await
+        } else if truth::may_write(&st.kind) {
+            truth::Truth::import_jobs(&mut w, &mut out).await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = synced {
+            error.get_or_insert(transcript::redact(&e));
+        }
         steps::import_params(&mut w, &mut out).await;
+        phases.add("database as truth (export of the world, import)", tt);
+        let te = WallInstant::now();
         let mut checks = Vec::new();
         if let Some((what, seen)) = out.late.take() {
             checks.push(Check {
@@ -391,26 +424,17 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
             checks.extend(expect::evaluate(&w, e, &out, &mut error).await);
         }
         match &st.kind {
-            StepKind::Restore { .. } => unseen.push(format!(
-                "step {} (restore): the simulated system does not see the restored jobs (only system_parameters are read from the database until the database-as-truth import, wt-world, is merged)",
-                i + 1
-            )),
             StepKind::FreshVolume { .. } => unseen.push(format!(
-                "step {} (fresh_volume): the simulated system does not see the empty database",
+                "step {} (fresh_volume): the simulated system sees the empty database only once the next start boots it",
                 i + 1
-            )),
-            StepKind::Sql(_) | StepKind::SqlWith { .. } | StepKind::PsqlFile { .. } => unseen.push(format!(
-                "step {} ({}): of its effects the simulated system sees only system_parameters; job rows it changed are not read",
-                i + 1,
-                st.kind.name()
             )),
             StepKind::Fault(_) => unseen.push(format!(
-                "step {} (fault): the simulated system does not see the fault; the stand-ins and the database do",
+                "step {} (fault): the simulated system does not see the fault itself; the stand-ins and the database do (an unreachable database is said at the next export)",
                 i + 1
             )),
             _ => {}
         }
-        phases.add(phase_of(&st.kind), ts);
+        phases.add(phase_of(&st.kind), te);
         res.steps.push(StepResult {
             index: i + 1,
             line: st.line,
@@ -421,14 +445,6 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
             checks,
             error,
         });
-    }
-    if steps
-        .iter()
-        .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }))
-    {
-        res.notes.push(
-            "the simulated system's jobs are not written to the database (the database-as-truth export, wt-world, is not merged): SQL checks see the history and the operator's changes only".into(),
-        );
     }
     res.notes.extend(unseen);
     let tt = WallInstant::now();

@@ -14,7 +14,7 @@ use hrsi_scenario::{Plan, Scenario, StepKind};
 use hrsi_sim::time::{Instant, MINUTE, Ms};
 use tokio::sync::Mutex;
 
-use super::course::Course;
+use super::{course::Course, truth::Truth};
 use crate::{
     backup::Borg,
     dataset::{self, DatasetSpec},
@@ -274,6 +274,8 @@ pub struct World {
     pub scenario_dir: PathBuf,
     /// The simulated system.
     pub course: Course,
+    /// What the database was given of the simulated system, and what is still to give it.
+    pub truth: Truth,
     /// Query results at each backup (archive or dump file → query → result).
     pub backups: BTreeMap<String, BTreeMap<String, String>>,
     /// Which backup a file holds.
@@ -431,6 +433,7 @@ impl World {
             workdir,
             scenario_dir,
             course,
+            truth: Truth::default(),
             backups: BTreeMap::new(),
             files: BTreeMap::new(),
             produced: BTreeSet::new(),

@@ -1,0 +1,332 @@
+//! The database as the truth at every step boundary (design/architecture.md, "One truth during
+//! a rehearsal"): after the simulated world ran (`advance`, `run_until`) what it did is written
+//! into the scenario's `cosims` ([`export`]); after a step that may have changed the database,
+//! the simulated system reads back what the operator changed ([`import`]) before it runs again.
+//!
+//! - The first export (at the start of a scenario whose world runs) writes the world so far,
+//!   its warm start, into the scenario's database *in place of* the history the template or the
+//!   own cluster was given: the world's jobs are the database's, ids and status ids as the
+//!   simulator numbers them (`Snapshot::from_outcome`'s mapping), so the world's jobs and the
+//!   history never overlap in time nor clash on the schema's unique keys, and an operator's SQL
+//!   patches jobs the simulated system knows.
+//! - Later exports are incremental (`Snapshot::delta_since` of what the database was last
+//!   given or read back), through `harness::world::export_delta`, which refuses to write over a
+//!   job the database moved since.
+//! - The import reads the parameters after every step (cheap) and the jobs only when a
+//!   fingerprint of the job tables moved since the last export (a restore, a hand patch): a
+//!   job changed by hand is taken from the database and held out of the world's later exports
+//!   until the world can take it (`hrsi_sim::World` has no import of job statuses yet), and the
+//!   transcript says so.
+//! - When the database is not reachable (PostgreSQL killed, a volume gone), nothing is written
+//!   and nothing is lost: the next export that reaches it writes all the world did since.
+
+use std::collections::BTreeMap;
+
+use hrsi_scenario::StepKind;
+use hrsi_sim::{
+    snapshot::{BuildOptions, Job, Snapshot},
+    status::Status,
+};
+
+use super::{course::Course, steps::Outcome, world::World};
+use crate::{postgres::Server, world as dbworld};
+
+/// What the database was given, and what is still to give it.
+#[derive(Default)]
+pub struct Truth {
+    /// What the database holds as far as the world knows: the last export, or the last import
+    /// of jobs (the base of the next incremental export). `None`: the world was never written.
+    base: Option<Snapshot>,
+    /// The fingerprint of the job tables right after the base was written or read.
+    fingerprint: Option<Fingerprint>,
+    /// Jobs the database holds differently from the world (changed by hand, inserted, or gone
+    /// in a restore: `None`), kept as the database has them in every later export.
+    held: BTreeMap<i64, Option<Job>>,
+    /// The world ran since the last export reached the database.
+    pending: bool,
+}
+
+/// Cheap summary of the job tables: any insert, delete or status change by hand moves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint([i64; 5]);
+
+const FINGERPRINT: &str = "select (select count(*) from cosims.parent_jobs),
+        (select coalesce(sum(coalesce(last_status_id, 0)), 0)::bigint from cosims.parent_jobs),
+        (select count(*) from cosims.job_status_changes),
+        (select coalesce(max(id), 0) from cosims.job_status_changes),
+        (select coalesce(sum(job_status), 0)::bigint from cosims.job_status_changes)";
+
+async fn fingerprint(c: &tokio_postgres::Client) -> Result<Fingerprint, String> {
+    let r = c
+        .query_one(FINGERPRINT, &[])
+        .await
+        .map_err(|e| format!("read the job tables' fingerprint: {e}"))?;
+    Ok(Fingerprint([
+        r.get(0),
+        r.get(1),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+    ]))
+}
+
+/// The database's view of the world as it stands: every job with its history so far (no
+/// parameters: the world reads them, it never writes them).
+pub fn world_snapshot(course: &Course) -> Result<Snapshot, String> {
+    let out = course.outcome();
+    let mut s = Snapshot::from_outcome(course.config(), &out, &BuildOptions::default())
+        .map_err(|e| format!("the simulated world cannot be written: {e}"))?;
+    s.at = course.now();
+    // Parameters flow one way, from the database into the world (an operator's value the
+    // world refuses stays in the database as the operator wrote it).
+    s.params = None;
+    Ok(s)
+}
+
+/// Whether a step may change what is in the database (the import then reads it back).
+pub fn may_write(k: &StepKind) -> bool {
+    !matches!(
+        k,
+        StepKind::Advance(_)
+            | StepKind::RunUntil { .. }
+            | StepKind::Expect
+            | StepKind::PgDumpall { .. }
+            | StepKind::Backup
+            | StepKind::BorgList
+            | StepKind::BorgExtract { .. }
+            | StepKind::TfPlan { .. }
+            | StepKind::NomadEdit(_)
+            | StepKind::NomadJobFile(_)
+            | StepKind::NomadRun { .. }
+            | StepKind::NomadStop { .. }
+            | StepKind::NomadWaitGone { .. }
+    )
+}
+
+fn count_by_status(jobs: &[Job]) -> String {
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    for j in jobs {
+        let s = j.status().map_or("no status", Status::name);
+        *by.entry(s.to_owned()).or_default() += 1;
+    }
+    by.iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Truth {
+    /// At the start of a scenario whose world runs: the database's jobs become the world's so
+    /// far (its warm start), in place of the history it was given. Returns the setup line.
+    pub async fn first_export(w: &mut World) -> Result<String, String> {
+        let snap = world_snapshot(&w.course)?;
+        let s = &snap;
+        let summary = w
+            .with_server(
+                async |srv: &Server,
+                       db: &str|
+                       -> Result<(dbworld::ExportSummary, Fingerprint), String> {
+                    let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
+                    // The history the database was given is replaced, not added to: the
+                    // world's warm start covers the same days.
+                    c.batch_execute("truncate cosims.parent_jobs cascade")
+                        .await
+                        .map_err(|e| format!("empty the job tables for the world: {e}"))?;
+                    let summary = dbworld::export(&mut c, s)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok((summary, fingerprint(&c).await?))
+                },
+            )
+            .await??;
+        let (summary, fp) = summary;
+        let line = format!(
+            "the simulated system's world at the start (its warm start of {} days) written into cosims in place of that history: {} jobs ({}), {} status changes",
+            w.course.config().calibration.warm_start_days,
+            summary.jobs_inserted,
+            count_by_status(&snap.jobs),
+            summary.status_changes
+        );
+        w.truth.base = Some(snap);
+        w.truth.fingerprint = Some(fp);
+        w.truth.pending = false;
+        Ok(line)
+    }
+
+    /// Whether the world was ever written (the scenario's world runs).
+    pub fn active(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// After the world ran: writes what it did since the last export that reached the database.
+    pub async fn export(w: &mut World, out: &mut Outcome) -> Result<(), String> {
+        let Some(base) = w.truth.base.take() else {
+            return Ok(());
+        };
+        w.truth.pending = true;
+        let mut next = world_snapshot(&w.course)?;
+        hold(&mut next, &w.truth.held);
+        let (b, n) = (&base, &next);
+        let r = w
+            .with_server(
+                async |srv: &Server,
+                       db: &str|
+                       -> Result<(dbworld::ExportSummary, Fingerprint), String> {
+                    let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
+                    let s = dbworld::export_delta(&mut c, b, n)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok((s, fingerprint(&c).await?))
+                },
+            )
+            .await;
+        match r {
+            Ok(Ok((s, fp))) => {
+                out.observed.push(format!(
+                    "written to the database: {} new job(s), {} job(s) updated, {} status change(s)",
+                    s.jobs_inserted, s.jobs_updated, s.status_changes
+                ));
+                w.truth.base = Some(next);
+                w.truth.fingerprint = Some(fp);
+                w.truth.pending = false;
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                w.truth.base = Some(base);
+                Err(format!("writing the simulated system's jobs failed: {e}"))
+            }
+            Err(e) => {
+                let services = if w.course.up {
+                    "the real services can neither read nor write it (they fail)"
+                } else {
+                    "the services are stopped too"
+                };
+                out.observed.push(format!(
+                    "the database is not reachable ({e}): {services}; what the simulated system did is not written yet, the next export that reaches the database writes it"
+                ));
+                w.truth.base = Some(base);
+                Ok(())
+            }
+        }
+    }
+
+    /// After a step that may have changed the database: the jobs as the database holds them, if
+    /// they moved since the last export (a hand patch, a restore).
+    pub async fn import_jobs(w: &mut World, out: &mut Outcome) -> Result<(), String> {
+        if w.truth.base.is_none() {
+            return Ok(());
+        }
+        let (epoch, at) = (w.start, w.now);
+        let known = w.truth.fingerprint.clone();
+        let r = w
+            .with_server(
+                async |srv: &Server,
+                       db: &str|
+                       -> Result<Option<(dbworld::Imported, Fingerprint)>, String> {
+                    let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
+                    let fp = fingerprint(&c).await?;
+                    if Some(&fp) == known.as_ref() {
+                        return Ok(None);
+                    }
+                    let i = dbworld::import(&mut c, epoch, at)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(Some((i, fp)))
+                },
+            )
+            .await;
+        let (imported, fp) = match r {
+            Ok(Ok(Some(x))) => x,
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "reading the jobs back from the database failed: {e}"
+                ));
+            }
+            // Not reachable: read when it is again (the fingerprint still differs then).
+            Err(_) => return Ok(()),
+        };
+        let base = w.truth.base.as_ref().expect("checked");
+        let (mut changed, mut inserted, mut gone) = (Vec::new(), Vec::new(), 0usize);
+        let mut i = 0;
+        let mut k = 0;
+        let (a, b) = (&base.jobs, &imported.snapshot.jobs);
+        while i < a.len() || k < b.len() {
+            match (a.get(i), b.get(k)) {
+                (Some(x), Some(y)) if x.id == y.id => {
+                    if x != y {
+                        changed.push(y.clone());
+                    }
+                    i += 1;
+                    k += 1;
+                }
+                (Some(x), y) if y.is_none_or(|y| x.id < y.id) => {
+                    w.truth.held.insert(x.id, None);
+                    gone += 1;
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    inserted.push(y.clone());
+                    k += 1;
+                }
+                (None, None) => break,
+                (Some(_), _) => unreachable!("covered by the guard above"),
+            }
+        }
+        for j in changed.iter().chain(&inserted) {
+            w.truth.held.insert(j.id, Some(j.clone()));
+        }
+        if !changed.is_empty() {
+            out.observed.push(format!(
+                "the simulated system reads {} job(s) whose status the database now holds differently: {}; it does not take hand-made status changes yet (no World::import): they stay as the database has them, and the world's own later changes to them are not written",
+                changed.len(),
+                count_by_status(&changed)
+            ));
+        }
+        if !inserted.is_empty() {
+            out.observed.push(format!(
+                "the database holds {} job(s) the simulated system did not create ({}); it does not run them",
+                inserted.len(),
+                count_by_status(&inserted)
+            ));
+        }
+        if gone > 0 {
+            out.observed.push(format!(
+                "{gone} job(s) of the simulated system are no longer in the database (a restore?); the world keeps them and does not write them again"
+            ));
+        }
+        if !imported.drift.is_empty() {
+            out.observed.push(format!(
+                "{} job(s) whose parent_jobs.last_status_id differs from their history's last row (drift)",
+                imported.drift.len()
+            ));
+        }
+        let mut base = imported.snapshot;
+        base.params = None;
+        w.truth.base = Some(base);
+        w.truth.fingerprint = Some(fp);
+        Ok(())
+    }
+}
+
+/// The jobs the database holds differently stay as it holds them.
+fn hold(next: &mut Snapshot, held: &BTreeMap<i64, Option<Job>>) {
+    if held.is_empty() {
+        return;
+    }
+    let mut jobs: BTreeMap<i64, Job> = std::mem::take(&mut next.jobs)
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect();
+    for (id, j) in held {
+        match j {
+            Some(j) => {
+                jobs.insert(*id, j.clone());
+            }
+            None => {
+                jobs.remove(id);
+            }
+        }
+    }
+    next.jobs = jobs.into_values().collect();
+}
