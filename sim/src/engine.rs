@@ -6,6 +6,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 mod gfsc;
+mod import;
 
 use crate::config::{Action, Config, Step};
 use crate::inputs::{Geometry, Input, N_TILES, Product};

@@ -45,11 +45,14 @@ pub enum LostReason {
     /// the creation window start (the watermark): the NRT creation query never returns it
     /// (jobs.md §4.1 step 1, edge E9).
     TriggerBeforeWindow,
+    /// An operator closed the job by hand (`done`, `published`) before it was processed: no
+    /// product exists.
+    ClosedByHand,
 }
 
 impl LostReason {
     /// Every reason a unit can be lost for (all but [`LostReason::None`]), in report order.
-    pub const ALL: [LostReason; 7] = [
+    pub const ALL: [LostReason; 8] = [
         LostReason::OutsideSearchWindow,
         LostReason::DailyJobNotCreated,
         LostReason::DailyInputNotReady,
@@ -57,6 +60,7 @@ impl LostReason {
         LostReason::StuckInExternalError,
         LostReason::InputFailed,
         LostReason::TriggerBeforeWindow,
+        LostReason::ClosedByHand,
     ];
 
     /// The name used in reports.
@@ -70,6 +74,7 @@ impl LostReason {
             LostReason::StuckInExternalError => "stuck_in_external_error",
             LostReason::InputFailed => "input_failed",
             LostReason::TriggerBeforeWindow => "trigger_before_window",
+            LostReason::ClosedByHand => "closed_by_hand",
         }
     }
 }

@@ -9,6 +9,10 @@
 
 use std::sync::Arc;
 
+mod import;
+
+pub use import::{ImportSummary, ParamChange, Skipped, StatusPatch};
+
 use crate::config::{Action, Config, Step};
 use crate::engine::{Baseline, Engine, Outcome, RestartRecord};
 use crate::job_type::JobType;

@@ -27,7 +27,7 @@ use crate::time::{Instant, Ms};
 
 pub use check::SnapshotError;
 pub use delta::{Delta, JobChange};
-pub use from_run::{BuildOptions, tile_name};
+pub use from_run::{BuildOptions, SERVICES, tile_name};
 
 /// The database's view of the world at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
