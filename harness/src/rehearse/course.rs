@@ -14,7 +14,9 @@ use hrsi_scenario::Scenario;
 use hrsi_sim::{
     Action, Config, JobType, Outcome, Report, SystemParameters, World,
     job_type::ALL_TYPES,
+    snapshot::{BuildOptions, Snapshot},
     time::{HOUR, Ms},
+    world::ImportSummary,
 };
 
 /// The simulated course of one rehearsal.
@@ -93,6 +95,17 @@ impl Course {
             }
         }
         self.world.act(action);
+    }
+
+    /// What the database holds, taken by the world at `at` (it runs there first) as the real
+    /// services take it ([`World::import`]): parameters that differ, job statuses changed by
+    /// hand (a `ready` job runs again). Jobs are matched with the default id mapping, the one
+    /// the exports use.
+    pub fn import(&mut self, at: Ms, snap: &Snapshot) -> ImportSummary {
+        self.world.run_until(at);
+        let sum = self.world.import(snap, &BuildOptions::default());
+        self.params = self.world.params().clone();
+        sum
     }
 
     /// Runs the world on to `until` (capped at the horizon).

@@ -399,6 +399,7 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         let tt = WallInstant::now();
         // The database is the truth at every step boundary: what the world did is written,
         // what the operator changed is read back before the world runs again.
+        steps::import_params(&mut w, &mut out).await;
         let synced = if matches!(st.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }) {
             truth::Truth::export(&mut w, &mut out).await
         } else if truth::may_write(&st.kind) {
@@ -409,7 +410,6 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         if let Err(e) = synced {
             error.get_or_insert(transcript::redact(&e));
         }
-        steps::import_params(&mut w, &mut out).await;
         phases.add("database as truth (export of the world, import)", tt);
         let te = WallInstant::now();
         let mut checks = Vec::new();

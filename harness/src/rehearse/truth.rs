@@ -24,11 +24,12 @@ use std::collections::BTreeMap;
 
 use hrsi_scenario::StepKind;
 use hrsi_sim::{
-    snapshot::{BuildOptions, Job, Snapshot},
+    snapshot::{BuildOptions, Change, Job, Resume, ResumePoints, Snapshot},
     status::Status,
+    world::Skipped,
 };
 
-use super::{course::Course, steps::Outcome, world::World};
+use super::{course::Course, steps::Outcome, transcript::redact, world::World};
 use crate::{postgres::Server, world as dbworld};
 
 /// What the database was given, and what is still to give it.
@@ -42,6 +43,11 @@ pub struct Truth {
     /// Jobs the database holds differently from the world (changed by hand, inserted, or gone
     /// in a restore: `None`), kept as the database has them in every later export.
     held: BTreeMap<i64, Option<Job>>,
+    /// Jobs whose status an operator changed and the world took: the database's history up
+    /// to the import (the operator's rows at the times the database gave them), and how many
+    /// rows of the world's own history that prefix stands for. Later exports append the
+    /// world's rows after it.
+    rebased: BTreeMap<i64, (usize, Vec<Change>)>,
     /// The world ran since the last export reached the database.
     pending: bool,
 }
@@ -165,6 +171,7 @@ impl Truth {
         };
         w.truth.pending = true;
         let mut next = world_snapshot(&w.course)?;
+        rebase(&mut next, &w.truth.rebased);
         hold(&mut next, &w.truth.held);
         let (b, n) = (&base, &next);
         let r = w
@@ -246,53 +253,95 @@ impl Truth {
             // Not reachable: read when it is again (the fingerprint still differs then).
             Err(_) => return Ok(()),
         };
-        let base = w.truth.base.as_ref().expect("checked");
-        let (mut changed, mut inserted, mut gone) = (Vec::new(), Vec::new(), 0usize);
-        let mut i = 0;
-        let mut k = 0;
-        let (a, b) = (&base.jobs, &imported.snapshot.jobs);
-        while i < a.len() || k < b.len() {
-            match (a.get(i), b.get(k)) {
-                (Some(x), Some(y)) if x.id == y.id => {
-                    if x != y {
-                        changed.push(y.clone());
+        let base = w.truth.base.take().expect("checked");
+        let db = &imported.snapshot;
+        // What the database holds differently from what it was given.
+        let mut differs: BTreeMap<i64, Option<&Job>> = BTreeMap::new();
+        {
+            let mut by_id: BTreeMap<i64, &Job> = base.jobs.iter().map(|j| (j.id, j)).collect();
+            for j in &db.jobs {
+                match by_id.remove(&j.id) {
+                    Some(b) if b == j => {}
+                    _ => {
+                        differs.insert(j.id, Some(j));
                     }
-                    i += 1;
-                    k += 1;
                 }
-                (Some(x), y) if y.is_none_or(|y| x.id < y.id) => {
-                    w.truth.held.insert(x.id, None);
-                    gone += 1;
-                    i += 1;
-                }
-                (_, Some(y)) => {
-                    inserted.push(y.clone());
-                    k += 1;
-                }
-                (None, None) => break,
-                (Some(_), _) => unreachable!("covered by the guard above"),
+            }
+            for id in by_id.into_keys() {
+                differs.insert(id, None);
             }
         }
-        for j in changed.iter().chain(&inserted) {
-            w.truth.held.insert(j.id, Some(j.clone()));
-        }
-        if !changed.is_empty() {
+        // The world takes what the services would take (statuses changed by hand).
+        let at = w.now;
+        let sum = tokio::task::block_in_place(|| w.course.import(at, db));
+        let taken: Vec<i64> = sum.statuses.iter().map(|p| p.id).collect();
+        if !taken.is_empty() {
+            // The world's own history of those jobs now ends with the operator's rows at its
+            // own instant; the database keeps them at the instants it gave them.
+            let mine = world_snapshot(&w.course)?;
+            for id in &taken {
+                if let (Some(Some(j)), Some(m)) = (differs.get(id), mine.job(*id)) {
+                    w.truth.held.remove(id);
+                    w.truth
+                        .rebased
+                        .insert(*id, (m.history.len(), j.history.clone()));
+                }
+            }
+            let patched: Vec<Job> = taken
+                .iter()
+                .filter_map(|id| differs.get(id).copied().flatten().cloned())
+                .collect();
             out.observed.push(format!(
-                "the simulated system reads {} job(s) whose status the database now holds differently: {}; it does not take hand-made status changes yet (no World::import): they stay as the database has them, and the world's own later changes to them are not written",
-                changed.len(),
-                count_by_status(&changed)
+                "the simulated system takes {} job(s) whose status was changed by hand (now {}): the services act on them as on the database's status",
+                taken.len(),
+                count_by_status(&patched)
             ));
         }
-        if !inserted.is_empty() {
+        // The rest stays as the database holds it, out of the world's exports.
+        let (mut kept, mut inserted, mut refused, mut gone) = (Vec::new(), 0usize, 0usize, 0usize);
+        for (id, j) in &differs {
+            if taken.contains(id) {
+                continue;
+            }
+            match j {
+                Some(j) => {
+                    w.truth.rebased.remove(id);
+                    w.truth.held.insert(*id, Some((*j).clone()));
+                    kept.push((*j).clone());
+                }
+                None => {
+                    w.truth.rebased.remove(id);
+                    w.truth.held.insert(*id, None);
+                    gone += 1;
+                }
+            }
+        }
+        for k in &sum.skipped {
+            match k {
+                Skipped::Unknown { .. } => inserted += 1,
+                _ => refused += 1,
+            }
+        }
+        if !kept.is_empty() {
             out.observed.push(format!(
-                "the database holds {} job(s) the simulated system did not create ({}); it does not run them",
-                inserted.len(),
-                count_by_status(&inserted)
+                "{} job(s) the database holds differently stay as it holds them ({}){}{}",
+                kept.len(),
+                count_by_status(&kept),
+                if inserted > 0 {
+                    format!("; {inserted} of them the simulated system never created: it does not run them")
+                } else {
+                    String::new()
+                },
+                if refused > 0 {
+                    format!("; {refused} not taken by the simulated system (a transition the status table refuses, or not its job)")
+                } else {
+                    String::new()
+                }
             ));
         }
         if gone > 0 {
             out.observed.push(format!(
-                "{gone} job(s) of the simulated system are no longer in the database (a restore?); the world keeps them and does not write them again"
+                "{gone} job(s) of the simulated system are no longer in the database (a restore, a new volume?); the world keeps them and does not write them again"
             ));
         }
         if !imported.drift.is_empty() {
@@ -306,6 +355,61 @@ impl Truth {
         w.truth.base = Some(base);
         w.truth.fingerprint = Some(fp);
         Ok(())
+    }
+}
+
+/// The jobs whose status an operator changed keep the database's history, the world's rows
+/// since follow it.
+fn rebase(next: &mut Snapshot, rebased: &BTreeMap<i64, (usize, Vec<Change>)>) {
+    for j in &mut next.jobs {
+        if let Some((k, prefix)) = rebased.get(&j.id) {
+            let since = j.history.get(*k..).unwrap_or_default().to_vec();
+            j.history = prefix.clone();
+            j.history.extend(since);
+        }
+    }
+}
+
+/// After every step: the parameters as the database holds them, taken by the world through
+/// its import (cheap: the one `system_parameters` row). Returns what the world read.
+pub fn import_params(w: &mut World, rows: Vec<(String, Option<String>)>, out: &mut Outcome) {
+    let params: BTreeMap<String, Option<String>> = rows
+        .into_iter()
+        .filter(|(name, _)| hrsi_sim::params::column(name).is_ok())
+        .map(|(name, v)| (name, v.map(sim_text)))
+        .collect();
+    let empty = || Resume::Empty;
+    let snap = Snapshot {
+        epoch: w.start,
+        at: w.now,
+        params: Some(params),
+        resume: ResumePoints {
+            fsc_rlie: empty(),
+            rlies1: empty(),
+            sws_wds_s1: empty(),
+            sws_wds_fsc: empty(),
+            gfsc: empty(),
+        },
+        // Parameters only: the jobs are read when they moved ([`Truth::import_jobs`]).
+        jobs: Vec::new(),
+    };
+    let at = w.now;
+    let sum = w.course.import(at, &snap);
+    for p in &sum.params_set {
+        out.observed.push(format!(
+            "the simulated system reads {} = {} from the database",
+            p.name,
+            redact(p.to.as_deref().unwrap_or("NULL"))
+        ));
+    }
+}
+
+/// Timestamps as `jsonb` gives them (`2025-01-08T00:00:00`), in UTC.
+fn sim_text(text: String) -> String {
+    if text.len() == 19 && text.as_bytes().get(10) == Some(&b'T') {
+        format!("{text}Z")
+    } else {
+        text
     }
 }
 

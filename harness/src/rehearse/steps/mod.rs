@@ -641,7 +641,7 @@ fn sim_text(text: String) -> String {
 }
 
 /// After a step: the simulated system reads `cosims.system_parameters` from the database (the
-/// truth at every step boundary).
+/// truth at every step boundary), through its import.
 pub async fn import_params(w: &mut World, out: &mut Outcome) {
     let Ok(Ok(rows)) = w
         .with_server(
@@ -654,30 +654,7 @@ pub async fn import_params(w: &mut World, out: &mut Outcome) {
     else {
         return;
     };
-    for (name, value) in rows {
-        if hrsi_sim::params::column(&name).is_err() {
-            continue;
-        }
-        let text = sim_text(value.unwrap_or_else(|| "null".into()));
-        let mut probe = w.course.params.clone();
-        if probe.set(&name, &text).is_err() {
-            continue;
-        }
-        if !same_param(&probe, &w.course.params, &name) {
-            let now = w.now;
-            w.course.act(
-                now,
-                Action::SetParam {
-                    name: name.clone(),
-                    value: text.clone(),
-                },
-            );
-            out.observed.push(format!(
-                "the simulated system reads {name} = {} from the database",
-                redact(&text)
-            ));
-        }
-    }
+    super::truth::import_params(w, rows, out);
 }
 
 /// Whether every type of the list is caught up now.
