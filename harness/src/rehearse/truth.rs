@@ -204,7 +204,7 @@ impl Truth {
             }
             Err(e) => {
                 let services = if w.course.up {
-                    "the real services can neither read nor write it (they fail)"
+                    "the real services can neither read nor write it (they fail; the simulated ones ran on as if they could)"
                 } else {
                     "the services are stopped too"
                 };
@@ -433,4 +433,110 @@ fn hold(next: &mut Snapshot, held: &BTreeMap<i64, Option<Job>>) {
         }
     }
     next.jobs = jobs.into_values().collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hrsi_sim::snapshot::Detail;
+
+    fn change(status: Status, at: i64) -> Change {
+        Change {
+            status,
+            at,
+            error_subtype: None,
+        }
+    }
+
+    fn job(id: i64, history: Vec<Change>) -> Job {
+        Job {
+            id,
+            name: format!("job{id}"),
+            priority: None,
+            nomad_id: None,
+            tile_id: String::new(),
+            detail: Detail::Service,
+            history,
+        }
+    }
+
+    fn snapshot(jobs: Vec<Job>) -> Snapshot {
+        Snapshot {
+            epoch: hrsi_sim::time::Instant(0),
+            at: 0,
+            params: None,
+            resume: ResumePoints {
+                fsc_rlie: Resume::Empty,
+                rlies1: Resume::Empty,
+                sws_wds_s1: Resume::Empty,
+                sws_wds_fsc: Resume::Empty,
+                gfsc: Resume::Empty,
+            },
+            jobs,
+        }
+    }
+
+    #[test]
+    fn a_job_patched_by_hand_keeps_the_database_rows_and_the_world_rows_follow() {
+        use Status::*;
+        // The world took `error_checked, ready` at its own instant 100 and runs the job again.
+        let world = vec![
+            change(InternalError, 10),
+            change(ErrorChecked, 100),
+            change(Ready, 100),
+            change(Queued, 150),
+            change(Started, 160),
+        ];
+        // The database holds the operator's rows at psql's now().
+        let db = vec![
+            change(InternalError, 10),
+            change(ErrorChecked, 9_000_000),
+            change(Ready, 9_000_001),
+        ];
+        let mut next = snapshot(vec![job(7, world), job(8, vec![change(Done, 5)])]);
+        let rebased = BTreeMap::from([(7, (3, db.clone()))]);
+        rebase(&mut next, &rebased);
+        let mut want = db;
+        want.extend([change(Queued, 150), change(Started, 160)]);
+        assert_eq!(next.jobs[0].history, want);
+        // Other jobs are the world's.
+        assert_eq!(next.jobs[1].history, vec![change(Done, 5)]);
+        // The base it is exported against (the import) is a prefix: an append-only delta.
+        let base = snapshot(vec![
+            job(7, want[..3].to_vec()),
+            job(8, vec![change(Done, 5)]),
+        ]);
+        let d = next
+            .delta_since(&base)
+            .expect("an extension of the database's rows");
+        assert_eq!(d.status_changes(), 2);
+    }
+
+    #[test]
+    fn jobs_held_stay_as_the_database_holds_them_and_gone_ones_are_not_written_again() {
+        use Status::*;
+        let mut next = snapshot(vec![
+            job(1, vec![change(Done, 1)]),
+            job(2, vec![change(Done, 2)]),
+            job(4, vec![change(Done, 4)]),
+        ]);
+        let held = BTreeMap::from([
+            (2, None),
+            (3, Some(job(3, vec![change(Cancelled, 3)]))),
+            (4, Some(job(4, vec![change(InternalError, 4)]))),
+        ]);
+        hold(&mut next, &held);
+        let ids: Vec<i64> = next.jobs.iter().map(|j| j.id).collect();
+        assert_eq!(ids, [1, 3, 4]);
+        assert_eq!(next.jobs[2].status(), Some(InternalError));
+    }
+
+    #[test]
+    fn only_steps_that_may_write_the_database_are_read_back() {
+        assert!(!may_write(&StepKind::Advance(1)));
+        assert!(!may_write(&StepKind::Expect));
+        assert!(!may_write(&StepKind::Backup));
+        assert!(may_write(&StepKind::Sql("select 1".into())));
+        assert!(may_write(&StepKind::PostgresRestart));
+    }
 }
