@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 mod gfsc;
 mod import;
+mod reset;
 
 use crate::config::{Action, Config, Step};
 use crate::inputs::{Geometry, Input, N_TILES, Product};
@@ -654,6 +655,7 @@ impl Engine {
             no_product: false,
             got_s2: false,
             got_s1: false,
+            reprocessed: false,
         });
         id
     }
