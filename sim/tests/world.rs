@@ -1,6 +1,7 @@
 //! `World` as a rehearsal and a planner use it: figures at an instant, actions from outside,
 //! catch-up waits, forks, and looks that change nothing.
 use hrsi_sim::config::{Restart, WAVES, job_types_json, outage_steps};
+use hrsi_sim::status::Status;
 use hrsi_sim::time::{DAY, HOUR, MINUTE};
 use hrsi_sim::{Action, Config, JobType, Report, Step, World};
 
@@ -141,4 +142,54 @@ fn an_unknown_type_halts_the_services_at_start() {
     w.act(Action::Start);
     assert!(w.services_up());
     assert!(!w.services_working());
+}
+
+#[test]
+fn an_action_from_outside_follows_the_events_its_step_would_follow() {
+    // A run that ends at the very millisecond of a stop: its end was queued before the step
+    // became next, so a batch run processes it first and the job is processed, not reset.
+    let c = Config {
+        keep_jobs: true,
+        keep_history: true,
+        ..cfg(3)
+    };
+    let free = World::new(c.clone(), None).finish();
+    let (job, _, end) = *free
+        .history
+        .iter()
+        .find(|(_, s, t)| *s == Status::Processed && *t > DAY)
+        .expect("jobs are processed on day 2");
+    let nudge = Action::SetParam {
+        name: "max_number_of_worker_instances".into(),
+        value: "210".into(),
+    };
+    let steps = vec![
+        Step {
+            caught_up: vec![],
+            after: end - 1,
+            action: nudge.clone(),
+        },
+        Step {
+            caught_up: vec![],
+            after: 1,
+            action: Action::Stop,
+        },
+    ];
+    let planned = Config { steps, ..c.clone() };
+    let batch = World::new(planned.clone(), None).finish();
+    assert!(
+        batch.history.contains(&(job, Status::Processed, end)),
+        "the batch run ends the run before it stops"
+    );
+    let mut w = World::new(c, None);
+    w.run_until(end - 1);
+    w.act(nudge);
+    w.run_until(end);
+    w.act(Action::Stop);
+    let outside = w.finish();
+    assert_eq!(outside.history, batch.history);
+    assert_eq!(
+        serde_json::to_string(&Report::new(&planned, outside)).expect("serialises"),
+        serde_json::to_string(&Report::new(&planned, batch)).expect("serialises")
+    );
 }
