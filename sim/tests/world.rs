@@ -193,3 +193,63 @@ fn an_action_from_outside_follows_the_events_its_step_would_follow() {
         serde_json::to_string(&Report::new(&planned, batch)).expect("serialises")
     );
 }
+
+#[test]
+fn a_forked_step_keeps_the_place_of_the_fresh_runs_step_among_equal_times() {
+    // A stop at the very millisecond a run ends, the run started after the step before: in a
+    // fresh run the stop's event was queued first (when the previous step ran), so it comes
+    // first. A fork given the stop later must keep that place.
+    let c = Config {
+        keep_jobs: true,
+        keep_history: true,
+        ..cfg(3)
+    };
+    let free = World::new(c.clone(), None).finish();
+    let (job, _, end) = *free
+        .history
+        .iter()
+        .find(|(_, s, t)| *s == Status::Processed && *t > DAY)
+        .expect("jobs are processed on day 2");
+    let start = free
+        .history
+        .iter()
+        .filter(|(j, s, t)| *j == job && *s == Status::Started && *t < end)
+        .map(|h| h.2)
+        .max()
+        .expect("the run started");
+    let step = |after, action| Step {
+        caught_up: vec![],
+        after,
+        action,
+    };
+    let nudge = Action::SetParam {
+        name: "max_number_of_worker_instances".into(),
+        value: "210".into(),
+    };
+    let t1 = start - 1;
+    let point = Config {
+        steps: vec![step(t1, nudge.clone()), step(end - t1, Action::Stop)],
+        ..c.clone()
+    };
+    let fresh = World::new(point.clone(), None).finish();
+    assert!(
+        !fresh.history.contains(&(job, Status::Processed, end)),
+        "the stop comes before the run's end"
+    );
+    // The prefix belongs to another point (its stop an hour later).
+    let other = Config {
+        steps: vec![step(t1, nudge), step(end - t1 + HOUR, Action::Stop)],
+        ..c
+    };
+    let mut prefix = World::new(other, None);
+    prefix.run_until(start + 1);
+    assert_eq!(prefix.steps_done(), 1);
+    let mut fork = prefix.clone();
+    fork.set_steps(point.steps[1..].to_vec());
+    let forked = fork.finish();
+    assert_eq!(forked.history, fresh.history);
+    assert_eq!(
+        serde_json::to_string(&Report::new(&point, forked)).expect("serialises"),
+        serde_json::to_string(&Report::new(&point, fresh)).expect("serialises")
+    );
+}
