@@ -31,6 +31,7 @@ pub mod rng;
 pub mod snapshot;
 pub mod status;
 pub mod time;
+pub mod world;
 
 pub use calibration::Calibration;
 pub use config::{Action, Config, Fidelity, Restart, Step};
@@ -38,12 +39,13 @@ pub use engine::{Baseline, Engine, Outcome};
 pub use job_type::JobType;
 pub use params::SystemParameters;
 pub use report::Report;
+pub use world::World;
 
 use job_type::ALL_TYPES;
 
 /// Runs a config once, against an optional baseline (its nominal levels and daily tile-days).
 pub fn run(cfg: &Config, baseline: Option<&Baseline>) -> Outcome {
-    Engine::new(cfg, baseline).run()
+    World::new(cfg.clone(), baseline).finish()
 }
 
 /// The baseline of a config: the same seed, calibration and parameters, no operator step.

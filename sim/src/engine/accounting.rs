@@ -108,11 +108,12 @@ pub struct Outcome {
     pub history: Vec<(u32, Status, Ms)>,
 }
 
+#[derive(Clone)]
 pub(super) struct Catch {
     pub(super) candidate: Option<Ms>,
 }
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn sample(&mut self) {
         let now = self.now;
         while let Some(&(a, u)) = self.activation.get(self.next_activation) {
@@ -126,7 +127,7 @@ impl Engine<'_> {
         }
         let mut fresh = std::mem::take(&mut self.fresh_units);
         fresh.sort_unstable();
-        let target = (self.cal.nrt_target_hours * HOUR as f64) as Ms;
+        let target = (self.cfg.calibration.nrt_target_hours * HOUR as f64) as Ms;
         for (a, u) in fresh {
             let unit = &mut self.units[u as usize];
             if unit.bucket != Bucket::Pending {
@@ -165,7 +166,7 @@ impl Engine<'_> {
     }
 
     fn track_catch_up(&mut self) {
-        let w = (self.cal.confirm_window_hours * HOUR as f64) as Ms;
+        let w = (self.cfg.calibration.confirm_window_hours * HOUR as f64) as Ms;
         for ty in ALL_TYPES {
             let t = ty.idx();
             let on = self.enabled(ty);
@@ -189,7 +190,7 @@ impl Engine<'_> {
             }
         }
         if let Some(origin) = self.step_wait {
-            let step = &self.cfg.steps[self.step];
+            let step = &self.steps[self.step];
             let done = step.caught_up.iter().all(|t| self.catch[t.idx()].is_none());
             if done {
                 self.step_wait = None;
@@ -199,8 +200,9 @@ impl Engine<'_> {
         }
     }
 
-    pub(super) fn finish(mut self) -> Outcome {
-        let horizon = self.cfg.horizon;
+    /// The outcome with the reported window ending at `horizon` (the config's, or `now` for a
+    /// look at a world still running).
+    pub(crate) fn finish_at(mut self, horizon: Ms) -> Outcome {
         let today = horizon.div_euclid(DAY);
         // RLIE-S1-S2 tile-days the backward scan can no longer reach are lost.
         let max_w = self
@@ -254,7 +256,7 @@ impl Engine<'_> {
             .map(|w| i128::from((horizon - w.created.max(0)).max(0)))
             .sum::<i128>()
             + self.worker_ms;
-        let steps_not_run = self.cfg.steps.len() - self.steps_done;
+        let steps_not_run = self.steps.len() - self.steps_done;
         Outcome {
             jobs: if self.cfg.keep_jobs {
                 std::mem::take(&mut self.jobs)

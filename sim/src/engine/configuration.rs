@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn configuration(&mut self, t: JobType) {
         let mut batch = take_batch!(self, self.to_config[t.idx()]);
         batch.sort_unstable();

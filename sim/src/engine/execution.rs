@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn execution(&mut self, t: JobType) {
         let mut batch = take_batch!(self, self.to_exec[t.idx()]);
         // Priority only orders the jobs readied in the same pass (stable sort).
@@ -71,7 +71,8 @@ impl Engine<'_> {
 
     pub(super) fn start_run(&mut self, j: u32, w: u16) {
         let seed = self.cfg.seed;
-        let cal = self.cal;
+        let cfg = Arc::clone(&self.cfg);
+        let cal = &cfg.calibration;
         let job = &mut self.jobs[j as usize];
         job.worker = w;
         job.attempt += 1;

@@ -35,6 +35,7 @@ pub(super) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyH
 
 /// Values keyed by (UTC day, small integer), stored flat: the engine's hottest lookups
 /// (tile-days, track passes) without hashing.
+#[derive(Clone)]
 pub(super) struct Grid<T> {
     first_day: i64,
     days: usize,

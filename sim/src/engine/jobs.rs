@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn new_unit(
         &mut self,
         ty: JobType,

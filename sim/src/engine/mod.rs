@@ -6,6 +6,7 @@
 //! queues, the worker VMs); each module below borrows it in its own `impl Engine` block:
 //!
 //! - `mod.rs`: the state, the constructor, the run loop, the service loops' timers and events.
+//! - `stepping`: stepping from outside (run to an instant, act, new steps, the view).
 //! - `jobs`: the jobs table (status changes checked against the trigger's table) and units.
 //! - `creation`: job creation per type family (FSC/RLIE and RLIE-S1 from inputs, RLIE-S1-S2,
 //!   SWS/WDS, GFSC NRT).
@@ -20,9 +21,9 @@
 //! - `grid`: the flat (day, key) grid, tile bit sets, the key hasher, loop boundaries.
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 
-use crate::calibration::Calibration;
-use crate::config::{Action, Config};
+use crate::config::{Action, Config, Step};
 use crate::inputs::{Geometry, Input, N_TILES, Product};
 use crate::job_type::{ALL_TYPES, Flavor, JobType, N_FLAVORS};
 use crate::model::*;
@@ -57,6 +58,7 @@ mod monitor;
 mod night;
 mod outage;
 mod publication;
+mod stepping;
 mod worker_pool;
 
 const SAMPLE: Ms = 10 * MINUTE;
@@ -73,7 +75,7 @@ const PROCESSING_LIMIT: Ms = 270 * MINUTE;
 const GFSC_FSC_WAIT: Ms = 3 * HOUR;
 const WORDS: usize = N_TILES.div_ceil(64);
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TileState {
     fsc: Vec<u32>,
     init_l2a: Ms,
@@ -95,12 +97,14 @@ enum Timer {
     Index,
 }
 
-/// The simulation state.
-pub struct Engine<'a> {
-    cfg: &'a Config,
-    cal: &'a Calibration,
+/// The simulation state. It owns its config (shared, read-only) so that it can be kept, cloned
+/// and forked; [`crate::World`] is its public, steppable face.
+#[derive(Clone)]
+pub struct Engine {
+    cfg: Arc<Config>,
     geo: Geometry,
-    inputs: Vec<Input>,
+    /// Read-only after construction: shared between clones.
+    inputs: Arc<[Input]>,
     next_input: usize,
     now: Ms,
     t0: Ms,
@@ -216,14 +220,22 @@ pub struct Engine<'a> {
     restarts: Vec<RestartRecord>,
     outages: Vec<(Ms, Option<Ms>)>,
 
+    /// The plan of operator steps: the executed ones, then the ones to come (replaceable with
+    /// [`Engine::set_steps`]).
+    steps: Vec<Step>,
     step: usize,
     step_wait: Option<Ms>,
     steps_done: usize,
+    /// The heap sequence number of the next step's `Control` event, reserved when the step
+    /// became next: an action from outside at the same instant takes its place in the tie order.
+    step_seq: u32,
+    /// When the next step's delay started (the previous step's instant, or 0).
+    step_origin: Ms,
 }
 
-impl<'a> Engine<'a> {
+impl Engine {
     /// Builds the world of a config (geometry, inputs, warm start) ready to run.
-    pub fn new(cfg: &'a Config, baseline: Option<&Baseline>) -> Engine<'a> {
+    pub fn new(cfg: Arc<Config>, baseline: Option<&Baseline>) -> Engine {
         let cal = &cfg.calibration;
         let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
         let epoch_day = cfg.start.0.div_euclid(DAY);
@@ -268,9 +280,8 @@ impl<'a> Engine<'a> {
             "job_publication_loop_sleep",
         ]
         .map(|n| cfg.params.int(n).unwrap_or(5).max(1) * SECOND);
+        let steps = cfg.steps.clone();
         let mut e = Engine {
-            cfg,
-            cal,
             geo,
             next_input: 0,
             now: t0,
@@ -309,7 +320,7 @@ impl<'a> Engine<'a> {
             grd_index,
             max_grds,
             input_job: vec![NONE; inputs.len()],
-            inputs,
+            inputs: inputs.into(),
             fifo: Default::default(),
             pending: [0; 5],
             running: [0; 5],
@@ -368,19 +379,21 @@ impl<'a> Engine<'a> {
             catch: Default::default(),
             restarts: Vec::new(),
             outages: Vec::new(),
+            steps,
             step: 0,
             step_wait: None,
             steps_done: 0,
+            step_seq: 0,
+            step_origin: 0,
+            cfg,
         };
         e.refresh_enabled();
         // About 2 000 jobs and 2 400 units a day: reserved up front, so growth never copies.
-        let days = ((cfg.horizon - t0) / DAY + 1) as usize;
+        let days = ((e.cfg.horizon - t0) / DAY + 1) as usize;
         e.jobs.reserve(2_200 * days);
         e.units.reserve(2_600 * days);
         e.precreate_units(baseline);
-        if !cfg.steps.is_empty() {
-            e.schedule_step(0, 0);
-        }
+        e.schedule_step(0, 0);
         e.monitor_at = Some(e.t0);
         e.schedule_daily(e.t0);
         e
@@ -437,35 +450,42 @@ impl<'a> Engine<'a> {
     /// Runs to the horizon and returns the outcome.
     pub fn run(mut self) -> Outcome {
         let horizon = self.cfg.horizon;
+        self.run_until(horizon);
+        self.finish_at(horizon)
+    }
+
+    /// Processes the earliest event if it comes strictly before `limit`: `None` when there is
+    /// none, else whether it was the sampling timer (where catch-up is confirmed).
+    #[inline(always)]
+    fn step_one(&mut self, limit: Ms) -> Option<bool> {
         // Inputs are already sorted by availability and timers are a fixed set of slots: both
         // are merged with the queue instead of going through it. At equal times: queued events,
         // then timers, then inputs.
-        loop {
-            let ti = self
-                .inputs
-                .get(self.next_input)
-                .map_or(Ms::MAX, |i| i.available);
-            let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
-            let (tt, timer) = self.next_timer();
-            let t = ti.min(te).min(tt);
-            if t >= horizon {
-                break;
-            }
-            self.now = t;
-            self.events += 1;
-            if te == t {
-                let e = self.heap.pop().expect("peeked");
-                self.dispatch(e.ev);
-            } else if tt == t {
-                self.fire(timer);
-            } else {
-                let i = self.next_input;
-                self.next_input += 1;
-                self.on_input(i);
-            }
+        let ti = self
+            .inputs
+            .get(self.next_input)
+            .map_or(Ms::MAX, |i| i.available);
+        let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
+        let (tt, timer) = self.next_timer();
+        let t = ti.min(te).min(tt);
+        if t >= limit {
+            return None;
         }
-        self.now = horizon;
-        self.finish()
+        self.now = t;
+        self.events += 1;
+        if te == t {
+            let e = self.heap.pop().expect("peeked");
+            self.dispatch(e.ev);
+            Some(false)
+        } else if tt == t {
+            self.fire(timer);
+            Some(timer == Timer::Sample)
+        } else {
+            let i = self.next_input;
+            self.next_input += 1;
+            self.on_input(i);
+            Some(false)
+        }
     }
 
     /// The earliest timer: service loops (by service, then type), worker pool, monitor, GFSC

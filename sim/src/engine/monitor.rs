@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn wake_monitor(&mut self, at: Ms) {
         if !self.services_ok() {
             return;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn schedule_daily(&mut self, from: Ms) {
         let at = boundary(from, self.loops[0], 0);
         if self.daily_at.is_some_and(|d| d <= at) {

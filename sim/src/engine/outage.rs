@@ -5,6 +5,7 @@
 use super::*;
 
 /// Parameters read on hot paths, refreshed when one changes.
+#[derive(Clone)]
 pub(super) struct Hot {
     pub(super) max_workers: i64,
     pub(super) xl_cap: i64,
@@ -30,21 +31,37 @@ impl Hot {
     }
 }
 
-impl Engine<'_> {
+impl Engine {
+    /// Step `i` becomes the next one, its delay counted from `origin`. Its sequence number is
+    /// reserved even when it waits for a catch-up or does not exist yet, so that a step set
+    /// later ([`Engine::set_steps`], [`Engine::act`]) keeps the tie order of a batch run.
     pub(super) fn schedule_step(&mut self, i: usize, origin: Ms) {
-        let Some(step) = self.cfg.steps.get(i) else {
+        self.seq += 1;
+        self.step_seq = self.seq;
+        self.step_origin = origin;
+        self.step = i;
+        self.arm_step();
+    }
+
+    /// Queues the next step's Control event with its reserved sequence number, or starts its
+    /// catch-up wait.
+    pub(super) fn arm_step(&mut self) {
+        let Some(step) = self.steps.get(self.step) else {
             return;
         };
         if step.caught_up.is_empty() {
-            self.push(origin + step.after, Ev::Control(i as u32));
+            self.heap.push(Entry {
+                at: (self.step_origin + step.after).max(self.now),
+                seq: self.step_seq,
+                ev: Ev::Control(self.step as u32),
+            });
         } else {
-            self.step_wait = Some(origin);
+            self.step_wait = Some(self.step_origin);
         }
-        self.step = i;
     }
 
     pub(super) fn control(&mut self, i: usize) {
-        let step = self.cfg.steps[i].clone();
+        let step = self.steps[i].clone();
         match step.action {
             Action::Stop => self.stop(),
             Action::Start => self.start(),
@@ -118,7 +135,7 @@ impl Engine<'_> {
     fn phase_at(&self, j: u32) -> Status {
         let job = &self.jobs[j as usize];
         let elapsed = self.now - job.run_start;
-        let median = self.cal.minutes(job.ty) * MINUTE as f64;
+        let median = self.cfg.calibration.minutes(job.ty) * MINUTE as f64;
         // Without the drawn duration at hand, the phase follows the median's proportions.
         if (elapsed as f64) < median * 0.1 {
             Status::PreProcessing

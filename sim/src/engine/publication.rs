@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn publication(&mut self, t: JobType) {
         let batch = take_batch!(self, self.to_publish[t.idx()]);
         for &j in &batch {
@@ -48,7 +48,7 @@ impl Engine<'_> {
                     JobType::FscRlieJob | JobType::SwsWdsJob | JobType::GfscJob
                 )
             {
-                let at = self.now + (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+                let at = self.now + (self.cfg.calibration.indexing_minutes * MINUTE as f64) as Ms;
                 // Indexing delay is constant: a FIFO in time order, not the event queue.
                 if self.index_q.is_empty() {
                     self.timer_set(at, Timer::Index);
@@ -107,7 +107,8 @@ impl Engine<'_> {
                 self.note_gfsc_input(job.tile, job.meas);
                 self.fsc_for_wds.push(j);
                 self.tick(Svc::Creation, JobType::SwsWdsJob);
-                let published_at = self.now - (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+                let published_at =
+                    self.now - (self.cfg.calibration.indexing_minutes * MINUTE as f64) as Ms;
                 let u = self.new_unit(
                     JobType::GfscJob,
                     UnitKind::TrigFsc,

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn on_boot(&mut self, w: u16, epoch: u32) {
         let wk = &mut self.workers[usize::from(w)];
         if wk.epoch != epoch || wk.state != WState::Booting {
@@ -242,7 +242,7 @@ impl Engine<'_> {
         if self.now >= 0 && self.now < self.cfg.horizon {
             self.peak_workers = self.peak_workers.max(self.n_workers);
         }
-        let boot = (self.cal.worker_boot_minutes * MINUTE as f64) as Ms;
+        let boot = (self.cfg.calibration.worker_boot_minutes * MINUTE as f64) as Ms;
         // Boot time is constant: a FIFO in time order, not the event queue.
         let at = self.now + boot;
         if self.boot_q.is_empty() {

@@ -5,7 +5,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     /// The aggregation timespan: `gapfilling_search_default_duration_in_days` (7).
     fn gfsc_gap_days(&self) -> i64 {
         self.params
@@ -39,7 +39,7 @@ impl Engine<'_> {
     /// Publication time of the product that triggers a job of this group of triggers: the
     /// latest one (publication = indexing − the indexing delay, constant).
     fn trigger_publication(&self, group: &[u32]) -> Ms {
-        let delay = (self.cal.indexing_minutes * MINUTE as f64) as Ms;
+        let delay = (self.cfg.calibration.indexing_minutes * MINUTE as f64) as Ms;
         group
             .iter()
             .map(|&u| self.units[u as usize].avail - delay)

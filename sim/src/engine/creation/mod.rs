@@ -8,7 +8,7 @@ mod sws_wds;
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     /// Units known from the inputs alone: RLIE-S1-S2 tile-days and the baseline's daily tile-days.
     pub(super) fn precreate_units(&mut self, baseline: Option<&Baseline>) {
         let mut l1c_of: FastMap<(u16, i64), u32> = FastMap::default();

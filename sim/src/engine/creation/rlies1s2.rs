@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn create_rlies1s2(&mut self) {
         let today = self.now.div_euclid(DAY);
         let mut start = today - 1;

@@ -7,7 +7,7 @@ use super::*;
 /// in the tile's list.
 type WdsPart = ((u16, u16, i64), Ms, i64, usize);
 
-impl Engine<'_> {
+impl Engine {
     pub(super) fn create_sws_wds(&mut self) {
         // SWS parts (mountain tile x datatake), keyed by (tile, track, day).
         let mut sws: FastMap<(u16, u16, i64), u32> = FastMap::default();
