@@ -98,6 +98,21 @@ fn a_reset_to_a_three_day_old_backup_creates_the_last_three_days_again_counted_o
         missing.len()
     );
     assert!(jobs.values().all(|&n| n == 1), "one job per L1C");
+    // The jobs in flight at the backup instant were reset by the monitor and ran again.
+    let flying: Vec<i64> = backup.in_flight().map(|j| j.id).collect();
+    let ended = flying
+        .iter()
+        .filter(|&&id| {
+            end.job(id)
+                .and_then(|j| j.status())
+                .is_some_and(|s| s == hrsi_sim::status::Status::Done)
+        })
+        .count();
+    assert!(
+        ended + 3 >= flying.len(),
+        "{ended} of {} done",
+        flying.len()
+    );
     let fsc = &r.job_types["fsc_rlie_job"];
     assert!(
         fsc.reprocessed > 1_000,
@@ -189,4 +204,53 @@ fn a_backup_the_world_cannot_restore_is_refused() {
     let e = w.reset(&other, &OPTS).expect_err("another calendar");
     assert!(e.to_string().contains("hint"), "{e}");
     assert_eq!(w.now(), DAY, "nothing changed");
+}
+
+#[test]
+fn a_backup_patched_by_hand_is_taken_with_its_patches_and_a_running_world_restarts() {
+    use hrsi_sim::snapshot::Change;
+    use hrsi_sim::status::Status;
+    let c = cfg(5);
+    let mut w = World::new(c, None);
+    w.run_until(DAY + 12 * HOUR);
+    let mut backup = w.snapshot(&OPTS).expect("recorded");
+    // Ten jobs on their way put in internal_error in the backup, patched back to ready before the restore.
+    let ids: Vec<i64> = backup
+        .jobs
+        .iter()
+        .filter(|j| {
+            j.job_type().is_some()
+                && matches!(j.status(), Some(Status::Configured | Status::Queued))
+        })
+        .map(|j| j.id)
+        .take(10)
+        .collect();
+    assert_eq!(ids.len(), 10);
+    for &id in &ids {
+        let i = backup.jobs.binary_search_by_key(&id, |j| j.id).unwrap();
+        for st in [Status::InternalError, Status::ErrorChecked, Status::Ready] {
+            backup.jobs[i].history.push(Change {
+                status: st,
+                at: backup.at,
+                error_subtype: None,
+            });
+        }
+    }
+    w.run_until(3 * DAY);
+    // Restored while the services run: stopped, reset and started at the same instant.
+    assert!(w.services_up());
+    let sum = w.reset(&backup, &OPTS).expect("reset");
+    assert_eq!(sum.import.statuses.len(), 10, "{:?}", sum.import);
+    assert!(w.services_up());
+    assert_eq!(w.restarts().len(), 1);
+    w.run_until(5 * DAY);
+    let end = w.snapshot(&OPTS).expect("recorded");
+    for id in ids {
+        let h = &end.job(id).expect("job").history;
+        assert!(
+            h.iter().rev().any(|c| c.status == Status::Queued),
+            "job {id} dispatched again"
+        );
+    }
+    conservation(&w.report());
 }
