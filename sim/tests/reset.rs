@@ -203,6 +203,13 @@ fn a_backup_the_world_cannot_restore_is_refused() {
     other.at = 0;
     let e = w.reset(&other, &OPTS).expect_err("another calendar");
     assert!(e.to_string().contains("hint"), "{e}");
+    // A backup of another world (another seed) is refused, the world left as it was.
+    let mut other_seed = World::new(Config { seed: 12, ..cfg(3) }, None);
+    other_seed.run_until(DAY / 2);
+    let foreign = other_seed.snapshot(&OPTS).expect("recorded");
+    let e = w.reset(&foreign, &OPTS).expect_err("another world");
+    assert!(matches!(e, ResetError::OtherWorld { .. }), "{e}");
+    assert!(w.services_up());
     assert_eq!(w.now(), DAY, "nothing changed");
 }
 

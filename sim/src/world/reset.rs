@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{ImportSummary, World};
+use super::{ImportSummary, Skipped, World};
 use crate::config::{Action, Config};
 use crate::snapshot::{BuildOptions, Snapshot};
 use crate::time::Ms;
@@ -47,6 +47,19 @@ pub enum ResetError {
         at: Ms,
         /// The first simulated instant.
         first: Ms,
+    },
+    /// The backup's jobs are not this world's (another seed, calibration or history): the job
+    /// with this id is another one.
+    #[error(
+        "the backup is not this world's database: job {id} is {database} there, {world} here\n(hint: restore a backup of this rehearsal, with the scenario's seed and calibration)"
+    )]
+    OtherWorld {
+        /// `parent_jobs.id`.
+        id: i64,
+        /// The world's job with that id.
+        world: String,
+        /// The backup's row.
+        database: String,
     },
 }
 
@@ -91,6 +104,9 @@ impl World {
     /// its backward window, the GFSC night pass starts from its restart coverage (or
     /// `gfsc_daily_jobs_creation_start_date`), the monitor resets the jobs in flight.
     ///
+    /// Refused, the world left as it was: a backup of another calendar, one taken after now or
+    /// before the simulated history, one whose jobs are not this world's ([`ResetError`]).
+    ///
     /// Not modelled: the hand patches imported into the world before the backup are only
     /// known through the backup itself; GFSC triggers and WDS parts the world had created from
     /// products published after the backup are created again when the products are published
@@ -118,11 +134,8 @@ impl World {
                 first,
             });
         }
-        let was_up = self.services_up();
-        if was_up {
-            self.act(Action::Stop);
-        }
-        // The database's world at the backup instant: the same run of the same steps.
+        // The database's world at the backup instant: the same run of the same steps (the
+        // world itself is untouched until the backup is known to be its own).
         let replay = Config {
             steps: self.steps()[..self.steps_done()].to_vec(),
             ..cfg.clone()
@@ -133,6 +146,25 @@ impl World {
         // What the steps after the backup wrote into the database is gone with it.
         db.set_steps(Vec::new());
         let import = db.import(backup, opts);
+        if let Some(Skipped::Mismatch {
+            id,
+            world,
+            database,
+        }) = import
+            .skipped
+            .iter()
+            .find(|s| matches!(s, Skipped::Mismatch { .. }))
+        {
+            return Err(ResetError::OtherWorld {
+                id: *id,
+                world: world.clone(),
+                database: database.clone(),
+            });
+        }
+        let was_up = self.services_up();
+        if was_up {
+            self.act(Action::Stop);
+        }
         let jobs_removed = self
             .engine
             .jobs_view()
