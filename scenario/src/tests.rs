@@ -620,9 +620,10 @@ fn lost_reasons_are_the_simulators() {
         | R::Failed
         | R::StuckInExternalError
         | R::InputFailed
-        | R::TriggerBeforeWindow => R::ALL.contains(&r),
+        | R::TriggerBeforeWindow
+        | R::ClosedByHand => R::ALL.contains(&r),
     };
     assert!(R::ALL.iter().all(|&r| listed(r)));
-    assert_eq!(R::ALL.len(), 7);
+    assert_eq!(R::ALL.len(), 8);
     assert_eq!(crate::validate::lost_reasons().count(), R::ALL.len());
 }

@@ -131,6 +131,9 @@ pub struct Unit {
     pub got_s2: bool,
     /// RLIE-S1-S2: a published RLIE-S1 covers the tile-day.
     pub got_s1: bool,
+    /// Published before a database reset removed its job: to be done again (a published one
+    /// counts under `reprocessed`, once).
+    pub reprocessed: bool,
 }
 
 /// A GFSC job's origin.

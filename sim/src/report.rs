@@ -52,8 +52,11 @@ pub struct TypeReport {
     /// daily errors (may be negative: a different run order draws other errors). Null without
     /// a baseline.
     pub lost_vs_baseline: Option<i64>,
-    /// Backward-reprocessing jobs (FSC/RLIE init mode).
+    /// Of the published, how many were processed again after a database reset removed their
+    /// job (design/simulation.md: counted under `reprocessed`, not twice).
     pub reprocessed: u64,
+    /// Backward-reprocessing jobs (FSC/RLIE init mode) created in the window.
+    pub backward_jobs: u64,
     /// Recovery of the last restart: hours from the system restart (the `start` step, not the
     /// type's wave) until the type is back to its nominal overdue level. Null: no restart, the
     /// type never got back before the horizon, or its baseline is not at NRT.
@@ -246,7 +249,8 @@ impl Report {
                 lost_reasons: BTreeMap::new(),
                 baseline_lost: out.baseline_lost.map(|b| b[i]),
                 lost_vs_baseline: None,
-                reprocessed: out.stats[i].reprocessed,
+                reprocessed: 0,
+                backward_jobs: out.stats[i].reprocessed,
                 recovery_hours: last
                     .filter(|_| !not_at_nrt[i])
                     .and_then(|r| recovery::recovery_ms(r, t))
@@ -272,6 +276,7 @@ impl Report {
                     Bucket::Published => {
                         r.published += 1;
                         r.no_product += u64::from(u.no_product);
+                        r.reprocessed += u64::from(u.reprocessed);
                     }
                     Bucket::Superseded => r.superseded += 1,
                     Bucket::Cancelled => r.cancelled += 1,

@@ -10,8 +10,10 @@
 use std::sync::Arc;
 
 mod import;
+mod reset;
 
 pub use import::{ImportSummary, ParamChange, Skipped, StatusPatch};
+pub use reset::{ResetError, ResetSummary};
 
 use crate::config::{Action, Config, Step};
 use crate::engine::{Baseline, Engine, Outcome, RestartRecord};
@@ -43,6 +45,9 @@ use crate::time::{HOUR, Ms};
 #[derive(Clone)]
 pub struct World {
     engine: Engine,
+    /// The baseline the world was built against: a reset rebuilds the database's world from
+    /// the same one.
+    baseline: Option<Arc<Baseline>>,
 }
 
 impl World {
@@ -56,6 +61,7 @@ impl World {
     pub fn shared(cfg: Arc<Config>, baseline: Option<&Baseline>) -> World {
         World {
             engine: Engine::new(cfg, baseline),
+            baseline: baseline.cloned().map(Arc::new),
         }
     }
 

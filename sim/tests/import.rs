@@ -211,3 +211,36 @@ fn a_transition_the_status_table_refuses_is_reported_and_not_taken() {
         "{sum:?}"
     );
 }
+
+#[test]
+fn rows_the_world_cannot_take_are_reported_and_change_nothing() {
+    let mut w = World::new(cfg(2), None);
+    w.run_until(DAY + 12 * HOUR);
+    let mut s = w.snapshot(&OPTS).expect("recorded");
+    // The parameters row deleted by hand: the world keeps its own.
+    s.params = None;
+    // A job inserted by hand (not one of the world's inputs), and a job without history.
+    let mut extra = s.jobs.last().expect("jobs").clone();
+    extra.id += 1_000;
+    let mut bare = extra.clone();
+    bare.id += 1;
+    bare.history.clear();
+    s.jobs.push(extra.clone());
+    s.jobs.push(bare.clone());
+    let before = w.snapshot(&OPTS).expect("recorded");
+    let sum = w.import(&s, &OPTS);
+    assert!(sum.params_missing);
+    assert!(sum.params_set.is_empty() && sum.statuses.is_empty());
+    assert_eq!(
+        sum.skipped,
+        [
+            Skipped::Unknown { id: extra.id },
+            Skipped::Unknown { id: bare.id }
+        ]
+    );
+    assert_eq!(w.snapshot(&OPTS).expect("recorded"), before);
+    // Jobs deleted by hand are counted, not deleted from the world.
+    let mut s = w.snapshot(&OPTS).expect("recorded");
+    s.jobs.truncate(s.jobs.len() - 10);
+    assert_eq!(w.import(&s, &OPTS).missing_jobs, 10);
+}

@@ -177,3 +177,58 @@ fn rlies1s2_tile_days_become_available_when_both_inputs_are_published() {
         assert!(checked > 300, "seed {seed}: {checked} tile-days");
     }
 }
+
+/// RLIE-S1-S2 units lost outside the backward window, with their sensing days.
+fn outside_window_days(cfg: &Config) -> Vec<i64> {
+    use hrsi_sim::model::LostReason;
+    let out = run_with_baseline(cfg);
+    let mut days: Vec<i64> = out
+        .units
+        .iter()
+        .filter(|u| {
+            u.ty == JobType::Rlies1s2Job
+                && u.bucket == Bucket::Lost
+                && u.reason == LostReason::OutsideSearchWindow
+        })
+        .map(|u| u.sensing.div_euclid(DAY))
+        .collect();
+    days.sort_unstable();
+    days
+}
+
+#[test]
+fn a_rlies1s2_window_shorter_than_the_downtime_loses_the_days_beyond_its_reach() {
+    // jobs.md §1.3 "After downtime": nothing is resumed from the database; the scan starts at
+    // yesterday and reaches `rlies1s2_max_search_window_days` back at most, so after a 5-day
+    // downtime a 3-day window never produces the downtime's first days.
+    for seed in [7, 8] {
+        let (stop, down) = (2, 5);
+        let restart = stop + down;
+        let mut cfg = outage(seed, stop, down, 12);
+        cfg.params
+            .set("rlies1s2_max_search_window_days", "3")
+            .unwrap();
+        let lost = outside_window_days(&cfg);
+        assert!(lost.len() > 50, "seed {seed}: {} lost", lost.len());
+        // Only days the scan could not reach from the restart's yesterday (7 − 1 − 3 = 3) are
+        // lost, and the downtime's first day is among them.
+        assert!(
+            lost.iter().all(|&d| d < restart - 3),
+            "seed {seed}: {lost:?}"
+        );
+        assert!(lost.contains(&stop), "seed {seed}");
+        // A window longer than the downtime reaches every day of it.
+        cfg.params
+            .set("rlies1s2_max_search_window_days", "7")
+            .unwrap();
+        assert_eq!(outside_window_days(&cfg), Vec::<i64>::new(), "seed {seed}");
+        // A 3-day *minimum* window with the 31-day maximum loses none either: the scan goes on
+        // past the minimum while each day yields jobs, which it does during the catch-up
+        // (step 4), and the tile-days it did not reach stay in the database for the next scan.
+        let mut cfg = outage(seed, stop, down, 12);
+        cfg.params
+            .set("rlies1s2_min_search_window_days", "3")
+            .unwrap();
+        assert_eq!(outside_window_days(&cfg), Vec::<i64>::new(), "seed {seed}");
+    }
+}

@@ -1,6 +1,7 @@
 //! `World` as a rehearsal and a planner use it: figures at an instant, actions from outside,
 //! catch-up waits, forks, and looks that change nothing.
 use hrsi_sim::config::{Restart, WAVES, job_types_json, outage_steps};
+use hrsi_sim::status::Status;
 use hrsi_sim::time::{DAY, HOUR, MINUTE};
 use hrsi_sim::{Action, Config, JobType, Report, Step, World};
 
@@ -141,4 +142,114 @@ fn an_unknown_type_halts_the_services_at_start() {
     w.act(Action::Start);
     assert!(w.services_up());
     assert!(!w.services_working());
+}
+
+#[test]
+fn an_action_from_outside_follows_the_events_its_step_would_follow() {
+    // A run that ends at the very millisecond of a stop: its end was queued before the step
+    // became next, so a batch run processes it first and the job is processed, not reset.
+    let c = Config {
+        keep_jobs: true,
+        keep_history: true,
+        ..cfg(3)
+    };
+    let free = World::new(c.clone(), None).finish();
+    let (job, _, end) = *free
+        .history
+        .iter()
+        .find(|(_, s, t)| *s == Status::Processed && *t > DAY)
+        .expect("jobs are processed on day 2");
+    let nudge = Action::SetParam {
+        name: "max_number_of_worker_instances".into(),
+        value: "210".into(),
+    };
+    let steps = vec![
+        Step {
+            caught_up: vec![],
+            after: end - 1,
+            action: nudge.clone(),
+        },
+        Step {
+            caught_up: vec![],
+            after: 1,
+            action: Action::Stop,
+        },
+    ];
+    let planned = Config { steps, ..c.clone() };
+    let batch = World::new(planned.clone(), None).finish();
+    assert!(
+        batch.history.contains(&(job, Status::Processed, end)),
+        "the batch run ends the run before it stops"
+    );
+    let mut w = World::new(c, None);
+    w.run_until(end - 1);
+    w.act(nudge);
+    w.run_until(end);
+    w.act(Action::Stop);
+    let outside = w.finish();
+    assert_eq!(outside.history, batch.history);
+    assert_eq!(
+        serde_json::to_string(&Report::new(&planned, outside)).expect("serialises"),
+        serde_json::to_string(&Report::new(&planned, batch)).expect("serialises")
+    );
+}
+
+#[test]
+fn a_forked_step_keeps_the_place_of_the_fresh_runs_step_among_equal_times() {
+    // A stop at the very millisecond a run ends, the run started after the step before: in a
+    // fresh run the stop's event was queued first (when the previous step ran), so it comes
+    // first. A fork given the stop later must keep that place.
+    let c = Config {
+        keep_jobs: true,
+        keep_history: true,
+        ..cfg(3)
+    };
+    let free = World::new(c.clone(), None).finish();
+    let (job, _, end) = *free
+        .history
+        .iter()
+        .find(|(_, s, t)| *s == Status::Processed && *t > DAY)
+        .expect("jobs are processed on day 2");
+    let start = free
+        .history
+        .iter()
+        .filter(|(j, s, t)| *j == job && *s == Status::Started && *t < end)
+        .map(|h| h.2)
+        .max()
+        .expect("the run started");
+    let step = |after, action| Step {
+        caught_up: vec![],
+        after,
+        action,
+    };
+    let nudge = Action::SetParam {
+        name: "max_number_of_worker_instances".into(),
+        value: "210".into(),
+    };
+    let t1 = start - 1;
+    let point = Config {
+        steps: vec![step(t1, nudge.clone()), step(end - t1, Action::Stop)],
+        ..c.clone()
+    };
+    let fresh = World::new(point.clone(), None).finish();
+    assert!(
+        !fresh.history.contains(&(job, Status::Processed, end)),
+        "the stop comes before the run's end"
+    );
+    // The prefix belongs to another point (its stop an hour later).
+    let other = Config {
+        steps: vec![step(t1, nudge), step(end - t1 + HOUR, Action::Stop)],
+        ..c
+    };
+    let mut prefix = World::new(other, None);
+    prefix.run_until(start + 1);
+    assert_eq!(prefix.steps_done(), 1);
+    let mut fork = prefix.clone();
+    fork.set_steps(point.steps[1..].to_vec());
+    let forked = fork.finish();
+    assert_eq!(forked.history, fresh.history);
+    assert_eq!(
+        serde_json::to_string(&Report::new(&point, forked)).expect("serialises"),
+        serde_json::to_string(&Report::new(&point, fresh)).expect("serialises")
+    );
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use hrsi_sim::{Baseline, Config, Report};
+use hrsi_sim::{Baseline, Config, Report, World, time::Ms};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +95,28 @@ impl Shard {
     }
 }
 
+/// How runs of one baseline group are simulated.
+enum Fork {
+    /// A run without steps: its baseline's record.
+    Baseline(usize, usize),
+    /// A run simulated from its start.
+    Alone(usize, usize),
+    /// Runs branching off the group's world at their first step's instant (the key).
+    Trunk {
+        group: usize,
+        trunk: Box<Config>,
+        branches: BTreeMap<Ms, Vec<usize>>,
+    },
+}
+
+impl Fork {
+    fn group(&self) -> usize {
+        match self {
+            Fork::Baseline(g, _) | Fork::Alone(g, _) | Fork::Trunk { group: g, .. } => *g,
+        }
+    }
+}
+
 /// The work of a plan (or of one shard): baselines to compute, runs to make.
 pub struct Work {
     baselines: Vec<Config>,
@@ -172,6 +194,50 @@ impl Work {
         self.baselines.len()
     }
 
+    /// The runs by shared prefix. Every run of a baseline group is the group's world (its
+    /// baseline's config, no step) up to its first step's instant when that step is timed: the
+    /// group is simulated once, as a trunk, and each run branches off at its first step (in a
+    /// sweep of restart plans or outage starts, every point of a seed shares the warm start and
+    /// the days before the earliest stop). Runs without steps take their baseline's record; runs
+    /// that wait for a catch-up first run alone.
+    fn forks(&self) -> Vec<Fork> {
+        let mut trunk_of: BTreeMap<(usize, [bool; 3]), usize> = BTreeMap::new();
+        let mut forks: Vec<Fork> = Vec::new();
+        for (i, (_, _, cfg, g)) in self.runs.iter().enumerate() {
+            let shared = cfg
+                .steps
+                .first()
+                .filter(|s| s.caught_up.is_empty() && s.after > 0 && s.after < cfg.horizon);
+            let Some(first) = shared else {
+                let alone = if cfg.steps.is_empty() {
+                    Fork::Baseline
+                } else {
+                    Fork::Alone
+                };
+                forks.push(alone(*g, i));
+                continue;
+            };
+            let next = forks.len();
+            // What the group's key leaves out: what a run keeps for its outcome.
+            let keeps = [cfg.timeline, cfg.keep_jobs, cfg.keep_history];
+            let k = *trunk_of.entry((*g, keeps)).or_insert(next);
+            if k == next {
+                forks.push(Fork::Trunk {
+                    group: *g,
+                    trunk: Box::new(Config {
+                        steps: Vec::new(),
+                        ..cfg.clone()
+                    }),
+                    branches: BTreeMap::new(),
+                });
+            }
+            if let Fork::Trunk { branches, .. } = &mut forks[k] {
+                branches.entry(first.after).or_default().push(i);
+            }
+        }
+        forks
+    }
+
     /// Baselines, then runs, in parallel on the current rayon pool; `tick` is called after each
     /// (for a progress bar). Records come back sorted by point, then seed. A run without an
     /// outage is its own baseline: its record comes from the baseline's simulation.
@@ -195,21 +261,46 @@ impl Work {
             })
             .collect();
         let mut records: Vec<RunRecord> = self
-            .runs
+            .forks()
             .par_iter()
-            .map(|(point, seed, cfg, g)| {
-                let (b, nominal) = &baselines[*g];
-                let mut r = if cfg.steps.is_empty() {
-                    RunRecord {
-                        point: *point,
-                        ..nominal.clone()
-                    }
-                } else {
-                    record(*point, *seed, cfg, hrsi_sim::run(cfg, Some(b)))
+            .flat_map(|fork| {
+                let (b, nominal) = &baselines[fork.group()];
+                let finish = |i: usize, out: Option<hrsi_sim::Outcome>| {
+                    let (point, seed, cfg, _) = &self.runs[i];
+                    let mut rec = match out {
+                        None => RunRecord {
+                            point: *point,
+                            ..nominal.clone()
+                        },
+                        Some(out) => record(*point, *seed, cfg, out),
+                    };
+                    rec.baseline_lost_by_type = nominal.lost_by_type.clone();
+                    tick();
+                    rec
                 };
-                r.baseline_lost_by_type = nominal.lost_by_type.clone();
-                tick();
-                r
+                match fork {
+                    Fork::Baseline(_, i) => vec![finish(*i, None)],
+                    Fork::Alone(_, i) => {
+                        vec![finish(*i, Some(hrsi_sim::run(&self.runs[*i].2, Some(b))))]
+                    }
+                    // Each branch continues from a copy of the trunk given its own steps: byte
+                    // for byte a fresh run (tests/sim_stepped.rs, and the test below).
+                    Fork::Trunk {
+                        trunk, branches, ..
+                    } => {
+                        let mut trunk = World::new((**trunk).clone(), Some(b));
+                        let mut records = Vec::new();
+                        for (&at, runs) in branches {
+                            trunk.run_until(at);
+                            records.par_extend(runs.par_iter().map(|&i| {
+                                let mut w = trunk.clone();
+                                w.set_steps(self.runs[i].2.steps.clone());
+                                finish(i, Some(w.finish()))
+                            }));
+                        }
+                        records
+                    }
+                }
             })
             .collect();
         records.sort_by_key(|r| (r.point, r.seed));
@@ -287,6 +378,89 @@ fn record(point: usize, seed: u64, cfg: &Config, out: hrsi_sim::Outcome) -> RunR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::sweep::PlanInputs;
+
+    /// Every run of the work simulated from its start, as before runs shared their prefix.
+    fn fresh(work: &Work) -> Vec<RunRecord> {
+        let baselines: Vec<(Baseline, RunRecord)> = work
+            .baselines
+            .iter()
+            .map(|cfg| {
+                let out = hrsi_sim::run_with_baseline(cfg);
+                let b = Baseline {
+                    nominal_overdue: out.nominal_overdue,
+                    daily: out.daily_created.clone(),
+                    not_at_nrt: out.not_at_nrt,
+                    nrt_allowance: out.nrt_allowance,
+                    lost: out.baseline_lost.unwrap_or_default(),
+                };
+                let mut r = record(0, cfg.seed, cfg, out);
+                r.baseline_lost_by_type = r.lost_by_type.clone();
+                (b, r)
+            })
+            .collect();
+        let mut records: Vec<RunRecord> = work
+            .runs
+            .iter()
+            .map(|(point, seed, cfg, g)| {
+                let (b, nominal) = &baselines[*g];
+                let mut r = if cfg.steps.is_empty() {
+                    RunRecord {
+                        point: *point,
+                        ..nominal.clone()
+                    }
+                } else {
+                    record(*point, *seed, cfg, hrsi_sim::run(cfg, Some(b)))
+                };
+                r.baseline_lost_by_type = nominal.lost_by_type.clone();
+                r
+            })
+            .collect();
+        records.sort_by_key(|r| (r.point, r.seed));
+        records
+    }
+
+    #[test]
+    fn runs_forked_from_their_shared_prefix_give_the_records_of_fresh_runs() {
+        for sweeps in [
+            vec!["scenario.restart=all,waves", "scenario.outage_days=1,2"],
+            // Two stops at different instants: two prefixes per seed.
+            vec![
+                "scenario.outage_start_day=1,2.5",
+                "scenario.restart=all,waves",
+            ],
+        ] {
+            let plan = Plan::new(PlanInputs {
+                days: Some(6),
+                outage_start_day: Some(2.0),
+                outage_days: Some(1.0),
+                sweeps: sweeps.iter().map(|s| (*s).to_owned()).collect(),
+                replications: Some(2),
+                ..PlanInputs::default()
+            })
+            .unwrap();
+            let work = Work::new(&plan, None).unwrap();
+            let forks = work.forks();
+            assert!(
+                forks.iter().all(|f| matches!(f, Fork::Trunk { branches, .. } if branches.len() > 1 || branches.values().any(|r| r.len() > 1))),
+                "{sweeps:?}: the runs of a seed share a trunk"
+            );
+            let ticks = std::sync::atomic::AtomicUsize::new(0);
+            let forked = work.execute(&|| {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+            assert_eq!(
+                ticks.into_inner(),
+                work.baselines() + work.runs(),
+                "one tick per run"
+            );
+            assert_eq!(
+                serde_json::to_string(&forked).unwrap(),
+                serde_json::to_string(&fresh(&work)).unwrap(),
+                "{sweeps:?}"
+            );
+        }
+    }
 
     #[test]
     fn shard_specs_are_one_based_and_checked() {

@@ -1,0 +1,610 @@
+//! The discrete-event engine: one event queue, virtual time, the services' loops run only while
+//! they have work (rounded to their loop boundaries arithmetically), worker runs collapsed into
+//! one event each.
+//!
+//! One [`Engine`] holds the whole state (the database's jobs, the catalogues' inputs, Nomad's
+//! queues, the worker VMs); each module below borrows it in its own `impl Engine` block:
+//!
+//! - `mod.rs`: the state, the constructor, the run loop, the service loops' timers and events.
+//! - `stepping`: stepping from outside (run to an instant, act, new steps, the view).
+//! - `jobs`: the jobs table (status changes checked against the trigger's table) and units.
+//! - `creation`: job creation per type family (FSC/RLIE and RLIE-S1 from inputs, RLIE-S1-S2,
+//!   SWS/WDS, GFSC NRT).
+//! - `night`: the GFSC daily night pass.
+//! - `configuration`: job configuration (dependencies, MAJA backward reprocessing).
+//! - `execution`: job execution, the Nomad queue, runs, restarts and reschedules.
+//! - `worker_pool`: worker pool management (creations, deletions, boots).
+//! - `monitor`: the monitor's re-dispatches.
+//! - `publication`: publication and the catalogue's indexing.
+//! - `outage`: the operator's steps (stop, start, `set_param`).
+//! - `accounting`: sampling, catch-up, the outcome at the horizon (and its public types).
+//! - `grid`: the flat (day, key) grid, tile bit sets, the key hasher, loop boundaries.
+
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::config::{Action, Config, Step};
+use crate::inputs::{Geometry, Input, N_TILES, Product};
+use crate::job_type::{ALL_TYPES, Flavor, JobType, N_FLAVORS};
+use crate::model::*;
+use crate::params::{JobTypesList, SystemParameters};
+use crate::pool::workers_to_create_into;
+use crate::rng::{Stream, normal, unit};
+use crate::status::{Status, allowed_change};
+use crate::time::{DAY, HOUR, MINUTE, Ms, SECOND};
+
+use accounting::Catch;
+use grid::{FastMap, Grid, bit, boundary, set_bit};
+use outage::Hot;
+
+pub use accounting::{Baseline, Outcome, RestartRecord, Sample, TypeStats};
+
+/// Swaps a work list out for a spare empty one.
+macro_rules! take_batch {
+    ($self:ident, $list:expr) => {{
+        let mut b = $self.spare.pop().unwrap_or_default();
+        std::mem::swap(&mut b, &mut $list);
+        b
+    }};
+}
+
+mod accounting;
+mod configuration;
+mod creation;
+mod execution;
+mod grid;
+mod import;
+mod jobs;
+mod monitor;
+mod night;
+mod outage;
+mod publication;
+mod reset;
+mod stepping;
+mod worker_pool;
+
+const SAMPLE: Ms = 10 * MINUTE;
+const MONITOR_LOOP: Ms = 60 * SECOND;
+const WPM_LOOP: Ms = 5 * SECOND;
+const SLEEPING_AFTER: Ms = 2 * MINUTE;
+const NOMAD_RESTART_DELAY: Ms = 15 * SECOND;
+const NOMAD_RESCHEDULE_DELAY: Ms = 5 * SECOND;
+const NOMAD_RESTART_ATTEMPTS: u8 = 3;
+const NOMAD_RESCHEDULE_ATTEMPTS: u8 = 1;
+const QUEUED_LIMIT: Ms = 60 * MINUTE;
+const STARTED_LIMIT: Ms = 30 * MINUTE;
+const PROCESSING_LIMIT: Ms = 270 * MINUTE;
+const GFSC_FSC_WAIT: Ms = 3 * HOUR;
+const WORDS: usize = N_TILES.div_ceil(64);
+
+#[derive(Default, Clone)]
+struct TileState {
+    fsc: Vec<u32>,
+    init_l2a: Ms,
+    since_init: u16,
+    init_pending: bool,
+    /// The tile's latest indexed GFSC: its catalogue `startDate` (ms) and product day.
+    latest_gfsc: Option<(Ms, i64)>,
+}
+
+/// The engine's fixed timers, in their order at equal times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Tick(u8, u8),
+    Wpm,
+    Monitor,
+    Daily,
+    Sample,
+    Boot,
+    Index,
+}
+
+/// The simulation state. It owns its config (shared, read-only) so that it can be kept, cloned
+/// and forked; [`crate::World`] is its public, steppable face.
+#[derive(Clone)]
+pub struct Engine {
+    cfg: Arc<Config>,
+    geo: Geometry,
+    /// Read-only after construction: shared between clones.
+    inputs: Arc<[Input]>,
+    next_input: usize,
+    now: Ms,
+    t0: Ms,
+    first_day: i64,
+    heap: BinaryHeap<Entry>,
+    seq: u32,
+    events: u64,
+    status_changes: u64,
+    illegal: u64,
+    history: Vec<(u32, Status, Ms)>,
+
+    params: SystemParameters,
+    hot: Hot,
+    types: JobTypesList,
+    enabled_mask: u8,
+    up: bool,
+    halted: bool,
+    loops: [Ms; 4],
+    /// Next loop iteration of each service for each type (`Ms::MAX`: idle). Timers are kept out
+    /// of the event queue: the run loop takes the earliest of inputs, timers and queued events.
+    tick_at: [[Ms; 5]; 4],
+    tick_armed: u32,
+    sample_at: Ms,
+    boot_q: VecDeque<(Ms, u16, u32)>,
+    index_q: VecDeque<(Ms, u32)>,
+    timer_cache: Option<(Ms, Timer)>,
+
+    jobs: Vec<Job>,
+    units: Vec<Unit>,
+    to_create: [Vec<u32>; 5],
+    fsc_for_wds: Vec<u32>,
+    to_config: [Vec<u32>; 5],
+    to_exec: [Vec<u32>; 5],
+    to_publish: [Vec<u32>; 5],
+    reset_on_start: Vec<u32>,
+    /// Emptied work lists kept for reuse: a service loop swaps its list out instead of
+    /// allocating a new one every iteration.
+    spare: Vec<Vec<u32>>,
+
+    tiles: Vec<TileState>,
+    tile_tracks: Vec<Vec<(u16, u16)>>,
+    /// GRD input index per (day, track × slice); `NONE` where no slice was sensed.
+    grd_index: Grid<u32>,
+    max_grds: usize,
+    input_job: Vec<u32>,
+
+    fifo: [VecDeque<(u32, u32)>; N_FLAVORS],
+    pending: [i64; 5],
+    running: [i64; 5],
+    workers: Vec<Worker>,
+    /// Idle workers per flavour, in name order (what the worker pool walks).
+    idle: [Vec<u16>; N_FLAVORS],
+    free_slots: BinaryHeap<std::cmp::Reverse<u16>>,
+    n_exist: [i64; N_FLAVORS],
+    scratch_sleeping: Vec<u16>,
+    scratch_snapshot: Vec<u16>,
+    n_booting: [i64; N_FLAVORS],
+    n_idle: [i64; N_FLAVORS],
+    n_orphan: [i64; N_FLAVORS],
+    n_workers: i64,
+    wpm_at: Option<Ms>,
+    peak_workers: i64,
+    worker_ms: i128,
+
+    queued_watch: VecDeque<(Ms, u32, u32)>,
+    monitor_at: Option<Ms>,
+
+    s1s2_unit: Grid<u32>,
+    s1s2_ready: Vec<Vec<u32>>,
+    s1s2_uncreated: usize,
+    has_fsc: Vec<bool>,
+    has_s1: Vec<bool>,
+    s1_unpublished: Vec<i32>,
+    /// WDS parts created per (day, tile): a bit per position in the tile's track list.
+    wds_done: Grid<u16>,
+    assemblies: FastMap<(u16, i64, u16), u32>,
+    dependents: FastMap<u32, Vec<u32>>,
+    s1s2_reach: i64,
+
+    gfsc_siblings: Grid<Vec<u32>>,
+    indexed_any: Vec<[u64; WORDS]>,
+    indexed_s1: Vec<[u64; WORDS]>,
+    indexed_count: Vec<u32>,
+    /// Earliest sensing time of the FSC/WDS/SWS indexed per (day, tile) (`Ms::MAX`: none).
+    gfsc_input_sensing: Grid<Ms>,
+    /// Publication time of the trigger of the last GFSC NRT job inserted (the creation window's
+    /// start, jobs.md §4.1 step 1); survives outages like the database does.
+    gfsc_watermark: Option<Ms>,
+    daily_last: Option<i64>,
+    daily_first: Option<i64>,
+    daily_at: Option<Ms>,
+    daily_expected: FastMap<(u16, i64), u32>,
+    daily_by_day: std::collections::BTreeMap<i64, Vec<u32>>,
+    daily_created: Vec<(u16, i64)>,
+
+    stats: [TypeStats; 5],
+    activation: Vec<(Ms, u32)>,
+    next_activation: usize,
+    fresh_units: Vec<(Ms, u32)>,
+    overdue_q: [VecDeque<(Ms, u32)>; 5],
+    overdue: [i64; 5],
+    backlog: [i64; 5],
+    published: [i64; 5],
+    overdue_samples: [Vec<i64>; 5],
+    timeline: Vec<Sample>,
+    nominal: [i64; 5],
+    not_at_nrt: [bool; 5],
+    nrt_allowance: [i64; 5],
+    baseline_lost: Option<[u64; 5]>,
+    /// Types enabled when the system last stopped (what the next restart must bring back).
+    stopped_mask: u8,
+    catch: [Option<Catch>; 5],
+    restarts: Vec<RestartRecord>,
+    outages: Vec<(Ms, Option<Ms>)>,
+
+    /// The plan of operator steps: the executed ones, then the ones to come (replaceable with
+    /// [`Engine::set_steps`]).
+    steps: Vec<Step>,
+    step: usize,
+    step_wait: Option<Ms>,
+    steps_done: usize,
+    /// The heap sequence number of the next step's `Control` event, reserved when the step
+    /// became next: an action from outside at the same instant takes its place in the tie order.
+    step_seq: u32,
+    /// When the next step's delay started (the previous step's instant, or 0).
+    step_origin: Ms,
+}
+
+impl Engine {
+    /// Builds the world of a config (geometry, inputs, warm start) ready to run.
+    pub fn new(cfg: Arc<Config>, baseline: Option<&Baseline>) -> Engine {
+        let cal = &cfg.calibration;
+        let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
+        let epoch_day = cfg.start.0.div_euclid(DAY);
+        let geo = Geometry::draw(cfg.seed, cal, epoch_day);
+        let inputs = geo.products(cfg.seed, cal, t0, cfg.horizon);
+        let first_day = t0.div_euclid(DAY) - 1;
+        let n_days = ((cfg.horizon.div_euclid(DAY) + 2) - first_day) as usize;
+        let mut tile_tracks = vec![Vec::new(); N_TILES];
+        for (k, tr) in geo.tracks.iter().enumerate() {
+            for g in 0..tr.grds {
+                for &t in tr.slice_tiles(g) {
+                    tile_tracks[usize::from(t)].push((k as u16, g));
+                }
+            }
+        }
+        let max_grds = geo
+            .tracks
+            .iter()
+            .map(|t| usize::from(t.grds))
+            .max()
+            .unwrap_or(1);
+        let mut grd_index = Grid::new(first_day, n_days, geo.tracks.len() * max_grds, NONE);
+        for (i, inp) in inputs.iter().enumerate() {
+            if let Product::Grd { track, slice } = inp.product
+                && let Some(c) = grd_index.get_mut(
+                    inp.sensing.div_euclid(DAY),
+                    usize::from(track) * max_grds + usize::from(slice),
+                )
+            {
+                *c = i as u32;
+            }
+        }
+        let mut tiles: Vec<TileState> = (0..N_TILES).map(|_| TileState::default()).collect();
+        for (t, ts) in tiles.iter_mut().enumerate() {
+            // History before the warm start: each tile's last L2A a few days earlier.
+            ts.init_l2a = t0 - DAY - (t as Ms % 5) * DAY;
+        }
+        let loops = [
+            "job_creation_loop_sleep",
+            "job_configuration_loop_sleep",
+            "job_execution_loop_sleep",
+            "job_publication_loop_sleep",
+        ]
+        .map(|n| cfg.params.int(n).unwrap_or(5).max(1) * SECOND);
+        let steps = cfg.steps.clone();
+        let mut e = Engine {
+            geo,
+            next_input: 0,
+            now: t0,
+            t0,
+            first_day,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            events: 0,
+            status_changes: 0,
+            illegal: 0,
+            history: Vec::new(),
+            params: cfg.params.clone(),
+            hot: Hot::of(&cfg.params),
+            types: cfg.params.job_types(),
+            enabled_mask: 0,
+            up: true,
+            halted: false,
+            loops,
+            tick_at: [[Ms::MAX; 5]; 4],
+            tick_armed: 0,
+            sample_at: 0,
+            boot_q: VecDeque::new(),
+            index_q: VecDeque::new(),
+            timer_cache: None,
+            jobs: Vec::new(),
+            units: Vec::new(),
+            to_create: Default::default(),
+            fsc_for_wds: Vec::new(),
+            to_config: Default::default(),
+            to_exec: Default::default(),
+            to_publish: Default::default(),
+            reset_on_start: Vec::new(),
+            spare: Vec::new(),
+            tiles,
+            tile_tracks,
+            grd_index,
+            max_grds,
+            input_job: vec![NONE; inputs.len()],
+            inputs: inputs.into(),
+            fifo: Default::default(),
+            pending: [0; 5],
+            running: [0; 5],
+            workers: Vec::new(),
+            idle: Default::default(),
+            free_slots: BinaryHeap::new(),
+            n_exist: [0; N_FLAVORS],
+            scratch_sleeping: Vec::new(),
+            scratch_snapshot: Vec::new(),
+            n_booting: [0; N_FLAVORS],
+            n_idle: [0; N_FLAVORS],
+            n_orphan: [0; N_FLAVORS],
+            n_workers: 0,
+            wpm_at: None,
+            peak_workers: 0,
+            worker_ms: 0,
+            queued_watch: VecDeque::new(),
+            monitor_at: None,
+            s1s2_unit: Grid::new(first_day, n_days, N_TILES, NONE),
+            s1s2_ready: vec![Vec::new(); n_days],
+            s1s2_uncreated: 0,
+            has_fsc: vec![false; n_days],
+            has_s1: vec![false; n_days],
+            s1_unpublished: vec![0; n_days],
+            wds_done: Grid::new(first_day, n_days, N_TILES, 0),
+            assemblies: Default::default(),
+            dependents: Default::default(),
+            s1s2_reach: i64::MIN,
+            gfsc_siblings: Grid::new(first_day, n_days, N_TILES, Vec::new()),
+            indexed_any: vec![[0; WORDS]; n_days],
+            indexed_s1: vec![[0; WORDS]; n_days],
+            indexed_count: vec![0; n_days],
+            gfsc_input_sensing: Grid::new(first_day, n_days, N_TILES, Ms::MAX),
+            gfsc_watermark: None,
+            daily_last: None,
+            daily_first: None,
+            daily_at: None,
+            daily_expected: FastMap::default(),
+            daily_by_day: Default::default(),
+            daily_created: Vec::new(),
+            stats: Default::default(),
+            activation: Vec::new(),
+            next_activation: 0,
+            fresh_units: Vec::new(),
+            overdue_q: Default::default(),
+            overdue: [0; 5],
+            backlog: [0; 5],
+            published: [0; 5],
+            overdue_samples: Default::default(),
+            timeline: Vec::new(),
+            nominal: baseline.map_or([1; 5], |b| b.nominal_overdue),
+            not_at_nrt: baseline.map_or([false; 5], |b| b.not_at_nrt),
+            nrt_allowance: baseline.map_or([0; 5], |b| b.nrt_allowance),
+            baseline_lost: baseline.map(|b| b.lost),
+            stopped_mask: 0,
+            catch: Default::default(),
+            restarts: Vec::new(),
+            outages: Vec::new(),
+            steps,
+            step: 0,
+            step_wait: None,
+            steps_done: 0,
+            step_seq: 0,
+            step_origin: 0,
+            cfg,
+        };
+        e.refresh_enabled();
+        // About 2 000 jobs and 2 400 units a day: reserved up front, so growth never copies.
+        let days = ((e.cfg.horizon - t0) / DAY + 1) as usize;
+        e.jobs.reserve(2_200 * days);
+        e.units.reserve(2_600 * days);
+        e.precreate_units(baseline);
+        e.schedule_step(0, 0);
+        e.monitor_at = Some(e.t0);
+        e.schedule_daily(e.t0);
+        e
+    }
+
+    fn day_idx(&self, day: i64) -> usize {
+        (day - self.first_day).clamp(0, self.has_fsc.len() as i64 - 1) as usize
+    }
+
+    fn push(&mut self, at: Ms, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Entry {
+            at: at.max(self.now),
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn services_ok(&self) -> bool {
+        self.up && !self.halted && matches!(self.types, JobTypesList::Valid(_))
+    }
+
+    fn enabled(&self, t: JobType) -> bool {
+        self.enabled_mask & (1 << t.idx()) != 0
+    }
+
+    /// Recomputes which types the services work on (after a start, stop or parameter change).
+    fn refresh_enabled(&mut self) {
+        self.enabled_mask = 0;
+        if let JobTypesList::Valid(v) = &self.types
+            && self.up
+            && !self.halted
+        {
+            for t in v {
+                self.enabled_mask |= 1 << t.idx();
+            }
+        }
+    }
+
+    fn tick(&mut self, svc: Svc, t: JobType) {
+        if !self.enabled(t) {
+            return;
+        }
+        let phase = (svc as i64) * 1_250;
+        let at = boundary(self.now, self.loops[svc as usize], phase);
+        self.tick_armed |= 1 << (svc as usize * 5 + t.idx());
+        let slot = &mut self.tick_at[svc as usize][t.idx()];
+        if at < *slot {
+            *slot = at;
+            self.timer_set(at, Timer::Tick(svc as u8, t.idx() as u8));
+        }
+    }
+
+    /// Runs to the horizon and returns the outcome.
+    pub fn run(mut self) -> Outcome {
+        let horizon = self.cfg.horizon;
+        self.run_until(horizon);
+        self.finish_at(horizon)
+    }
+
+    /// Processes the earliest event if it comes strictly before `limit`: `None` when there is
+    /// none, else whether it was the sampling timer (where catch-up is confirmed).
+    #[inline(always)]
+    fn step_one(&mut self, limit: Ms) -> Option<bool> {
+        // Inputs are already sorted by availability and timers are a fixed set of slots: both
+        // are merged with the queue instead of going through it. At equal times: queued events,
+        // then timers, then inputs.
+        let ti = self
+            .inputs
+            .get(self.next_input)
+            .map_or(Ms::MAX, |i| i.available);
+        let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
+        let (tt, timer) = self.next_timer();
+        let t = ti.min(te).min(tt);
+        if t >= limit {
+            return None;
+        }
+        self.now = t;
+        self.events += 1;
+        if te == t {
+            let e = self.heap.pop().expect("peeked");
+            self.dispatch(e.ev);
+            Some(false)
+        } else if tt == t {
+            self.fire(timer);
+            Some(timer == Timer::Sample)
+        } else {
+            let i = self.next_input;
+            self.next_input += 1;
+            self.on_input(i);
+            Some(false)
+        }
+    }
+
+    /// The earliest timer: service loops (by service, then type), worker pool, monitor, GFSC
+    /// daily pass, sampling.
+    fn next_timer(&mut self) -> (Ms, Timer) {
+        if let Some(cached) = self.timer_cache {
+            return cached;
+        }
+        let best = self.scan_timers();
+        self.timer_cache = Some(best);
+        best
+    }
+
+    /// A timer was set to `at`: the cache stays valid when it does not move the minimum.
+    fn timer_set(&mut self, at: Ms, t: Timer) {
+        if let Some((c, ct)) = self.timer_cache
+            && (at < c || (at == c && t < ct))
+        {
+            self.timer_cache = Some((at, t));
+        }
+    }
+
+    fn scan_timers(&self) -> (Ms, Timer) {
+        let mut best = (self.sample_at, Timer::Sample);
+        let mut consider = |at: Ms, t: Timer| {
+            if at < best.0 || (at == best.0 && t < best.1) {
+                best = (at, t);
+            }
+        };
+        // Only the armed service loops (a bit per service and type).
+        let mut armed = self.tick_armed;
+        while armed != 0 {
+            let k = armed.trailing_zeros() as usize;
+            armed &= armed - 1;
+            let (s, t) = (k / 5, k % 5);
+            consider(self.tick_at[s][t], Timer::Tick(s as u8, t as u8));
+        }
+        consider(self.wpm_at.unwrap_or(Ms::MAX), Timer::Wpm);
+        consider(self.monitor_at.unwrap_or(Ms::MAX), Timer::Monitor);
+        consider(self.daily_at.unwrap_or(Ms::MAX), Timer::Daily);
+        consider(self.boot_q.front().map_or(Ms::MAX, |b| b.0), Timer::Boot);
+        consider(self.index_q.front().map_or(Ms::MAX, |b| b.0), Timer::Index);
+        best
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        self.timer_cache = None;
+        match timer {
+            Timer::Tick(s, t) => {
+                self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
+                self.tick_armed &= !(1 << (usize::from(s) * 5 + usize::from(t)));
+                let ty = ALL_TYPES[usize::from(t)];
+                if self.enabled(ty) {
+                    match s {
+                        0 => self.creation(ty),
+                        1 => self.configuration(ty),
+                        2 => self.execution(ty),
+                        _ => self.publication(ty),
+                    }
+                }
+            }
+            Timer::Wpm => {
+                self.wpm_at = None;
+                self.wpm();
+            }
+            Timer::Monitor => {
+                self.monitor_at = None;
+                self.monitor();
+            }
+            Timer::Daily => {
+                self.daily_at = None;
+                self.daily();
+            }
+            Timer::Sample => self.sample(),
+            Timer::Boot => {
+                let (_, w, epoch) = self.boot_q.pop_front().expect("a boot is due");
+                self.on_boot(w, epoch);
+            }
+            Timer::Index => {
+                let (_, j) = self.index_q.pop_front().expect("an indexing is due");
+                self.on_indexed(j);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Wake(j, epoch) => {
+                let job = &self.jobs[j as usize];
+                if job.epoch == epoch && job.status == Status::Configured {
+                    let ty = job.ty;
+                    self.to_config[ty.idx()].push(j);
+                    self.tick(Svc::Configuration, ty);
+                }
+            }
+            Ev::RunEnd(j, epoch) => {
+                if self.jobs[j as usize].epoch == epoch {
+                    self.on_run_end(j);
+                }
+            }
+            Ev::Restart(j, epoch) => {
+                if self.jobs[j as usize].epoch == epoch {
+                    let w = self.jobs[j as usize].worker;
+                    self.start_run(j, w);
+                }
+            }
+            Ev::Reschedule(j, epoch) => {
+                if self.jobs[j as usize].epoch == epoch {
+                    self.enqueue_nomad(j);
+                }
+            }
+            Ev::Control(i) => self.control(i as usize),
+        }
+    }
+
+    fn give_back(&mut self, mut batch: Vec<u32>) {
+        batch.clear();
+        self.spare.push(batch);
+    }
+}
