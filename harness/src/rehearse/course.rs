@@ -16,7 +16,7 @@ use hrsi_sim::{
     job_type::ALL_TYPES,
     snapshot::{BuildOptions, Snapshot},
     time::{HOUR, Ms},
-    world::ImportSummary,
+    world::{ImportSummary, ResetError, ResetSummary},
 };
 
 /// The simulated course of one rehearsal.
@@ -106,6 +106,16 @@ impl Course {
         let sum = self.world.import(snap, &BuildOptions::default());
         self.params = self.world.params().clone();
         sum
+    }
+
+    /// The database reset to a backup (`snap`, taken at `snap.at`), at `at`: the world is
+    /// rebuilt from it as the system is after a restore ([`World::reset`]).
+    pub fn reset(&mut self, at: Ms, snap: &Snapshot) -> Result<ResetSummary, ResetError> {
+        self.world.run_until(at);
+        let sum = self.world.reset(snap, &BuildOptions::default())?;
+        self.params = self.world.params().clone();
+        self.up = self.world.services_up();
+        Ok(sum)
     }
 
     /// Runs the world on to `until` (capped at the horizon).

@@ -399,6 +399,9 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         let tt = WallInstant::now();
         // The database is the truth at every step boundary: what the world did is written,
         // what the operator changed is read back before the world runs again.
+        if matches!(st.kind, StepKind::Restore { .. }) {
+            w.truth.restore_pending = w.restored_from.clone();
+        }
         steps::import_params(&mut w, &mut out).await;
         let synced = if matches!(st.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }) {
             truth::Truth::export(&mut w, &mut out).await

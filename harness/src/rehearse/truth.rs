@@ -50,6 +50,8 @@ pub struct Truth {
     rebased: BTreeMap<i64, (usize, Vec<Change>)>,
     /// The world ran since the last export reached the database.
     pending: bool,
+    /// The backup (archive or dump file) a restore step just loaded.
+    pub restore_pending: Option<String>,
 }
 
 /// Cheap summary of the job tables: any insert, delete or status change by hand moves it.
@@ -271,8 +273,64 @@ impl Truth {
                 differs.insert(id, None);
             }
         }
-        // The world takes what the services would take (statuses changed by hand).
         let at = w.now;
+        // A restore of a backup the rehearsal took: the world is rebuilt from it.
+        let restored = w
+            .truth
+            .restore_pending
+            .take()
+            .and_then(|f| w.backup_at.get(&f).copied());
+        if let Some(backup_at) = restored.filter(|_| !differs.is_empty()) {
+            let mut backup = db.clone();
+            backup.at = backup_at;
+            match tokio::task::block_in_place(|| w.course.reset(at, &backup)) {
+                Ok(r) => {
+                    out.observed.push(format!(
+                        "the simulated system is reset to the backup of {}: {} job(s) it created since are gone, {} in flight in the backup run again, {} unit(s) published since are to be processed again (reprocessed); services {}",
+                        hrsi_sim::time::Instant(w.start.0 + backup_at).iso(),
+                        r.jobs_removed,
+                        r.in_flight,
+                        r.units_to_redo,
+                        if w.course.up { "up" } else { "down until the next start" }
+                    ));
+                    w.truth.held.clear();
+                    w.truth.rebased.clear();
+                    // What the rebuilt world holds differently from the database stays as the
+                    // database has it.
+                    let mine = world_snapshot(&w.course)?;
+                    let mut same = 0usize;
+                    let mine_by: BTreeMap<i64, &Job> = mine.jobs.iter().map(|j| (j.id, j)).collect();
+                    for j in &db.jobs {
+                        if mine_by.get(&j.id) == Some(&j) {
+                            same += 1;
+                        } else {
+                            w.truth.held.insert(j.id, Some(j.clone()));
+                        }
+                    }
+                    for id in mine_by.keys() {
+                        if db.job(*id).is_none() {
+                            w.truth.held.insert(*id, None);
+                        }
+                    }
+                    if !w.truth.held.is_empty() {
+                        out.observed.push(format!(
+                            "{} job(s) of the database are the rebuilt world's; {} held as the database has them",
+                            same,
+                            w.truth.held.len()
+                        ));
+                    }
+                    let mut base = imported.snapshot;
+                    base.params = None;
+                    w.truth.base = Some(base);
+                    w.truth.fingerprint = Some(fp);
+                    return Ok(());
+                }
+                Err(e) => out.observed.push(format!(
+                    "the simulated system cannot be reset to that backup ({e}); it reads the jobs as changed by hand"
+                )),
+            }
+        }
+        // The world takes what the services would take (statuses changed by hand).
         let sum = tokio::task::block_in_place(|| w.course.import(at, db));
         let taken: Vec<i64> = sum.statuses.iter().map(|p| p.id).collect();
         if !taken.is_empty() {

@@ -286,6 +286,8 @@ pub struct World {
     pub restored_from: Option<String>,
     /// The last backup taken.
     pub last_backup: Option<String>,
+    /// The virtual instant of each backup (archive or dump file), for a reset of the world.
+    pub backup_at: BTreeMap<String, Ms>,
     /// The queries whose results must be kept at each backup.
     pub backup_queries: Vec<String>,
     /// The last command's outcome.
@@ -439,6 +441,7 @@ impl World {
             produced: BTreeSet::new(),
             restored_from: None,
             last_backup: None,
+            backup_at: BTreeMap::new(),
             backup_queries: backup_queries(sc),
             last: LastRun::default(),
             worker_servers: 0,

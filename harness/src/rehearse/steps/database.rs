@@ -228,6 +228,7 @@ pub(super) async fn pg_dumpall(
     } else {
         snapshot(w).await?
     };
+    w.backup_at.insert(key.clone(), w.now);
     w.backups.insert(key.clone(), snap);
     w.files.insert(to.to_owned(), key);
     Ok(())
@@ -265,6 +266,7 @@ pub(super) async fn take_backup(w: &mut World, out: &mut Outcome) -> Result<(), 
         "$ pg_dumpall | borg create --stdin-name database-all.sql /backup/tf-tutu::{name} -   (the 04:00 job)"
     ));
     let snap = snapshot(w).await?;
+    w.backup_at.insert(name.clone(), w.now);
     w.backups.insert(name.clone(), snap);
     w.last_backup = Some(name);
     Ok(())
