@@ -630,3 +630,39 @@ fn the_default_data_is_the_production_shaped_history() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", all_text(&out));
 }
+
+/// A patched schema the history cannot be bulk-loaded into (a trigger the load would skip)
+/// gets the generated data instead, and the report says why: never a history written with a
+/// user's trigger silently off.
+#[test]
+fn a_schema_the_history_cannot_be_loaded_into_falls_back_to_generated_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let patches = dir.path().join("patch");
+    std::fs::create_dir(&patches).unwrap();
+    write(
+        &patches,
+        "001_audit.sql",
+        "create function cosims.audit() returns trigger language plpgsql as $$ begin return new; end $$;\n\
+         create trigger audit before insert on cosims.parent_jobs for each row execute function cosims.audit();\n",
+    );
+    let patch = write(dir.path(), "p.sql", "select 1;\n");
+    let out = hrsi()
+        .args([
+            "patch-test",
+            "--patch",
+            patch.to_str().unwrap(),
+            "--patches",
+        ])
+        .arg(&patches)
+        .args(["--history-days", "1"])
+        .output()
+        .unwrap();
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("could not be written into this schema")
+            && text.contains("`audit`")
+            && text.contains("tested against 1000 generated jobs instead"),
+        "{text}"
+    );
+}
