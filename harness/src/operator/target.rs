@@ -216,28 +216,32 @@ impl Target {
     ) -> Result<Vec<(i64, i64)>, OpError> {
         match self {
             Target::Api { http, base } => {
-                let mut q = form_urlencoded::Serializer::new(String::new());
-                q.append_pair("select", "id,fk_parent_job_id");
-                q.append_pair("fk_parent_job_id", &format!("gt.{after}"));
-                q.append_pair("order", "fk_parent_job_id");
-                q.append_pair("limit", &limit.to_string());
-                let path = match sel.statuses.as_slice() {
-                    [] => table.to_owned(),
-                    s => {
-                        // The dashboard view carries the parent's last status (and hides jobs
-                        // without any, which have nothing to patch).
-                        q.append_pair("status_id", &format!("in.({})", join(s)));
-                        format!("{}_view", table)
+                // The serializer is not `Send`: built and finished before any await.
+                let (path, query) = {
+                    let mut q = form_urlencoded::Serializer::new(String::new());
+                    q.append_pair("select", "id,fk_parent_job_id");
+                    q.append_pair("fk_parent_job_id", &format!("gt.{after}"));
+                    q.append_pair("order", "fk_parent_job_id");
+                    q.append_pair("limit", &limit.to_string());
+                    let path = match sel.statuses.as_slice() {
+                        [] => table.to_owned(),
+                        s => {
+                            // The dashboard view carries the parent's last status (and hides jobs
+                            // without any, which have nothing to patch).
+                            q.append_pair("status_id", &format!("in.({})", join(s)));
+                            format!("{}_view", table)
+                        }
+                    };
+                    if let Some((col, from, to)) = &sel.window {
+                        q.append_pair(col, &format!("gte.{from}"));
+                        q.append_pair(col, &format!("lt.{to}"));
                     }
+                    if !sel.ids.is_empty() {
+                        q.append_pair("id", &format!("in.({})", join(&sel.ids)));
+                    }
+                    (path, q.finish())
                 };
-                if let Some((col, from, to)) = &sel.window {
-                    q.append_pair(col, &format!("gte.{from}"));
-                    q.append_pair(col, &format!("lt.{to}"));
-                }
-                if !sel.ids.is_empty() {
-                    q.append_pair("id", &format!("in.({})", join(&sel.ids)));
-                }
-                let req = http.get(format!("{base}/{path}?{}", q.finish()));
+                let req = http.get(format!("{base}/{path}?{query}"));
                 let (status, v) = self.api_json(req, "select the jobs").await?;
                 if status != 200 {
                     return Err(failed(format!(
