@@ -106,7 +106,9 @@ pub async fn evaluate(
         checks.push(check(
             format!("refused \"{r}\""),
             found.is_some(),
-            found.clone().map_or("not refused".into(), |m| redact(&m)),
+            found
+                .clone()
+                .map_or("not refused".into(), |m| redact(&m.replace('\n', " "))),
         ));
         if found.is_some() {
             *step_error = None;

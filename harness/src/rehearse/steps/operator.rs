@@ -57,6 +57,11 @@ async fn through_api<R>(w: &World, f: impl AsyncFnOnce(&Target) -> R) -> Result<
 }
 
 fn record(w: &mut World, out: &mut Outcome, code: i32, lines: Vec<String>, errors: Vec<String>) {
+    // A message with a hint spans lines: each is a line of the transcript.
+    let lines: Vec<String> = lines
+        .iter()
+        .flat_map(|l| l.lines().map(str::to_owned))
+        .collect();
     out.observed
         .extend(redact_lines(lines.iter().map(String::as_str), MAX_LINES));
     out.observed.push(format!("exit code {code}"));
@@ -65,6 +70,17 @@ fn record(w: &mut World, out: &mut Outcome, code: i32, lines: Vec<String>, error
         errors: errors.iter().map(|e| redact(e)).collect(),
         output: lines.iter().map(|l| redact(l)).collect(),
     };
+}
+
+/// The tool stopped with an error: its message, its exit code; a refusal of bad input is what
+/// `expect: { refused: … }` looks for.
+fn failed_run(w: &mut World, out: &mut Outcome, e: &OpError) {
+    if matches!(e, OpError::Usage(_)) {
+        out.refused.push(e.to_string());
+    }
+    let line = format!("error: {e}");
+    let first = line.lines().next().unwrap_or_default().to_owned();
+    record(w, out, exit_code(e), vec![line], vec![first]);
 }
 
 /// `hrsi params set NAME=VALUE … --yes` through the API: every value checked by the tool (a
@@ -103,19 +119,11 @@ pub(super) async fn set_param(
     let values = match params::validate_all(&pairs) {
         Ok(v) => v,
         Err(e) => {
-            let msg = e.to_string();
-            out.refused.push(msg.clone());
-            let mut lines: Vec<String> = Vec::new();
-            for (i, l) in msg.lines().enumerate() {
-                lines.push(if i == 0 {
-                    format!("error: {l}")
-                } else {
-                    l.to_owned()
-                });
-            }
-            lines.push("nothing changed".into());
-            let errs = vec![format!("error: {}", msg.lines().next().unwrap_or_default())];
-            record(w, out, exit_code(&e), lines, errs);
+            failed_run(w, out, &e);
+            // As the CLI: the exit code above, nothing written.
+            let at = out.observed.len() - 1;
+            out.observed.insert(at, "nothing changed".into());
+            w.last.output.push("nothing changed".into());
             return Ok(());
         }
     };
@@ -141,10 +149,7 @@ pub(super) async fn set_param(
     .await?;
     match r {
         Ok(lines) => record(w, out, 0, lines, Vec::new()),
-        Err(e) => {
-            let line = format!("error: {e}");
-            record(w, out, exit_code(&e), vec![line.clone()], vec![line]);
-        }
+        Err(e) => failed_run(w, out, &e),
     }
     Ok(())
 }
@@ -178,9 +183,7 @@ pub(super) async fn patch_jobs(
     let patch = match Patch::new(&req, now) {
         Ok(p) => p,
         Err(e) => {
-            out.refused.push(e.to_string());
-            let line = format!("error: {e}");
-            record(w, out, exit_code(&e), vec![line.clone()], vec![line]);
+            failed_run(w, out, &e);
             return Ok(());
         }
     };
@@ -212,10 +215,7 @@ pub(super) async fn patch_jobs(
                 .collect();
             record(w, out, if refused { 1 } else { 0 }, lines, errs);
         }
-        Err(e) => {
-            let line = format!("error: {e}");
-            record(w, out, exit_code(&e), vec![line.clone()], vec![line]);
-        }
+        Err(e) => failed_run(w, out, &e),
     }
     Ok(())
 }

@@ -210,3 +210,65 @@ pub(super) async fn patch_test(
     };
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A suite: `suite/procedures/x.yaml`, `suite/patches/fix.sql`, and a file beside the suite.
+    fn suite() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("suite/procedures")).unwrap();
+        std::fs::create_dir_all(t.path().join("suite/patches")).unwrap();
+        std::fs::write(t.path().join("suite/patches/fix.sql"), "select 1;\n").unwrap();
+        std::fs::write(t.path().join("outside.sql"), "select 1;\n").unwrap();
+        t
+    }
+
+    #[test]
+    fn a_patch_stays_in_the_scenarios_directory_tree() {
+        let t = suite();
+        let dir = t.path().join("suite/procedures");
+        assert!(patch_path(&dir, "../patches/fix.sql").is_ok());
+        let (m, h) = patch_path(&dir, "../patches/missing.sql").unwrap_err();
+        assert!(
+            m.contains("no such file") && h.contains("relative to the scenario file"),
+            "{m}"
+        );
+        let (m, _) = patch_path(&dir, "../../outside.sql").unwrap_err();
+        assert!(m.contains("outside the scenario's directory tree"), "{m}");
+        std::os::unix::fs::symlink(t.path().join("outside.sql"), dir.join("link.sql")).unwrap();
+        let (m, _) = patch_path(&dir, "link.sql").unwrap_err();
+        assert!(m.contains("symbolic links are refused"), "{m}");
+        let (m, _) = patch_path(&dir, "../patches").unwrap_err();
+        assert!(m.contains("not a regular file"), "{m}");
+    }
+
+    #[test]
+    fn a_missing_patch_is_refused_when_the_suite_loads_where_it_is_written() {
+        let t = suite();
+        let f = t.path().join("suite/procedures/x.yaml");
+        std::fs::write(
+            &f,
+            "days: 2\nsteps:\n  - pg_dumpall: { to: d.sql }\n  - patch_test: { patch: ../patches/gone.sql, backup: d.sql }\n",
+        )
+        .unwrap();
+        let errors = crate::rehearse::discover(&[t.path().join("suite")]).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("suite/procedures/x.yaml:4:26: error: patch `../patches/gone.sql`: no such file (hint: "),
+            "{errors:?}"
+        );
+        std::fs::write(
+            &f,
+            "days: 2\nsteps:\n  - patch_test: { patch: ../patches/fix.sql }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            crate::rehearse::discover(&[t.path().join("suite")])
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
