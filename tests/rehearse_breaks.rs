@@ -116,3 +116,30 @@ fn a_patch_with_an_error_fails_the_patch_procedure() {
     );
     assert!(f.iter().any(|c| c.starts_with("no error")), "{f:#?}");
 }
+
+#[test]
+fn stuck_jobs_patched_straight_to_ready_fail_the_stuck_jobs_procedure() {
+    // The operator forgets error_checked: the matrix refuses every job, none is ready again.
+    let r = rehearse_changed(
+        "procedures/patch-stuck-jobs.yaml",
+        |s| {
+            s.replacen(
+                "  - patch_jobs: { type: fsc_rlie_job, status: [internal_error], post: [error_checked, ready] }\n    expect:\n      exit_code: 0\n      output: ['internal_error",
+                "  - patch_jobs: { type: fsc_rlie_job, status: [internal_error], post: [ready] }\n    expect:\n      exit_code: 0\n      output: ['internal_error",
+                1,
+            )
+        },
+        None,
+    );
+    assert!(!r.passed(), "{}", r.render());
+    let f = failed_checks(&r);
+    assert!(
+        f.iter().any(|c| c.starts_with("exit code 0: exit code 1")),
+        "{f:#?}"
+    );
+    assert!(
+        f.iter()
+            .any(|c| c.contains("where p.last_status_id = 13` = 0: 3")),
+        "{f:#?}"
+    );
+}

@@ -213,11 +213,12 @@ fn the_real_tools_work_against_the_exports_and_sigterm_removes_everything() {
         &[
             &url,
             "-XAtc",
-            "select max_number_of_worker_instances, (select count(*) > 1000 from cosims.job_status_changes) from cosims.system_parameters",
+            "select max_number_of_worker_instances, (select count(*) > 100000 from cosims.job_status_changes), (select count(*) > 10000 from cosims.parent_jobs) from cosims.system_parameters",
         ],
     );
     assert!(ok, "{err}");
-    assert_eq!(out.trim(), "7|t");
+    // The simulator's production-shaped history (warm start + 10 days), not 1000 jobs.
+    assert_eq!(out.trim(), "7|t|t");
     let (ok, out, _) = run_with(
         &up,
         "psql",
@@ -289,7 +290,15 @@ fn the_real_tools_work_against_the_exports_and_sigterm_removes_everything() {
 
 #[test]
 fn a_killed_hrsi_up_leaves_nothing_running() {
-    let mut up = start(&[]);
+    // The small generated data set is still there on request.
+    let mut up = start(&["--jobs", "50"]);
+    let (ok, out, err) = run_with(
+        &up,
+        "psql",
+        &["-XAtc", "select count(*) from cosims.parent_jobs"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.trim().parse::<i64>().unwrap() < 100, "{out}");
     let pid = postmaster_pid(&up);
     let api = up.env["COSIMS_DB_HTTP_API_BASE_URL"].clone();
     assert!(alive(pid) && port_open(&api));

@@ -3,6 +3,9 @@
 /// HTTP stand-ins for Nomad and OpenStack, and a client for the real services.
 pub mod mocks;
 
+/// The operator tools (`hrsi params set`, `hrsi jobs patch`) without their command line.
+pub mod operator;
+
 /// The database's HTTP API: a PostgREST-compatible subset over the `cosims` schema.
 pub mod api;
 /// Backups and restores with the real tools: pg_dumpall, borg, psql.

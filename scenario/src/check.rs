@@ -250,6 +250,12 @@ impl Scenario {
         if !e.errors_only.is_empty() {
             harness("errors_only");
         }
+        if e.verdict.is_some() {
+            harness("verdict");
+        }
+        if !e.findings.is_empty() {
+            harness("findings");
+        }
     }
 }
 

@@ -52,8 +52,11 @@ pub(crate) fn sim_steps(plan: &Plan, params: &SystemParameters) -> Vec<Step> {
                     }
                     StepKind::Stop { confirm: true } => push(Action::Stop, &mut after, &mut wait),
                     StepKind::Start { confirm: true } => push(Action::Start, &mut after, &mut wait),
-                    StepKind::SetParam(settings) => {
-                        for s in settings.iter().filter(|s| s.refused.is_none()) {
+                    // `hrsi params set` refuses the whole change when one value is refused.
+                    StepKind::SetParam(settings)
+                        if settings.iter().all(|s| s.refused.is_none()) =>
+                    {
+                        for s in settings {
                             if s.name == "job_types_list"
                                 && let JobTypesList::Valid(v) = JobTypesList::parse(&s.value)
                             {
@@ -97,11 +100,8 @@ pub(crate) fn late_waits(
                 up = true;
                 restarts += 1;
             }
-            StepKind::SetParam(settings) => {
-                for s in settings
-                    .iter()
-                    .filter(|s| s.refused.is_none() && s.name == "job_types_list")
-                {
+            StepKind::SetParam(settings) if settings.iter().all(|s| s.refused.is_none()) => {
+                for s in settings.iter().filter(|s| s.name == "job_types_list") {
                     if let JobTypesList::Valid(v) = JobTypesList::parse(&s.value) {
                         enabled = v;
                     }

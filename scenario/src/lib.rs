@@ -35,9 +35,9 @@ mod validate;
 pub use check::{Check, Checks};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use model::{
-    BoundOp, CaughtUp, Count, Expect, Fault, HoursBound, NomadChange, NomadSpec, Outage,
-    ParamSetting, Plan, PlanCounts, Scenario, ScenarioStep, ServersCheck, Services, SqlCheck,
-    StepKind,
+    BoundOp, CaughtUp, Count, Expect, Fault, HoursBound, JobsPatch, NomadChange, NomadSpec, Outage,
+    ParamSetting, PatchTest, Plan, PlanCounts, Scenario, ScenarioStep, ServersCheck, Services,
+    SqlCheck, StepKind,
 };
 
 use hrsi_sim::time::{DAY, Ms};

@@ -190,8 +190,39 @@ pub enum StepKind {
         /// Where to write the dump.
         to: String,
     },
+    /// `hrsi jobs patch … --yes` (harness only): statuses posted to selected jobs through the
+    /// operator tool and the database's API.
+    PatchJobs(JobsPatch),
+    /// `hrsi patch-test` (harness only): the patch's sandboxed verdict on the rehearsal's data.
+    PatchTest(PatchTest),
     /// Only observations (`- expect: …`).
     Expect,
+}
+
+/// A `patch_jobs` step: `hrsi jobs patch` with its selection and the statuses to post, as
+/// written (the tool checks them again when it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsPatch {
+    /// Job type (`fsc_rlie_job`, or the tool's short name `fsc_rlie`).
+    pub job_type: String,
+    /// Select by last status (names).
+    pub status: Vec<String>,
+    /// Only these job ids (the job table's `id`).
+    pub ids: Vec<i64>,
+    /// The statuses to post, in order.
+    pub post: Vec<String>,
+}
+
+/// A `patch_test` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchTest {
+    /// The patch, as written: relative to the scenario file.
+    pub patch: String,
+    /// Where `patch:` is written (line, column), for errors found when the file is looked up.
+    pub at: (u64, u64),
+    /// The data: a dump an earlier step wrote (`pg_dumpall`, `borg_extract`) in the
+    /// rehearsal's working directory; `None`: a dump of the rehearsal's database taken now.
+    pub backup: Option<String>,
 }
 
 impl StepKind {
@@ -218,6 +249,8 @@ impl StepKind {
                 | StepKind::NomadStop { .. }
                 | StepKind::NomadWaitGone { .. }
                 | StepKind::Fault(_)
+                | StepKind::PatchJobs(_)
+                | StepKind::PatchTest(_)
         )
     }
 
@@ -247,6 +280,8 @@ impl StepKind {
             StepKind::NomadStop { .. } => "nomad_stop",
             StepKind::NomadWaitGone { .. } => "nomad_wait_gone",
             StepKind::Fault(_) => "fault",
+            StepKind::PatchJobs(_) => "patch_jobs",
+            StepKind::PatchTest(_) => "patch_test",
             StepKind::Expect => "expect",
         }
     }
@@ -350,6 +385,11 @@ pub struct Expect {
     pub backlog: BTreeMap<JobType, Count>,
     /// Whether the PostgreSQL server answers.
     pub database_running: Option<bool>,
+    /// A `patch_test` step's verdict: `applies`, `applies-with-findings`, `fails`,
+    /// `timed-out` or `not-run`.
+    pub verdict: Option<String>,
+    /// Patterns each of which a finding of a `patch_test` step (`KIND: MESSAGE`) must match.
+    pub findings: Vec<String>,
 }
 
 /// What a Nomad service definition must say.

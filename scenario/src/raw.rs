@@ -196,7 +196,28 @@ pub(crate) struct RawStep {
     pub nomad_stop: Option<Spanned<RawNomadJob>>,
     pub nomad_wait_gone: Option<Spanned<RawNomadWait>>,
     pub fault: Option<Spanned<RawFault>>,
+    pub patch_jobs: Option<Spanned<RawPatchJobs>>,
+    pub patch_test: Option<Spanned<RawPatchTest>>,
     pub expect: Option<Spanned<RawExpect>>,
+}
+
+/// `hrsi jobs patch --type T --status S,… --ids I,… --post A,B`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPatchJobs {
+    #[serde(rename = "type")]
+    pub job_type: Spanned<String>,
+    pub status: Option<Vec<Spanned<String>>>,
+    pub ids: Option<Spanned<Vec<i64>>>,
+    pub post: Spanned<Vec<Spanned<String>>>,
+}
+
+/// `hrsi patch-test PATCH [--backup FILE]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPatchTest {
+    pub patch: Spanned<String>,
+    pub backup: Option<Spanned<String>>,
 }
 
 /// `sql:` is a statement (run as at the `psql` prompt) or `{query, on_error_stop}`.
@@ -353,6 +374,8 @@ pub(crate) struct RawExpect {
     pub caught_up: Option<Spanned<RawTypes>>,
     pub backlog: Option<Pairs<RawCount>>,
     pub database_running: Option<bool>,
+    pub verdict: Option<Spanned<String>>,
+    pub findings: Option<Vec<Spanned<String>>>,
 }
 
 /// What a Nomad service's definition must say.

@@ -102,3 +102,121 @@ fn bad_rehearsal_steps_are_refused_where_they_are_with_a_hint() {
     let e = first_error("steps:\n  - sql: { query: select 1, on_eror_stop: yes }\n");
     assert!(e.contains("unknown field `on_eror_stop`"), "{e}");
 }
+
+#[test]
+fn patch_jobs_and_patch_test_parse_as_written() {
+    let src = "steps:
+  - patch_jobs: { type: fsc_rlie_job, status: [internal_error], post: [error_checked, ready] }
+    expect: { exit_code: 0, output: ['changed 3 job'] }
+  - patch_jobs: { type: gfsc, ids: [12, 13], post: [error_checked] }
+  - patch_test: { patch: ../patches/fix.sql, backup: database-all.sql }
+    expect:
+      verdict: fails
+      findings: ['destructive: .*']
+  - patch_test: { patch: fix.sql }
+";
+    let sc = Scenario::from_yaml_str(src, "p.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let Plan::Steps(steps) = &sc.plan else {
+        panic!("steps")
+    };
+    let StepKind::PatchJobs(p) = &steps[0].kind else {
+        panic!("{:?}", steps[0].kind)
+    };
+    assert_eq!(
+        (p.job_type.as_str(), &p.status[..], &p.post[..]),
+        (
+            "fsc_rlie_job",
+            &["internal_error".to_owned()][..],
+            &["error_checked".to_owned(), "ready".to_owned()][..]
+        )
+    );
+    let StepKind::PatchJobs(p) = &steps[1].kind else {
+        panic!("{:?}", steps[1].kind)
+    };
+    assert_eq!(p.ids, vec![12, 13]);
+    let StepKind::PatchTest(t) = &steps[2].kind else {
+        panic!("{:?}", steps[2].kind)
+    };
+    assert_eq!(t.patch, "../patches/fix.sql");
+    assert_eq!(
+        t.at,
+        (5, 26),
+        "where `patch:`'s value is, for the file's lookup errors"
+    );
+    assert_eq!(t.backup.as_deref(), Some("database-all.sql"));
+    let e = steps[2].expect.as_ref().expect("expect");
+    assert_eq!(e.verdict.as_deref(), Some("fails"));
+    assert_eq!(e.findings, vec!["destructive: .*".to_owned()]);
+    assert!(matches!(&steps[3].kind, StepKind::PatchTest(t) if t.backup.is_none()));
+    // The simulator skips them all.
+    assert_eq!(sc.harness_only_steps(), 4);
+    assert!(sc.to_sim_config().steps.is_empty());
+}
+
+#[test]
+fn bad_patch_jobs_and_patch_test_steps_are_refused_where_they_are_with_a_hint() {
+    let e = first_error(
+        "steps:\n  - patch_jobs: { type: fsc_rlie_jb, status: [internal_error], post: [ready] }\n",
+    );
+    assert!(
+        e.contains("s.yaml:2:25: error: unknown job type `fsc_rlie_jb`")
+            && e.contains("did you mean `fsc_rlie_job`"),
+        "{e}"
+    );
+    let e = first_error(
+        "steps:\n  - patch_jobs: { type: gfsc, status: [internal_eror], post: [ready] }\n",
+    );
+    assert!(
+        e.contains("s.yaml:2:40: error: unknown job status `internal_eror`")
+            && e.contains("did you mean `internal_error`"),
+        "{e}"
+    );
+    let e =
+        first_error("steps:\n  - patch_jobs: { type: gfsc, status: [internal_error], post: [] }\n");
+    assert!(e.contains("`post` lists 1 to 16 statuses"), "{e}");
+    let e = first_error("steps:\n  - patch_jobs: { type: gfsc, post: [ready] }\n");
+    assert!(
+        e.contains("s.yaml:2:17: error: `patch_jobs` selects nothing") && e.contains("status:"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - patch_jobs: { type: gfsc, ids: [0], post: [ready] }\n");
+    assert!(e.contains("`ids` lists 1 to 1000 job ids"), "{e}");
+    let e = first_error("steps:\n  - patch_jobs: { type: gfsc, state: [done], post: [ready] }\n");
+    assert!(
+        e.contains("unknown field `state`") && e.contains("did you mean `status`"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - patch_test: { patch: /etc/passwd }\n");
+    assert!(
+        e.contains("s.yaml:2:26: error: `/etc/passwd` is not a patch path")
+            && e.contains("relative to the scenario file"),
+        "{e}"
+    );
+    let e =
+        first_error("steps:\n  - patch_test: { patch: fix.sql, backup: ../database-all.sql }\n");
+    assert!(
+        e.contains("is not a file name the rehearsal can use"),
+        "{e}"
+    );
+    let e =
+        first_error("steps:\n  - patch_test: { patch: fix.sql }\n    expect: { verdict: fail }\n");
+    assert!(
+        e.contains("s.yaml:3:24: error: unknown patch-test verdict `fail`")
+            && e.contains("did you mean `fails`"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - sql: select 1\n    expect: { verdict: fails }\n");
+    assert!(
+        e.contains("s.yaml:3:24: error: `verdict` after a step that tests no patch"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - sql: select 1\n    expect: { findings: ['lock'] }\n");
+    assert!(
+        e.contains("`findings` after a step that tests no patch"),
+        "{e}"
+    );
+    let e = first_error(
+        "steps:\n  - patch_test: { patch: fix.sql }\n    expect: { findings: ['(unclosed'] }\n",
+    );
+    assert!(e.contains("not a valid pattern"), "{e}");
+}

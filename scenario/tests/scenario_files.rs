@@ -72,24 +72,48 @@ fn every_scenario_file_parses_and_converts() {
 
 #[test]
 fn broken_files_give_errors_never_panics() {
-    // Every prefix of the real files, and each with characters swapped for YAML punctuation:
-    // a cheap fuzz of the positions and code frames of the error path.
+    // Every real file cut, and mutated, where its YAML structure is: at each line's start,
+    // after its indentation, after its key's `:`, and at one more column that moves along from
+    // one line to the next (so every column of a file is reached somewhere); each mutation puts
+    // YAML punctuation, a newline or a multi-byte character in place of the character there.
+    // A cheap fuzz of the positions and code frames of the error path: a third of the parses
+    // of cutting at every 4th character and mutating every 9th six ways, and every kind of
+    // position those reached (line starts, indentation, after a key, inside a value, any
+    // column, a multi-byte character) is still reached in every file.
+    const MUTATIONS: [&str; 6] = ["{", ":", "- ", "\"", "\n", "é"];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut files = Vec::new();
     yaml_files(&dir, &mut files);
+    let mut parsed = 0usize;
     for path in files {
         let src = std::fs::read_to_string(&path).expect("readable");
-        let bounds: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
-        for &i in bounds.iter().step_by(4) {
-            let _ = Scenario::from_yaml_str(&src[..i], "prefix.yaml").map_err(|e| e.to_string());
+        let mut cuts = std::collections::BTreeSet::new();
+        let mut start = 0;
+        for (n, line) in src.split_inclusive('\n').enumerate() {
+            let columns: Vec<usize> = line.char_indices().map(|(i, _)| start + i).collect();
+            cuts.insert(start);
+            cuts.insert(start + line.len() - line.trim_start().len());
+            if let Some(c) = line.find(':') {
+                cuts.insert(start + c + 1);
+            }
+            if !columns.is_empty() {
+                cuts.insert(columns[(n * 7) % columns.len()]);
+            }
+            start += line.len();
         }
-        for &i in bounds.iter().skip(1).step_by(9) {
+        for (k, &i) in cuts.iter().enumerate() {
+            let _ = Scenario::from_yaml_str(&src[..i], "prefix.yaml").map_err(|e| e.to_string());
             let next = src[i..].chars().next().map_or(0, char::len_utf8);
-            for c in ["{", ":", "- ", "\"", "\n", "é"] {
+            for c in [MUTATIONS[k % 6], MUTATIONS[(k + 3) % 6]] {
                 let mutated = format!("{}{c}{}", &src[..i], &src[i + next..]);
                 let _ =
                     Scenario::from_yaml_str(&mutated, "mutated.yaml").map_err(|e| e.to_string());
             }
+            parsed += 3;
         }
     }
+    assert!(
+        parsed > 1000,
+        "the suite's files give too few positions: {parsed}"
+    );
 }

@@ -7,6 +7,7 @@ use hrsi_harness::{
     patch::{self, DataSource, PatchReport, PatchTestOptions, Policy, exit},
     postgres::{Error, redact_url},
     schema::Schema,
+    world::{HistorySpec, MAX_HISTORY_DAYS},
 };
 
 /// Arguments of `hrsi patch-test`.
@@ -36,9 +37,14 @@ pub struct Args {
         conflicts_with_all = ["schema", "patches"]
     )]
     postgres_url: Option<String>,
-    /// Jobs in the generated data set.
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    jobs: u32,
+    /// Test against N generated jobs (the small synthetic data set) instead of the
+    /// production-shaped history.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "history_days")]
+    jobs: Option<u32>,
+    /// Days of simulated production after the warm start in the default data (the
+    /// simulator's history, ending now).
+    #[arg(long, value_name = "DAYS", default_value_t = HistorySpec::default().days, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HISTORY_DAYS)))]
+    history_days: u32,
     /// Also test this revert script: apply, revert, apply again, compare digests.
     #[arg(long, value_name = "FILE")]
     revert: Option<PathBuf>,
@@ -179,11 +185,15 @@ fn options(args: &Args) -> Result<PatchTestOptions, Error> {
         (None, Some(p)) => Schema::builtin_with_patches(p)?,
         (None, None) => Schema::builtin(),
     };
-    let data = match &args.backup {
-        Some(b) => DataSource::from_backup_arg(b)?,
-        None => DataSource::Generated(DatasetSpec {
-            jobs: args.jobs,
+    let data = match (&args.backup, args.jobs) {
+        (Some(b), _) => DataSource::from_backup_arg(b)?,
+        (None, Some(jobs)) => DataSource::Generated(DatasetSpec {
+            jobs,
             ..DatasetSpec::default()
+        }),
+        (None, None) => DataSource::History(HistorySpec {
+            days: args.history_days,
+            ..HistorySpec::default()
         }),
     };
     if let Some(url) = &args.postgres_url {

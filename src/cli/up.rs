@@ -24,7 +24,9 @@ use hrsi_harness::{
     postgres::{Cluster, ClusterOptions, Server},
     schema::Schema,
     timefmt::UnixTime,
+    world::{self, HistorySpec},
 };
+use hrsi_sim::snapshot::{BuildOptions, Snapshot};
 use tokio::net::TcpListener;
 
 use super::{db_target::usage, exit};
@@ -47,13 +49,16 @@ pub struct Args {
     /// Virtual seconds per wall second for the Nomad and OpenStack stand-ins.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     speed: u64,
-    /// Seed of the simulated history. The generated data set does not depend on it yet (it
-    /// is fixed by --jobs and the start time); it is recorded for the simulator's history.
+    /// Seed of the simulated history [default: 1].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// Jobs in the generated history.
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=200_000))]
-    jobs: u32,
+    /// Days of simulated production after the warm start in the served history (it ends now).
+    #[arg(long, value_name = "DAYS", default_value_t = HistorySpec::default().days, value_parser = clap::value_parser!(u32).range(1..=MAX_SERVED_DAYS))]
+    history_days: u32,
+    /// Serve N generated jobs (the small synthetic data set; 0: none) instead of the
+    /// simulated history.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=200_000), conflicts_with_all = ["history_days", "seed"])]
+    jobs: Option<u32>,
     /// Also write the exports to this file (atomically, mode 0600; removed at exit), for
     /// scripts that start `hrsi up` in the background.
     #[arg(long, value_name = "FILE")]
@@ -117,6 +122,18 @@ fn setup(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(super::db_target::Setup(e))
 }
 
+/// Writes `jobs` generated jobs and says what was written.
+async fn generate(client: &tokio_postgres::Client, jobs: u32, now: UnixTime) -> Result<String> {
+    let s = dataset::generate(client, &DatasetSpec { jobs, now }).await?;
+    Ok(format!(
+        "{} generated jobs, {} status changes up to now",
+        s.parent_jobs, s.status_changes
+    ))
+}
+
+/// The longest history `hrsi up` serves, days (its start-up grows with it).
+const MAX_SERVED_DAYS: i64 = 60;
+
 /// What the user's data choice resolves to, checked before anything starts.
 enum Data {
     Generated(Schema),
@@ -143,6 +160,20 @@ async fn up(args: Args) -> Result<()> {
         port: port(0),
         ..Default::default()
     };
+    let spec = HistorySpec {
+        seed: args.seed.unwrap_or(HistorySpec::default().seed),
+        days: args.history_days,
+    };
+    // The history is simulated (this process) while the cluster starts (initdb, postmaster).
+    let history = match (&data, args.jobs) {
+        (Data::Generated(_), None) => {
+            let cfg = spec.config_ending_at(hrsi_sim::time::Instant(UnixTime::now().0 * 1000));
+            Some(tokio::task::spawn_blocking(move || {
+                Snapshot::record(&cfg, &BuildOptions::default())
+            }))
+        }
+        _ => None,
+    };
     let cluster = tokio::task::spawn_blocking(move || Cluster::start_with(options))
         .await?
         .map_err(|e| setup(e.into()))?;
@@ -151,20 +182,41 @@ async fn up(args: Args) -> Result<()> {
     let now = UnixTime::now();
     let loaded = match &data {
         Data::Generated(schema) => {
-            let client = server.connect("postgres").await?;
+            let mut client = server.connect("postgres").await?;
             schema
                 .load(&client)
                 .await
                 .map_err(|e| usage(format!("the schema did not load: {e}")))?;
-            let summary = if args.jobs > 0 && client
+            let has_jobs = client
                 .query_opt("select 1 from pg_tables where schemaname = 'cosims' and tablename = 'parent_jobs'", &[])
                 .await?
-                .is_some()
-            {
-                let s = dataset::generate(&client, &DatasetSpec { jobs: args.jobs, now }).await?;
-                format!("{} jobs, {} status changes up to now", s.parent_jobs, s.status_changes)
-            } else {
-                "no generated history".to_owned()
+                .is_some();
+            let summary = match (args.jobs, history) {
+                _ if !has_jobs => "no jobs (the schema has no cosims.parent_jobs)".to_owned(),
+                (Some(0), _) => "no jobs (--jobs 0)".to_owned(),
+                (Some(n), _) => generate(&client, n, now).await?,
+                (None, None) => unreachable!("the history is simulated unless --jobs"),
+                (None, Some(h)) => {
+                    let snapshot = h.await?.context("simulate the history")?;
+                    match world::export(&mut client, &snapshot).await {
+                        Ok(w) => format!(
+                            "the simulator's history up to now: {} jobs, {} status changes, {}-day warm start + {} days, seed {}",
+                            w.jobs_inserted,
+                            w.status_changes,
+                            hrsi_sim::Calibration::default().warm_start_days,
+                            spec.days,
+                            spec.seed
+                        ),
+                        // A user's schema the export cannot write (another trigger, other
+                        // columns): the generator's data, and a warning saying why.
+                        Err(e) => {
+                            eprintln!(
+                                "warning: the simulated history could not be written into this schema ({e}); serving generated jobs instead"
+                            );
+                            generate(&client, DatasetSpec::default().jobs, now).await?
+                        }
+                    }
+                }
             };
             format!(
                 "{} with {summary}",
@@ -186,7 +238,9 @@ async fn up(args: Args) -> Result<()> {
                     out
                 }
                 DataSource::Dump(p) => p.clone(),
-                DataSource::Generated(_) => unreachable!("--backup is a dump or an archive"),
+                DataSource::Generated(_) | DataSource::History(_) => {
+                    unreachable!("--backup is a dump or an archive")
+                }
             };
             let report = backup::restore(
                 &server,
@@ -253,7 +307,7 @@ async fn up(args: Args) -> Result<()> {
     }
     let ready = started.elapsed();
     eprintln!(
-        "hrsi up: ready in {} ms (cluster {} ms, data {} ms, API and stand-ins {} ms)\n  PostgreSQL   postgres://postgres@127.0.0.1:{pg_port}/postgres  ({loaded})\n  API          {}  (PostgREST-compatible, as web_anonymous)\n  Nomad        {}  (job files registered, orchestrator node tf-tata)\n  OpenStack    {}  (user {}, project {})\n  virtual time starts at {} UTC, {}x the wall clock{}\nCtrl-C (or SIGTERM) stops everything and removes its files.",
+        "hrsi up: ready in {} ms (cluster {} ms, data {} ms, API and stand-ins {} ms)\n  PostgreSQL   postgres://postgres@127.0.0.1:{pg_port}/postgres  ({loaded})\n  API          {}  (PostgREST-compatible, as web_anonymous)\n  Nomad        {}  (job files registered, orchestrator node tf-tata)\n  OpenStack    {}  (user {}, project {})\n  virtual time starts at {} UTC, {}x the wall clock\nCtrl-C (or SIGTERM) stops everything and removes its files.",
         ready.as_millis(),
         t_cluster.as_millis(),
         (t_data - t_cluster).as_millis(),
@@ -265,9 +319,6 @@ async fn up(args: Args) -> Result<()> {
         os.project_name,
         now.iso(),
         args.speed,
-        args.seed
-            .map(|s| format!("; seed {s} (the generated history does not use it yet)"))
-            .unwrap_or_default(),
     );
 
     wait_for_signal().await?;

@@ -576,3 +576,93 @@ fn a_harmless_patch_passes() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("result: PASSED"), "{out}");
 }
+
+/// Without `--jobs` or `--backup` the patch meets the simulator's production-shaped history
+/// (here 1 day after the warm start, to keep the test short): the shipped purge example is
+/// found destructive against hundreds of thousands of real-shaped status rows, and the
+/// report names that data.
+#[test]
+fn the_default_data_is_the_production_shaped_history() {
+    let patch =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/patches/purge-status-changes.sql");
+    let out = hrsi()
+        .args([
+            "patch-test",
+            "--patch",
+            patch.to_str().unwrap(),
+            "--history-days",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let r: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", all_text(&out)));
+    assert_eq!(out.status.code(), Some(4), "{r:#}");
+    assert_eq!(kinds(&r), ["destructive"], "{r:#}");
+    let msg = r["findings"][0]["message"].as_str().unwrap();
+    let n: u64 = msg.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(
+        msg,
+        format!("deletes {n} of the {n} rows of cosims.job_status_changes (no WHERE)")
+    );
+    // The generator's 200 jobs hold a few thousand rows; 11 days of simulated production
+    // hold far more.
+    assert!(n > 100_000, "{msg}");
+    assert!(
+        r.to_string().contains(
+            "the simulator's production-shaped history (warm start + 1 day up to now, seed 1)"
+        ),
+        "{r:#}"
+    );
+    // --jobs still gives the small generated data set; both at once is refused.
+    let out = hrsi()
+        .args([
+            "patch-test",
+            "--patch",
+            patch.to_str().unwrap(),
+            "--jobs",
+            "5",
+            "--history-days",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_text(&out));
+}
+
+/// A patched schema the history cannot be bulk-loaded into (a trigger the load would skip)
+/// gets the generated data instead, and the report says why: never a history written with a
+/// user's trigger silently off.
+#[test]
+fn a_schema_the_history_cannot_be_loaded_into_falls_back_to_generated_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let patches = dir.path().join("patch");
+    std::fs::create_dir(&patches).unwrap();
+    write(
+        &patches,
+        "001_audit.sql",
+        "create function cosims.audit() returns trigger language plpgsql as $$ begin return new; end $$;\n\
+         create trigger audit before insert on cosims.parent_jobs for each row execute function cosims.audit();\n",
+    );
+    let patch = write(dir.path(), "p.sql", "select 1;\n");
+    let out = hrsi()
+        .args([
+            "patch-test",
+            "--patch",
+            patch.to_str().unwrap(),
+            "--patches",
+        ])
+        .arg(&patches)
+        .args(["--history-days", "1"])
+        .output()
+        .unwrap();
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("could not be written into this schema")
+            && text.contains("`audit`")
+            && text.contains("tested against 1000 generated jobs instead"),
+        "{text}"
+    );
+}

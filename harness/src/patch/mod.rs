@@ -55,6 +55,8 @@ use crate::{
 pub enum DataSource {
     /// Our generator (production mix of job types, realistic histories).
     Generated(DatasetSpec),
+    /// The simulator's production-shaped history (warm start plus N days), ending now.
+    History(crate::world::HistorySpec),
     /// A `pg_dumpall` file (`database-all.sql`).
     Dump(PathBuf),
     /// `REPO::ARCHIVE` of a borg repository holding `database-all.sql`.
@@ -106,6 +108,12 @@ impl DataSource {
             DataSource::Generated(s) => {
                 format!("a generated production-shaped data set ({} jobs)", s.jobs)
             }
+            DataSource::History(h) => format!(
+                "the simulator's production-shaped history (warm start + {} day{} up to now, seed {})",
+                h.days,
+                if h.days == 1 { "" } else { "s" },
+                h.seed
+            ),
             DataSource::Dump(p) => format!("the dump `{}`", p.display()),
             DataSource::BorgArchive { repo, archive } => {
                 format!("the borg archive `{}::{archive}`", repo.display())

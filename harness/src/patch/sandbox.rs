@@ -95,6 +95,52 @@ impl Sandbox {
                 generated?;
                 return Ok((Vec::new(), so?));
             }
+            (None, DataSource::History(spec)) => {
+                let mut client = self.server.connect(TEMPLATE_DB).await?;
+                let cfg = spec.config_ending_at(hrsi_sim::time::Instant(
+                    crate::timefmt::UnixTime::now().0 * 1000,
+                ));
+                // The simulation (this process, another core) runs while the schema loads and
+                // the schema-only dump is taken (pg_dump, another process).
+                let record = tokio::task::spawn_blocking(move || {
+                    hrsi_sim::snapshot::Snapshot::record(&cfg, &Default::default())
+                });
+                schema
+                    .load(&client)
+                    .await
+                    .map_err(|e| Error::Script(Box::new(e)))?;
+                let so = self.schema_only_db(&admin).await?;
+                let snapshot = record
+                    .await
+                    .map_err(|e| Error::Io {
+                        action: "simulate the history".into(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?
+                    .map_err(|e| Error::BadInput {
+                        what: "history".into(),
+                        value: format!("{} days", spec.days),
+                        reason: e.to_string(),
+                        hint: "give fewer --history-days, or --jobs N for generated data".into(),
+                    })?;
+                let warnings = match crate::world::export(&mut client, &snapshot).await {
+                    Ok(_) => Vec::new(),
+                    // A user's schema the export cannot write (another trigger, other
+                    // columns): the generator's data, and a warning saying why.
+                    Err(e) => {
+                        let spec = dataset::DatasetSpec::default();
+                        dataset::generate(&client, &spec).await?;
+                        vec![format!(
+                            "the production-shaped history could not be written into this schema ({e}); tested against {} generated jobs instead",
+                            spec.jobs
+                        )]
+                    }
+                };
+                client
+                    .batch_execute("analyze")
+                    .await
+                    .map_err(|e| Error::sql("analyze the data", &e))?;
+                return Ok((warnings, so));
+            }
             (None, _) => self.load_backup(data).await?,
         };
         let so = self.schema_only_db(&admin).await?;
@@ -103,7 +149,9 @@ impl Sandbox {
 
     async fn load_backup(&self, data: &DataSource) -> Result<Vec<String>> {
         let dump = match data {
-            DataSource::Generated(_) => unreachable!("generated data is not a backup"),
+            DataSource::Generated(_) | DataSource::History(_) => {
+                unreachable!("generated data is not a backup")
+            }
             DataSource::Dump(p) => p.clone(),
             DataSource::BorgArchive { repo, archive } => {
                 let borg = Borg::new(repo, self.scratch.path().join("borg-base"));

@@ -106,11 +106,39 @@ pub async fn evaluate(
         checks.push(check(
             format!("refused \"{r}\""),
             found.is_some(),
-            found.clone().map_or("not refused".into(), |m| redact(&m)),
+            found
+                .clone()
+                .map_or("not refused".into(), |m| redact(&m.replace('\n', " "))),
         ));
         if found.is_some() {
             *step_error = None;
         }
+    }
+    if let Some(v) = &e.verdict {
+        let got = out.verdict.clone();
+        checks.push(check(
+            format!("verdict {v}"),
+            got.as_deref() == Some(v.as_str()),
+            got.unwrap_or_else(|| "no patch was tested".into()),
+        ));
+    }
+    for f in &e.findings {
+        let re = regex::Regex::new(f).ok();
+        let hit = out
+            .findings
+            .iter()
+            .find(|x| re.as_ref().is_some_and(|r| r.is_match(x)));
+        checks.push(check(
+            format!("finding /{f}/"),
+            hit.is_some(),
+            hit.cloned().unwrap_or_else(|| {
+                if out.findings.is_empty() {
+                    "no finding".into()
+                } else {
+                    out.findings.join("; ")
+                }
+            }),
+        ));
     }
     if let Some(p) = e.plan {
         let got = out.plan.as_ref();

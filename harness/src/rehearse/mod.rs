@@ -113,6 +113,12 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, Vec<String>> {
                         }
                     }
                 }
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let missing = patch_files(&sc, dir, &rel);
+                if !missing.is_empty() {
+                    errors.extend(missing);
+                    continue;
+                }
                 if matches!(&sc.plan, Plan::Outages(_)) {
                     // A file without steps has nothing to rehearse: it is a simulation only.
                     continue;
@@ -131,6 +137,23 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// The patches the scenario's `patch_test` steps name, looked up before anything runs: each
+/// error at the `patch:` value's file:line:column, with a hint.
+fn patch_files(sc: &Scenario, dir: &Path, rel: &str) -> Vec<String> {
+    let Plan::Steps(steps) = &sc.plan else {
+        return Vec::new();
+    };
+    steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::PatchTest(t) => steps::patch_path(dir, &t.patch)
+                .err()
+                .map(|(m, h)| format!("{rel}:{}:{}: error: {m} (hint: {h})", t.at.0, t.at.1)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Keeps the files whose path or name contains `filter` (case-insensitive).
@@ -481,6 +504,8 @@ fn phase_of(k: &StepKind) -> &'static str {
         | StepKind::SqlWith { .. }
         | StepKind::PsqlFile { .. }
         | StepKind::SetParam(_)
+        | StepKind::PatchJobs(_)
+        | StepKind::PatchTest(_)
         | StepKind::PgDumpall { .. }
         | StepKind::Backup
         | StepKind::BorgList
@@ -517,7 +542,7 @@ fn describe(k: &StepKind) -> String {
         ),
         StepKind::Advance(ms) => format!("advance {}", course::hours(*ms)),
         StepKind::SetParam(s) => format!(
-            "set {}",
+            "hrsi params set {} (through the API)",
             s.iter()
                 .map(|p| format!("{} = {}", p.name, p.value))
                 .collect::<Vec<_>>()
@@ -573,6 +598,35 @@ fn describe(k: &StepKind) -> String {
             course::hours(*within)
         ),
         StepKind::Fault(f) => format!("fault: {f:?}"),
+        StepKind::PatchJobs(p) => format!(
+            "hrsi jobs patch --type {}{}{} --post {} (through the API)",
+            p.job_type,
+            if p.status.is_empty() {
+                String::new()
+            } else {
+                format!(" --status {}", p.status.join(","))
+            },
+            if p.ids.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " --ids {}",
+                    p.ids
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            },
+            p.post.join(",")
+        ),
+        StepKind::PatchTest(t) => format!(
+            "hrsi patch-test --patch {}{}",
+            t.patch,
+            t.backup
+                .as_ref()
+                .map_or(" (generated data)".to_owned(), |b| format!(" --backup {b}"))
+        ),
         StepKind::Expect => "observe".into(),
     }
 }

@@ -330,8 +330,29 @@ impl Truth {
                 )),
             }
         }
-        // The world takes what the services would take (statuses changed by hand).
-        let sum = tokio::task::block_in_place(|| w.course.import(at, db));
+        // The world takes what the services would take (statuses changed by hand). Jobs it
+        // took by hand before hold the operator's rows at the database's instants: the world
+        // is shown its own rows for them, and the database's rows after those.
+        let mapped;
+        let for_world = if w.truth.rebased.is_empty() {
+            db
+        } else {
+            let mine = world_snapshot(&w.course)?;
+            let mut m = db.clone();
+            for j in &mut m.jobs {
+                if let (Some((k, prefix)), Some(own)) = (w.truth.rebased.get(&j.id), mine.job(j.id))
+                    && j.history.starts_with(prefix)
+                    && own.history.len() >= *k
+                {
+                    let rest = j.history[prefix.len()..].to_vec();
+                    j.history = own.history[..*k].to_vec();
+                    j.history.extend(rest);
+                }
+            }
+            mapped = m;
+            &mapped
+        };
+        let sum = tokio::task::block_in_place(|| w.course.import(at, for_world));
         let taken: Vec<i64> = sum.statuses.iter().map(|p| p.id).collect();
         if !taken.is_empty() {
             // The world's own history of those jobs now ends with the operator's rows at its

@@ -29,9 +29,11 @@ use crate::{
     postgres::{Server, Template},
     schema::Schema,
     timefmt::UnixTime,
+    world::HistorySpec,
 };
 
-/// Jobs in the production-shaped history every rehearsal starts from.
+/// Jobs in the generated history a rehearsal on its own cluster starts from (its dumps,
+/// restores and restarts stay quick; clones get the simulator's history instead).
 pub const HISTORY_JOBS: u32 = 1000;
 
 /// The role user SQL runs as in a clone of the shared server: reads and writes data, cannot
@@ -181,6 +183,8 @@ pub struct SharedServer {
     pub server: Arc<Server>,
     /// The template clones come from.
     pub template: Template,
+    /// What the template holds, for the transcripts.
+    pub history: String,
 }
 
 impl SharedServer {
@@ -190,12 +194,22 @@ impl SharedServer {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        let spec = history_spec(start);
-        let template = Template::create_with(&server, &Schema::builtin(), |c| async move {
-            dataset::generate(&c, &spec).await.map(|_| ())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        // The production-shaped history (the simulator's warm start plus N days, ending at the
+        // start), exported once per run; every scenario clones it.
+        let spec = HistorySpec::default();
+        let cfg = spec.config_ending_at(start);
+        let t = crate::world::history_template(&server, &Schema::builtin(), &cfg)
+            .await
+            .map_err(|e| format!("build the history template: {e}"))?;
+        let history = format!(
+            "the simulator's production-shaped history: a {}-day warm start and {} days up to the start, seed {}, {} jobs, {} status changes",
+            cfg.calibration.warm_start_days,
+            spec.days,
+            spec.seed,
+            t.snapshot.jobs.len(),
+            t.snapshot.status_changes()
+        );
+        let template = t.template;
         let admin = server
             .connect("postgres")
             .await
@@ -207,6 +221,7 @@ impl SharedServer {
         Ok(SharedServer {
             server: Arc::new(server),
             template,
+            history,
         })
     }
 }
@@ -530,8 +545,9 @@ async fn clone_world(
         )
     });
     setup.push(format!(
-                "a clone of the run's template ({HISTORY_JOBS} jobs of production-shaped history up to the start) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)"
-            ));
+        "a clone of the run's template ({}) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)",
+        shared.history
+    ));
     Ok((
         Db::Clone {
             server: shared.server.clone(),

@@ -17,7 +17,7 @@ use std::{collections::BTreeMap, pin::pin};
 
 use bytes::Bytes;
 use futures_util::SinkExt;
-use hrsi_sim::snapshot::{Delta, Job, Snapshot};
+use hrsi_sim::snapshot::{Job, Snapshot};
 use tokio_postgres::{Client, Transaction};
 
 use super::{
@@ -42,7 +42,7 @@ pub struct ExportSummary {
     pub params_changed: u64,
 }
 
-fn sql(action: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
+pub(super) fn sql(action: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
     move |e| Error::Postgres(postgres::Error::sql(action, &e))
 }
 
@@ -63,52 +63,30 @@ pub async fn export(client: &mut Client, snapshot: &Snapshot) -> Result<ExportSu
         return Err(Error::NotEmpty { jobs });
     }
     disable_trigger(&tx).await?;
-    // Into empty tables, secondary indexes are built faster after the load than row by row
-    // (as pg_restore does); unique ones stay, they enforce the keys during the load.
-    let indexes = drop_secondary_indexes(&tx).await?;
+    // Empty tables truncated in this transaction get new files: with `wal_level=minimal` (the
+    // throwaway clusters) the load and the index builds write no WAL, and the rows can be
+    // loaded frozen (no hint-bit writes when the template or its clones are first read).
+    let fresh = truncate_empty(&tx).await?;
+    // Into empty tables, indexes are built faster after the load than row by row (as
+    // pg_restore does). Unique keys are added back after the load too, which checks them
+    // (a duplicate fails the export); only keys a foreign key depends on stay.
+    let mut indexes = if fresh {
+        drop_unique_keys(&tx).await?
+    } else {
+        Vec::new()
+    };
+    indexes.extend(drop_secondary_indexes(&tx).await?);
     let mut summary = write_jobs(
         &tx,
         snapshot,
         &snapshot.jobs.iter().collect::<Vec<_>>(),
-        &[],
-        0,
+        fresh,
     )
     .await?;
     tx.batch_execute(&indexes.join(";\n"))
         .await
-        .map_err(sql("build the secondary indexes again"))?;
+        .map_err(sql("build the keys and indexes again"))?;
     summary.params_changed = write_params(&tx, snapshot.params.as_ref()).await?;
-    finish(tx).await?;
-    Ok(summary)
-}
-
-/// Exports what changed from `base` (what the database holds, as last exported or imported) to
-/// `next`. Refuses, before writing, a change the trigger would refuse, and a database that
-/// moved under the world (a job's status is not the base's: import first).
-pub async fn export_delta(
-    client: &mut Client,
-    base: &Snapshot,
-    next: &Snapshot,
-) -> Result<ExportSummary> {
-    let delta = next.delta_since(base)?;
-    if delta.is_empty() {
-        return Ok(ExportSummary::default());
-    }
-    if let Some(&id) = delta.missing.first() {
-        return Err(Error::Missing { job: id });
-    }
-    let tx = client
-        .transaction()
-        .await
-        .map_err(sql("begin the incremental export"))?;
-    disable_trigger(&tx).await?;
-    check_base(&tx, base, &delta).await?;
-    let start = next_status_id(&tx).await?;
-    let new: Vec<&Job> = delta.new_jobs.iter().collect();
-    let mut summary = write_jobs(&tx, next, &new, &delta.changed, start).await?;
-    if let Some(p) = &delta.params {
-        summary.params_changed = write_params(&tx, p.as_ref()).await?;
-    }
     finish(tx).await?;
     Ok(summary)
 }
@@ -118,15 +96,27 @@ pub async fn export_delta(
 /// carry only the schema's own triggers, whose work the export does itself.
 async fn disable_trigger(tx: &Transaction<'_>) -> Result<()> {
     let rows = tx
-        .query(
-            "select c.relname::text, t.tgname::text from pg_trigger t join pg_class c on c.oid = t.tgrelid
-             join pg_namespace n on n.oid = c.relnamespace
-             where n.nspname = 'cosims' and not t.tgisinternal and c.relname = any($1)
-             order by 1, 2",
-            &[&TABLES_WRITTEN.to_vec()],
-        )
+        .query(TRIGGERS_SQL, &[&TABLES_WRITTEN.to_vec()])
         .await
         .map_err(sql("list the triggers of the tables written"))?;
+    check_triggers(&rows)?;
+    tx.batch_execute(REPLICA).await.map_err(sql(
+        "switch the triggers off for the bulk load (superuser needed)",
+    ))
+}
+
+/// Triggers off for this transaction only (and the foreign-key checks with them).
+pub(super) const REPLICA: &str = "set local session_replication_role = replica";
+
+/// The triggers of the tables written (`$1`: [`TABLES_WRITTEN`]).
+pub(super) const TRIGGERS_SQL: &str =
+    "select c.relname::text, t.tgname::text from pg_trigger t join pg_class c on c.oid = t.tgrelid
+     join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'cosims' and not t.tgisinternal and c.relname = any($1)
+     order by 1, 2";
+
+/// Refuses a schema without the history trigger, or with a trigger the load would skip.
+pub(super) fn check_triggers(rows: &[tokio_postgres::Row]) -> Result<()> {
     let found: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     if !found
         .iter()
@@ -146,11 +136,45 @@ async fn disable_trigger(tx: &Transaction<'_>) -> Result<()> {
             name: name.clone(),
         });
     }
-    tx.batch_execute("set local session_replication_role = replica")
+    Ok(())
+}
+
+/// Drops the primary and unique keys of the tables written that no foreign key depends on,
+/// and returns the statements adding them back.
+async fn drop_unique_keys(tx: &Transaction<'_>) -> Result<Vec<String>> {
+    let rows = tx
+        .query(
+            "select k.conrelid::regclass::text, k.conname::text, pg_get_constraintdef(k.oid)
+             from pg_constraint k join pg_class c on c.oid = k.conrelid
+             join pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = 'cosims' and c.relname = any($1) and k.contype in ('p', 'u')
+               and not exists (select 1 from pg_constraint f where f.contype = 'f' and f.conindid = k.conindid)
+               and not exists (select 1 from pg_depend d where d.refobjid = k.conindid
+                               and d.classid <> 'pg_constraint'::regclass)
+             order by 1, 2",
+            &[&TABLES_WRITTEN.to_vec()],
+        )
         .await
-        .map_err(sql(
-            "switch the triggers off for the bulk load (superuser needed)",
-        ))
+        .map_err(sql("list the unique keys"))?;
+    let mut drop = Vec::new();
+    let mut add = Vec::new();
+    for r in &rows {
+        let (table, name, def): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        drop.push(format!(
+            "alter table {table} drop constraint {}",
+            quote_ident(&name)
+        ));
+        add.push(format!(
+            "alter table {table} add constraint {} {def}",
+            quote_ident(&name)
+        ));
+    }
+    if !drop.is_empty() {
+        tx.batch_execute(&drop.join(";\n"))
+            .await
+            .map_err(sql("drop the unique keys for the load"))?;
+    }
+    Ok(add)
 }
 
 /// Drops the non-unique, non-constraint indexes of the tables written and returns their
@@ -181,8 +205,49 @@ async fn drop_secondary_indexes(tx: &Transaction<'_>) -> Result<Vec<String>> {
     Ok(defs)
 }
 
+/// Truncates the tables written and every table referencing them (all empty: checked here,
+/// so nothing is ever lost), so that this transaction loads them into new files.
+async fn truncate_empty(tx: &Transaction<'_>) -> Result<bool> {
+    let rows = tx
+        .query(
+            "with recursive t(oid) as (
+                 select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                 where n.nspname = 'cosims' and c.relname = any($1)
+               union
+                 select k.conrelid from pg_constraint k join t on k.confrelid = t.oid where k.contype = 'f'
+             )
+             select oid::regclass::text from t order by 1",
+            &[&TABLES_WRITTEN.to_vec()],
+        )
+        .await
+        .map_err(sql("list the tables to load"))?;
+    let tables: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let probe: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "select {} as t from {t} having count(*) > 0",
+                crate::postgres::quote_literal(t)
+            )
+        })
+        .collect();
+    let busy = tx
+        .query(&format!("{} limit 1", probe.join(" union all ")), &[])
+        .await
+        .map_err(sql("check that the tables to load are empty"))?;
+    if !busy.is_empty() {
+        // Rows the world does not write (e.g. execution_info of jobs inserted by hand before
+        // the rows of parent_jobs were deleted): load into the tables as they are.
+        return Ok(false);
+    }
+    tx.batch_execute(&format!("truncate {}", tables.join(", ")))
+        .await
+        .map_err(sql("truncate the empty tables before the load"))?;
+    Ok(true)
+}
+
 /// The tables the bulk load writes with triggers off.
-const TABLES_WRITTEN: [&str; 8] = [
+pub(super) const TABLES_WRITTEN: [&str; 8] = [
     "parent_jobs",
     "job_status_changes",
     "fsc_rlie_jobs",
@@ -193,88 +258,18 @@ const TABLES_WRITTEN: [&str; 8] = [
     "other_jobs",
 ];
 
-async fn finish(tx: Transaction<'_>) -> Result<()> {
+pub(super) async fn finish(tx: Transaction<'_>) -> Result<()> {
     tx.commit().await.map_err(sql("commit the export"))
 }
 
-/// The first free `job_status_changes.id` (beyond both the rows and the sequence, so rows an
-/// operator inserted through the trigger keep their order before ours).
-async fn next_status_id(tx: &Transaction<'_>) -> Result<i64> {
-    let row = tx
-        .query_one(
-            "select greatest((select coalesce(max(id), 0) from cosims.job_status_changes),
-                             (select case when is_called then last_value else last_value - 1 end
-                              from cosims.job_status_changes_id_seq)) + 1",
-            &[],
-        )
-        .await
-        .map_err(sql("read the status id sequence"))?;
-    Ok(row.get(0))
-}
-
-/// Checks that the database still holds the base of the delta for every changed job.
-async fn check_base(tx: &Transaction<'_>, base: &Snapshot, delta: &Delta) -> Result<()> {
-    let ids: Vec<i64> = delta.changed.iter().map(|c| c.job.id).collect();
-    let rows = tx
-        .query(
-            "select p.id, p.last_status_id, (select count(*) from cosims.job_status_changes c where c.fk_parent_job_id = p.id)
-             from cosims.parent_jobs p where p.id = any($1) for update",
-            &[&ids],
-        )
-        .await
-        .map_err(sql("read the changed jobs' statuses"))?;
-    let found: BTreeMap<i64, (Option<i16>, i64)> = rows
-        .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
-        .collect();
-    for c in &delta.changed {
-        let b = base.job(c.job.id).expect("changed jobs are in the base");
-        let expected = (
-            b.status().map(|s| i16::from(s.id())),
-            b.history.len() as i64,
-        );
-        match found.get(&c.job.id) {
-            Some(&got) if got == expected => {}
-            got => {
-                return Err(Error::Moved {
-                    job: c.job.id,
-                    expected: format!("status {:?} after {} changes", expected.0, expected.1),
-                    found: got.map_or("no such job".into(), |g| {
-                        format!("status {:?} after {} changes", g.0, g.1)
-                    }),
-                });
-            }
-        }
-    }
-    let new_ids: Vec<i64> = delta.new_jobs.iter().map(|j| j.id).collect();
-    if let Some(r) = tx
-        .query_opt(
-            "select id from cosims.parent_jobs where id = any($1) order by id limit 1",
-            &[&new_ids],
-        )
-        .await
-        .map_err(sql("look for id conflicts"))?
-    {
-        return Err(Error::Moved {
-            job: r.get(0),
-            expected: "no such job yet".into(),
-            found: "a job the world does not know (inserted by hand?)".into(),
-        });
-    }
-    Ok(())
-}
-
-/// Inserts `new` jobs whole, appends the history of `changed` ones and updates their rows.
-async fn write_jobs(
-    tx: &Transaction<'_>,
-    s: &Snapshot,
+/// Status rows in the order the services would have inserted them: by time across jobs, each
+/// job's rows in its own order (a running maximum keeps an out-of-order hand-made time from
+/// reordering a job's history). `(time, job id, row in the job's history, slot)`, where the
+/// slot indexes `new` then `changed`.
+pub(super) fn status_order(
     new: &[&Job],
     changed: &[hrsi_sim::snapshot::JobChange],
-    first_status_id: i64,
-) -> Result<ExportSummary> {
-    // Status rows in the order the services would have inserted them: by time across jobs,
-    // each job's rows in its own order (a running maximum keeps an out-of-order hand-made time
-    // from reordering a job's history).
+) -> Vec<(i64, i64, u32, u32)> {
     let mut order: Vec<(i64, i64, u32, u32)> = Vec::new();
     let push = |order: &mut Vec<_>, slot: u32, j: &Job, from: usize| {
         let mut t = i64::MIN;
@@ -292,20 +287,24 @@ async fn write_jobs(
         push(&mut order, (new.len() + n) as u32, &c.job, c.base_len);
     }
     order.sort_unstable();
-    let first_id = if first_status_id > 0 {
-        first_status_id
-    } else {
-        1
-    };
-    let mut last_id = vec![None; new.len() + changed.len()];
+    order
+}
+
+/// Inserts the jobs whole, with COPY (frozen when the tables were truncated in this
+/// transaction).
+async fn write_jobs(
+    tx: &Transaction<'_>,
+    s: &Snapshot,
+    new: &[&Job],
+    fresh: bool,
+) -> Result<ExportSummary> {
+    let order = status_order(new, &[]);
+    let first_id = 1;
+    let mut last_id = vec![None; new.len()];
     let mut statuses = BinBuf::new(s.epoch);
     for (n, &(_, job_id, k, slot)) in order.iter().enumerate() {
         let id = first_id + n as i64;
-        let job = match new.get(slot as usize) {
-            Some(j) => *j,
-            None => &changed[slot as usize - new.len()].job,
-        };
-        let c = &job.history[k as usize];
+        let c = &new[slot as usize].history[k as usize];
         statuses.row(5);
         statuses.i64(id);
         statuses.i64(job_id);
@@ -326,7 +325,10 @@ async fn write_jobs(
         tx,
         &format!("cosims.parent_jobs ({PARENT_COLUMNS})"),
         parents.buf,
-        false,
+        CopyMode {
+            binary: false,
+            freeze: fresh,
+        },
     )
     .await?;
     for (t, buf) in CHILDREN.iter().zip(children) {
@@ -334,119 +336,59 @@ async fn write_jobs(
             tx,
             &format!("cosims.{} ({})", t.table, t.columns),
             buf.buf,
-            false,
+            CopyMode {
+                binary: false,
+                freeze: fresh,
+            },
         )
         .await?;
-    }
-    if !changed.is_empty() {
-        update_changed(tx, s, changed, &last_id[new.len()..]).await?;
     }
     if !order.is_empty() {
         copy_in(
             tx,
             &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
             statuses.finish(),
-            true,
+            CopyMode {
+                binary: true,
+                freeze: fresh,
+            },
         )
         .await?;
     }
-    tx.batch_execute(
-        "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), greatest((select max(id) from cosims.parent_jobs), 1));
-         select setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), greatest((select max(id) from cosims.job_status_changes), 1));",
-    )
-    .await
-    .map_err(sql("move the id sequences past the exported rows"))?;
+    tx.batch_execute(SETVAL)
+        .await
+        .map_err(sql("move the id sequences past the exported rows"))?;
     Ok(ExportSummary {
         jobs_inserted: new.len() as u64,
-        jobs_updated: changed.len() as u64,
+        jobs_updated: 0,
         status_changes: order.len() as u64,
         params_changed: 0,
     })
 }
 
-/// Rewrites the parent rows (and child rows whose fields changed) of changed jobs, through
-/// temporary tables loaded with COPY.
-async fn update_changed(
-    tx: &Transaction<'_>,
-    s: &Snapshot,
-    changed: &[hrsi_sim::snapshot::JobChange],
-    last_id: &[Option<i64>],
-) -> Result<()> {
-    let mut parents = CopyBuf::new(s.epoch);
-    let mut children: Vec<CopyBuf> = CHILDREN.iter().map(|_| CopyBuf::new(s.epoch)).collect();
-    for (c, id) in changed.iter().zip(last_id) {
-        parent_row(&mut parents, &c.job, *id);
-        if c.fields_changed
-            && let Some(k) = child_index(&c.job.detail)
-        {
-            child_row(&mut children[k], &c.job);
-        }
-    }
-    tx.batch_execute(&format!(
-        "create temp table world_parent on commit drop as select {PARENT_COLUMNS} from cosims.parent_jobs with no data"
-    ))
-        .await
-        .map_err(sql("create a temporary table"))?;
-    copy_in(
-        tx,
-        &format!("world_parent ({PARENT_COLUMNS})"),
-        parents.buf,
-        false,
-    )
-    .await?;
-    // A job whose fields changed without a new status keeps its status columns.
-    let set: Vec<String> = PARENT_COLUMNS
-        .split(", ")
-        .filter(|c| *c != "id")
-        .map(|c| {
-            if c.starts_with("last_status_") {
-                format!("{c} = case when t.last_status_change_id is null then p.{c} else t.{c} end")
-            } else {
-                format!("{c} = t.{c}")
-            }
-        })
-        .collect();
-    tx.batch_execute(&format!(
-        "update cosims.parent_jobs p set {} from world_parent t where p.id = t.id",
-        set.join(", ")
-    ))
-    .await
-    .map_err(sql("update the changed jobs"))?;
-    for (t, buf) in CHILDREN.iter().zip(children) {
-        if buf.buf.is_empty() || t.table == "other_jobs" {
-            continue;
-        }
-        let tmp = format!("world_{}", t.table);
-        tx.batch_execute(&format!(
-            "create temp table {tmp} on commit drop as select {} from cosims.{} with no data",
-            t.columns, t.table
-        ))
-        .await
-        .map_err(sql("create a temporary table"))?;
-        copy_in(tx, &format!("{tmp} ({})", t.columns), buf.buf, false).await?;
-        let set: Vec<String> = t
-            .columns
-            .split(", ")
-            .filter(|c| *c != "fk_parent_job_id")
-            .map(|c| format!("{c} = t.{c}"))
-            .collect();
-        tx.batch_execute(&format!(
-            "update cosims.{} c set {} from {tmp} t where c.fk_parent_job_id = t.fk_parent_job_id",
-            t.table,
-            set.join(", ")
-        ))
-        .await
-        .map_err(sql("update the changed jobs' child rows"))?;
-    }
-    Ok(())
+/// Moves the id sequences past the rows written.
+pub(super) const SETVAL: &str = "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), greatest((select max(id) from cosims.parent_jobs), 1));
+     select setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), greatest((select max(id) from cosims.job_status_changes), 1));";
+
+/// How a COPY reads its rows.
+#[derive(Clone, Copy)]
+struct CopyMode {
+    binary: bool,
+    /// The table was truncated in this transaction: rows are written frozen.
+    freeze: bool,
 }
 
-async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, binary: bool) -> Result<()> {
+async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, mode: CopyMode) -> Result<()> {
     if data.is_empty() {
         return Ok(());
     }
     let action = format!("copy into {target}");
-    let format = if binary { " (format binary)" } else { "" };
+    let format = match (mode.binary, mode.freeze) {
+        (false, false) => "",
+        (true, false) => " (format binary)",
+        (false, true) => " (freeze)",
+        (true, true) => " (format binary, freeze)",
+    };
     let sink = tx
         .copy_in(&format!("copy {target} from stdin{format}"))
         .await
@@ -459,7 +401,7 @@ async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, binary: bool
 
 /// Updates the parameter columns whose value differs from the database's (one `UPDATE`,
 /// through the history trigger). `None`: the world has no parameter row (left as it is).
-async fn write_params(
+pub(super) async fn write_params(
     tx: &Transaction<'_>,
     params: Option<&BTreeMap<String, Option<String>>>,
 ) -> Result<u64> {

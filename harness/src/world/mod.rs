@@ -22,13 +22,15 @@
 //! # Ok(()) }
 //! ```
 
+mod delta;
 mod export;
 mod import;
 mod rows;
 mod stream;
 mod template;
 
-pub use export::{ExportSummary, export, export_delta};
+pub use delta::export_delta;
+pub use export::{ExportSummary, export};
 pub use import::{Drift, Imported, MAX_JOBS, MAX_STATUS_CHANGES, import};
 pub use template::{HistorySpec, HistoryTemplate, MAX_HISTORY_DAYS, history_template};
 

@@ -5,7 +5,7 @@
 use hrsi_sim::{
     Config,
     snapshot::{BuildOptions, Snapshot},
-    time::DAY,
+    time::{DAY, Instant},
 };
 
 use super::{Error, Result};
@@ -37,6 +37,14 @@ impl HistorySpec {
     pub fn config(&self) -> Config {
         let mut c = Config::new(self.seed);
         c.horizon = i64::from(self.days) * DAY;
+        c
+    }
+
+    /// The same history placed so that it ends at `end` (the warm start and the `days` before
+    /// it): a rehearsal's start, or now for `hrsi patch-test` and `hrsi up`.
+    pub fn config_ending_at(&self, end: Instant) -> Config {
+        let mut c = self.config();
+        c.start = Instant(end.0 - c.horizon);
         c
     }
 }

@@ -20,6 +20,10 @@ use crate::{
 
 mod database;
 mod nomad;
+mod operator;
+mod patch_test;
+
+pub use patch_test::patch_path;
 
 use database::*;
 use nomad::*;
@@ -38,8 +42,12 @@ pub struct Outcome {
     pub plan: Option<Plan>,
     /// A `run_until` or `nomad_wait_gone` that did not come in time: (what, observed).
     pub late: Option<(String, String)>,
-    /// Parameters refused by hrsi's own checks (set_param).
+    /// What hrsi's own tools refused (set_param, patch_jobs, patch_test): their messages.
     pub refused: Vec<String>,
+    /// A `patch_test` step's verdict.
+    pub verdict: Option<String>,
+    /// A `patch_test` step's findings, `KIND: MESSAGE`.
+    pub findings: Vec<String>,
 }
 
 /// Carries out one step.
@@ -67,32 +75,9 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
             run_until(w, caught_up, *within, out);
             Ok(())
         }
-        StepKind::SetParam(settings) => {
-            for s in settings {
-                if let Some(r) = &s.refused {
-                    out.observed
-                        .push(format!("hrsi refuses {} = {}: {r}", s.name, s.value));
-                    out.refused.push(r.clone());
-                    continue;
-                }
-                let sql = format!(
-                    "update cosims.system_parameters set {} = {}",
-                    quote_ident(&s.name),
-                    quote_literal(&s.value)
-                );
-                let r = w
-                    .with_server(async |srv: &Server, db: &str| -> Result<u64, String> {
-                        let c = srv.connect(db).await.map_err(|e| e.to_string())?;
-                        c.execute(&sql, &[]).await.map_err(|e| e.to_string())
-                    })
-                    .await??;
-                out.observed.push(format!(
-                    "{} = {} written to cosims.system_parameters ({r} row)",
-                    s.name, s.value
-                ));
-            }
-            Ok(())
-        }
+        StepKind::SetParam(settings) => operator::set_param(w, settings, out).await,
+        StepKind::PatchJobs(p) => operator::patch_jobs(w, p, out).await,
+        StepKind::PatchTest(t) => patch_test::patch_test(w, t, out).await,
         StepKind::Sql(q) => sql(w, q, false, out).await,
         StepKind::SqlWith {
             query,
