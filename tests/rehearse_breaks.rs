@@ -139,7 +139,7 @@ fn stuck_jobs_patched_straight_to_ready_fail_the_stuck_jobs_procedure() {
     );
     assert!(
         f.iter()
-            .any(|c| c.contains("where p.last_status_id = 13` = 0: 3")),
+            .any(|c| c.contains("where p.last_status_id = 13` = 0: 19")),
         "{f:#?}"
     );
 }
