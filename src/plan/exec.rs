@@ -246,18 +246,9 @@ impl Work {
             .baselines
             .par_iter()
             .map(|cfg| {
-                let out = hrsi_sim::run_with_baseline(cfg);
-                let b = Baseline {
-                    nominal_overdue: out.nominal_overdue,
-                    daily: out.daily_created.clone(),
-                    not_at_nrt: out.not_at_nrt,
-                    nrt_allowance: out.nrt_allowance,
-                    lost: out.baseline_lost.unwrap_or_default(),
-                };
-                let mut r = record(0, cfg.seed, cfg, out);
-                r.baseline_lost_by_type = r.lost_by_type.clone();
+                let b = baseline(cfg);
                 tick();
-                (b, r)
+                b
             })
             .collect();
         let mut records: Vec<RunRecord> = self
@@ -306,6 +297,22 @@ impl Work {
         records.sort_by_key(|r| (r.point, r.seed));
         records
     }
+}
+
+/// A baseline group's simulation: the baseline the group's runs are judged against, and the
+/// record of a run without an outage (it is its own baseline).
+fn baseline(cfg: &Config) -> (Baseline, RunRecord) {
+    let out = hrsi_sim::run_with_baseline(cfg);
+    let b = Baseline {
+        nominal_overdue: out.nominal_overdue,
+        daily: out.daily_created.clone(),
+        not_at_nrt: out.not_at_nrt,
+        nrt_allowance: out.nrt_allowance,
+        lost: out.baseline_lost.unwrap_or_default(),
+    };
+    let mut r = record(0, cfg.seed, cfg, out);
+    r.baseline_lost_by_type = r.lost_by_type.clone();
+    (b, r)
 }
 
 /// Runs one point and seed with its timeline (for the backlog plot of the chosen plan).
@@ -382,23 +389,7 @@ mod tests {
 
     /// Every run of the work simulated from its start, as before runs shared their prefix.
     fn fresh(work: &Work) -> Vec<RunRecord> {
-        let baselines: Vec<(Baseline, RunRecord)> = work
-            .baselines
-            .iter()
-            .map(|cfg| {
-                let out = hrsi_sim::run_with_baseline(cfg);
-                let b = Baseline {
-                    nominal_overdue: out.nominal_overdue,
-                    daily: out.daily_created.clone(),
-                    not_at_nrt: out.not_at_nrt,
-                    nrt_allowance: out.nrt_allowance,
-                    lost: out.baseline_lost.unwrap_or_default(),
-                };
-                let mut r = record(0, cfg.seed, cfg, out);
-                r.baseline_lost_by_type = r.lost_by_type.clone();
-                (b, r)
-            })
-            .collect();
+        let baselines: Vec<(Baseline, RunRecord)> = work.baselines.iter().map(baseline).collect();
         let mut records: Vec<RunRecord> = work
             .runs
             .iter()
