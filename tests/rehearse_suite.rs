@@ -24,6 +24,27 @@ fn the_suite_passes_and_its_transcripts_are_the_snapshots() {
         .map(|s| s.render())
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+    // A rehearsal whose every step is in the prediction's plan (stops, starts, parameters,
+    // waits) leaves the simulated world on that plan: run on to the horizon it gives the
+    // prediction's figures. A rehearsal that drifts from `hrsi simulate` fails here.
+    let mut on_plan = 0;
+    for s in &report.scenarios {
+        let off_plan = s
+            .course
+            .iter()
+            .any(|l| l.starts_with("steps the prediction"));
+        if s.course.is_empty() || off_plan {
+            continue;
+        }
+        on_plan += 1;
+        assert!(
+            s.course[0].contains("gives the prediction's figures"),
+            "{}: {}",
+            s.file,
+            s.course.join("\n")
+        );
+    }
+    assert!(on_plan >= 8, "{on_plan} scenarios on the plan");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);

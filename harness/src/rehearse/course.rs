@@ -190,8 +190,17 @@ pub fn hours(ms: Ms) -> String {
 
 /// What `hrsi simulate` predicts for the whole file, in a few lines.
 pub fn prediction(sc: &Scenario) -> Vec<String> {
+    predict(sc).0
+}
+
+/// What `hrsi simulate` predicts for the whole file: the lines of [`prediction`] and the report.
+pub fn predict(sc: &Scenario) -> (Vec<String>, Report) {
     let cfg = sc.to_sim_config();
     let report = hrsi_sim::simulate(&cfg);
+    (prediction_lines(sc, &report), report)
+}
+
+fn prediction_lines(sc: &Scenario, report: &Report) -> Vec<String> {
     let mut out = Vec::new();
     let lost: Vec<String> = report
         .job_types
@@ -232,7 +241,7 @@ pub fn prediction(sc: &Scenario) -> Vec<String> {
             own.join(", ")
         ));
     }
-    for w in sc.late_waits(&report) {
+    for w in sc.late_waits(report) {
         out.push(format!("late: {w}"));
     }
     out

@@ -9,6 +9,7 @@
 //! - [`SuiteReport`] is what comes out: deterministic (sorted by file, no wall times), so
 //!   shards merged with [`SuiteReport::merge`] give the same bytes as one machine.
 
+pub mod compare;
 pub mod course;
 pub mod expect;
 pub mod guard;
@@ -337,6 +338,7 @@ pub async fn run_suite(
                 setup: vec![],
                 prediction: vec![],
                 steps: vec![],
+                course: vec![],
                 notes: vec![],
                 error: Some(format!("the rehearsal panicked: {e}")),
                 wall_ms: 0,
@@ -356,13 +358,16 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
         file: f.rel.clone(),
         name: sc.name.clone().unwrap_or_else(|| f.rel.clone()),
         setup: Vec::new(),
-        prediction: tokio::task::block_in_place(|| course::prediction(sc)),
+        prediction: Vec::new(),
+        course: Vec::new(),
         steps: Vec::new(),
         notes: Vec::new(),
         error: None,
         wall_ms: 0,
         phases_ms: Vec::new(),
     };
+    let (prediction, predicted) = tokio::task::block_in_place(|| course::predict(sc));
+    res.prediction = prediction;
     let mut phases = Phases::default();
     phases.add("prediction (hrsi simulate)", t0);
     let dir = f.path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -471,6 +476,12 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
             checks,
             error,
         });
+    }
+    if w.truth.active() {
+        let tc = WallInstant::now();
+        let rehearsed = tokio::task::block_in_place(|| w.course.report_to_horizon());
+        res.course = compare::lines(sc, &predicted, &rehearsed);
+        phases.add("simulated course (advance, run_until, figures)", tc);
     }
     res.notes.extend(unseen);
     let tt = WallInstant::now();

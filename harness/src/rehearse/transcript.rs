@@ -62,8 +62,11 @@ pub struct ScenarioResult {
     pub prediction: Vec<String>,
     /// The steps, in order.
     pub steps: Vec<StepResult>,
-    /// Where the rehearsal's course differs from the prediction, and what the simulated system
-    /// does not see.
+    /// The rehearsal's world run on to the horizon beside the prediction, and the steps the
+    /// prediction does not contain ([`super::compare`]); empty when the world never ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub course: Vec<String>,
+    /// What the simulated system does not see.
     pub notes: Vec<String>,
     /// The scenario could not be set up or was cut short.
     pub error: Option<String>,
@@ -115,6 +118,12 @@ impl ScenarioResult {
             for c in &st.checks {
                 let m = if c.passed { "✓" } else { "✗" };
                 s.push_str(&format!("  {m} expect {}: {}\n", c.what, c.observed));
+            }
+        }
+        if !self.course.is_empty() {
+            s.push('\n');
+            for l in &self.course {
+                s.push_str(&format!("course: {l}\n"));
             }
         }
         if !self.notes.is_empty() {
