@@ -239,6 +239,9 @@ pub struct Engine {
     /// execution, publication), and the monitor's (fidelity `status_trigger_cost` only).
     serial: [trigger::Serial; 4],
     monitor_until: Ms,
+    /// After a reset: the units the world before it had published that are not here yet
+    /// (counted under `reprocessed` when they are created and published again).
+    redo: Option<HashMap<reset::RedoKey, u32>>,
 }
 
 impl Engine {
@@ -395,6 +398,7 @@ impl Engine {
             step_origin: 0,
             serial: Default::default(),
             monitor_until: Ms::MIN,
+            redo: None,
             cfg,
         };
         e.refresh_enabled();
