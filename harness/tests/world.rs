@@ -1,7 +1,9 @@
 //! The world in PostgreSQL, on real throwaway clusters: a snapshot exported and imported back is
 //! the same world; an incremental export writes only what changed; a hand patch made with SQL
 //! through the real trigger is seen by the import; what the trigger would refuse is refused
-//! before anything is written; the template holds the history and its clones read it back.
+//! before anything is written; the template holds the history and its clones read it back; a
+//! world exported, imported into a fresh world and continued gives the report of the world
+//! continued in memory.
 
 use hrsi_harness::{
     postgres::{Server, Template},
@@ -9,7 +11,8 @@ use hrsi_harness::{
     world::{self, Error},
 };
 use hrsi_sim::{
-    Config,
+    Config, Restart, World,
+    config::outage_steps,
     snapshot::{BuildOptions, Change, Detail, Snapshot, SnapshotError},
     status::Status,
     time::{DAY, HOUR},
@@ -376,5 +379,99 @@ async fn a_table_with_a_trigger_the_load_would_skip_is_refused() {
     assert_eq!(
         count(&c, "select count(*) from cosims.parent_jobs").await,
         0
+    );
+}
+
+/// The round trip: export at T, import into a fresh world, continue to T + 5 d.
+#[tokio::test(flavor = "current_thread")]
+async fn a_world_exported_and_imported_into_a_fresh_world_continues_as_in_memory() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let opts = BuildOptions::default();
+    let mut cfg = config(7 * DAY);
+    cfg.keep_jobs = true;
+    cfg.keep_history = true;
+    // A day down after T: the continuation has a restart, its catch-up and a recovery.
+    cfg.steps = outage_steps(3 * DAY, DAY, Restart::All, 0);
+    let t = 2 * DAY;
+    let mut memory = World::new(cfg.clone(), None);
+    memory.run_until(t);
+    let exported = memory.snapshot(&opts).unwrap();
+    world::export(&mut c, &exported).await.unwrap();
+    let back = world::import(&mut c, exported.epoch, exported.at)
+        .await
+        .unwrap();
+    assert_eq!(back.problem, None);
+    assert!(back.drift.is_empty());
+    assert_eq!(back.snapshot, exported);
+    // A fresh world at T (the same seed and steps: inputs and catalogues are regenerated, not
+    // imported), given what the database holds: nothing to take, nothing skipped.
+    let mut fresh = World::new(cfg.clone(), None);
+    fresh.run_until(t);
+    let sum = fresh.import(&back.snapshot, &opts);
+    assert!(sum.is_empty(), "{sum:?}");
+    memory.run_until(t + 5 * DAY);
+    fresh.run_until(t + 5 * DAY);
+    let (a, b) = (memory.report(), fresh.report());
+    assert!(a.restarts.len() == 1 && a.recovery_hours.is_some(), "{a:?}");
+    assert_eq!(b.to_json(), a.to_json(), "every field of the report");
+    assert_eq!(
+        fresh.snapshot(&opts).unwrap(),
+        memory.snapshot(&opts).unwrap()
+    );
+
+    // The same database restored into a fresh world (`World::reset`, what a rehearsal does
+    // after a restore), without a plan (the restore's stop and start are steps, and the plan's
+    // delays count from the last step). Listed differences, each explained: the restore
+    // restarts the services at T (`restarts`, a zero-length entry in `outages`); the monitor
+    // resets the jobs in flight, whose Nomad runs the restart lost (`redispatches`, hence
+    // `status_changes`, `events`, `worker_hours` and the latencies). Nothing is lost, created
+    // twice or counted as reprocessed: the backup is the world's own instant.
+    cfg.steps.clear();
+    let mut memory = World::new(cfg.clone(), None);
+    memory.run_until(t);
+    let backup = memory.snapshot(&opts).unwrap();
+    let mut c = db.fresh().await;
+    world::export(&mut c, &backup).await.unwrap();
+    let back = world::import(&mut c, backup.epoch, backup.at)
+        .await
+        .unwrap();
+    let mut restored = World::new(cfg.clone(), None);
+    restored.run_until(t);
+    let sum = restored.reset(&back.snapshot, &opts).unwrap();
+    assert_eq!((sum.jobs_removed, sum.units_to_redo), (0, 0), "{sum:?}");
+    assert!(sum.in_flight > 0 && sum.import.is_empty(), "{sum:?}");
+    memory.run_until(t + 5 * DAY);
+    restored.run_until(t + 5 * DAY);
+    let (a, r) = (memory.report(), restored.report());
+    assert!(a.restarts.is_empty() && a.outages.is_empty());
+    assert_eq!(r.restarts.len(), 1);
+    assert_eq!(
+        r.restarts[0].at, "2025-01-08T00:00:00Z",
+        "the restore's start, at T"
+    );
+    assert_eq!(
+        (r.outages[0].start.as_str(), r.outages[0].end.as_deref()),
+        ("2025-01-08T00:00:00Z", Some("2025-01-08T00:00:00Z"))
+    );
+    let mut differ: Vec<&str> = Vec::new();
+    for (name, x) in &a.job_types {
+        let y = &r.job_types[name];
+        assert_eq!(
+            (y.inputs, y.reprocessed, y.lost),
+            (x.inputs, 0, x.lost),
+            "{name}"
+        );
+        assert!(
+            y.published.abs_diff(x.published) * 200 <= x.published,
+            "{name}: {x:?} / {y:?}"
+        );
+        if y.redispatches > x.redispatches {
+            differ.push(name);
+        }
+    }
+    assert!(
+        !differ.is_empty(),
+        "the monitor re-dispatches the jobs in flight at the restore"
     );
 }

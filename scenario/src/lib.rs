@@ -41,7 +41,7 @@ pub use model::{
 };
 
 use hrsi_sim::time::{DAY, Ms};
-use hrsi_sim::{Calibration, Fidelity, Restart};
+use hrsi_sim::{Calibration, Restart};
 
 /// Parses a calibration file (YAML or JSON; missing keys keep their defaults, unknown keys are
 /// refused, values are checked).
@@ -145,21 +145,11 @@ impl Scenario {
 
     /// Turns a fidelity switch on by name.
     pub fn set_fidelity(&mut self, name: &str) -> Result<(), String> {
-        let mut v = serde_json::to_value(self.fidelity).map_err(|e| e.to_string())?;
-        let obj = v.as_object_mut().ok_or("fidelity is a mapping")?;
-        if !obj.contains_key(name) {
-            let hint =
-                error::did_you_mean(name, obj.keys().map(String::as_str)).unwrap_or_else(|| {
-                    format!(
-                        "switches: {}",
-                        obj.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                });
-            return Err(format!("unknown fidelity switch `{name}` (hint: {hint})"));
-        }
-        obj.insert(name.to_owned(), serde_json::Value::Bool(true));
-        self.fidelity = serde_json::from_value::<Fidelity>(v).map_err(|e| e.to_string())?;
-        Ok(())
+        self.fidelity.set(name, true).map_err(|names| {
+            let hint = error::did_you_mean(name, names.iter().copied())
+                .unwrap_or_else(|| format!("switches: {}", names.join(", ")));
+            format!("unknown fidelity switch `{name}` (hint: {hint})")
+        })
     }
 
     /// Replaces the outages with one (`--outage-start-day`, `--outage-days`, `--restart`).

@@ -58,6 +58,37 @@ pub struct Calibration {
     pub nrt_target_hours: f64,
     /// Catch-up confirmation window W, hours.
     pub confirm_window_hours: f64,
+    /// The status trigger's cost per insert with an empty history, ms (fidelity
+    /// `status_trigger_cost`; the least-squares line through `benches/trigger.rs`: 18 / 59 /
+    /// 414 ms per insert at 10 k / 100 k / 1 M rows; database.md §7.12: ~10 ms empty). A job's
+    /// first status pays only this (the trigger finds no history to aggregate).
+    #[serde(skip_serializing_if = "is_default_insert_base")]
+    pub status_insert_base_ms: f64,
+    /// The status trigger's cost per insert per million rows of `job_status_changes`, ms (the
+    /// same line: 398 ms per million; production saw 0.3–0.4 s in all at 1.2 M rows, this line
+    /// gives 0.49 s there).
+    #[serde(skip_serializing_if = "is_default_insert_slope")]
+    pub status_insert_ms_per_million_rows: f64,
+    /// Rows of `job_status_changes` when the world starts (before its warm start adds its own):
+    /// production's history, 1.2 M as the facts observed (database.md §7.12).
+    #[serde(skip_serializing_if = "is_default_history_rows")]
+    pub status_history_rows: f64,
+}
+
+/// Defaults of the trigger's cost (omitted from serialised output while they are the defaults,
+/// so that reports made before they existed keep their bytes).
+const INSERT_BASE_MS: f64 = 16.5;
+const INSERT_MS_PER_MILLION_ROWS: f64 = 398.0;
+const HISTORY_ROWS: f64 = 1_200_000.0;
+
+fn is_default_insert_base(v: &f64) -> bool {
+    *v == INSERT_BASE_MS
+}
+fn is_default_insert_slope(v: &f64) -> bool {
+    *v == INSERT_MS_PER_MILLION_ROWS
+}
+fn is_default_history_rows(v: &f64) -> bool {
+    *v == HISTORY_ROWS
 }
 
 impl Default for Calibration {
@@ -86,6 +117,9 @@ impl Default for Calibration {
             warm_start_days: 10.0,
             nrt_target_hours: 3.0,
             confirm_window_hours: 6.0,
+            status_insert_base_ms: INSERT_BASE_MS,
+            status_insert_ms_per_million_rows: INSERT_MS_PER_MILLION_ROWS,
+            status_history_rows: HISTORY_ROWS,
         }
     }
 }
@@ -112,9 +146,26 @@ impl Calibration {
         }
     }
 
+    /// Every value by name, the ones omitted from serialised output at their defaults included.
+    pub fn to_full_value(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("calibration is serialisable");
+        let obj = v.as_object_mut().expect("calibration is an object");
+        for (k, x) in [
+            ("status_insert_base_ms", self.status_insert_base_ms),
+            (
+                "status_insert_ms_per_million_rows",
+                self.status_insert_ms_per_million_rows,
+            ),
+            ("status_history_rows", self.status_history_rows),
+        ] {
+            obj.insert(k.to_owned(), serde_json::json!(x));
+        }
+        v
+    }
+
     /// Sets one value by name (for `hrsi plan --sweep calib.NAME=...`).
     pub fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
-        let mut v = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
+        let mut v = self.to_full_value();
         let obj = v.as_object_mut().expect("calibration is an object");
         if !obj.contains_key(name) {
             let hint = crate::catalogue::suggest(name, obj.keys().map(String::as_str))
@@ -123,8 +174,11 @@ impl Calibration {
             return Err(format!("unknown calibration value `{name}`{hint}"));
         }
         obj.insert(name.to_owned(), serde_json::json!(value));
-        *self = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        self.validate()
+        // A refused value leaves the calibration as it was.
+        let next: Calibration = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        next.validate()?;
+        *self = next;
+        Ok(())
     }
 
     /// Refuses values the model cannot run with.
@@ -184,6 +238,12 @@ impl Calibration {
             ("indexing_minutes", self.indexing_minutes),
             ("warm_start_days", self.warm_start_days),
             ("confirm_window_hours", self.confirm_window_hours),
+            ("status_insert_base_ms", self.status_insert_base_ms),
+            (
+                "status_insert_ms_per_million_rows",
+                self.status_insert_ms_per_million_rows,
+            ),
+            ("status_history_rows", self.status_history_rows),
         ];
         for (n, v) in nonneg {
             if !(v.is_finite() && v >= 0.0) {
@@ -223,6 +283,19 @@ impl Calibration {
             ),
             ("nrt_target_hours", self.nrt_target_hours, 240.0),
             ("confirm_window_hours", self.confirm_window_hours, 240.0),
+            // A minute per insert, or ten billion rows, is beyond any database the services
+            // could run on; the bounds keep the cost of one insert finite.
+            (
+                "status_insert_base_ms",
+                self.status_insert_base_ms,
+                60_000.0,
+            ),
+            (
+                "status_insert_ms_per_million_rows",
+                self.status_insert_ms_per_million_rows,
+                60_000.0,
+            ),
+            ("status_history_rows", self.status_history_rows, 1e10),
         ];
         for (n, v, max) in most {
             if !(v.is_finite() && v <= max) {

@@ -234,6 +234,18 @@ const CALIBRATION: &[(&str, &str)] = &[
         "confirm_window_hours",
         "catch-up confirmation window W, hours",
     ),
+    (
+        "status_insert_base_ms",
+        "status trigger cost per insert, empty history, ms (--fidelity status_trigger_cost)",
+    ),
+    (
+        "status_insert_ms_per_million_rows",
+        "status trigger cost per insert per million history rows, ms",
+    ),
+    (
+        "status_history_rows",
+        "rows of job_status_changes before the world starts (production: 1.2 M)",
+    ),
 ];
 
 /// Every system parameter (in table order), then every calibration key.
@@ -250,7 +262,7 @@ pub fn entries() -> Vec<Entry> {
             model_reads: param_model_reads(c.name),
         })
         .collect();
-    let defaults = serde_json::to_value(Calibration::default()).expect("serialisable");
+    let defaults = Calibration::default().to_full_value();
     for (name, meaning) in CALIBRATION {
         out.push(Entry {
             group: Group::Calibration,
@@ -316,7 +328,7 @@ mod tests {
             let e = all.iter().find(|e| e.name == c.name).expect("listed");
             assert!(!e.meaning.is_empty(), "{}: no meaning", c.name);
         }
-        let cal = serde_json::to_value(Calibration::default()).unwrap();
+        let cal = Calibration::default().to_full_value();
         let keys: Vec<&String> = cal.as_object().unwrap().keys().collect();
         assert_eq!(
             keys.len(),

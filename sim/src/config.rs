@@ -24,6 +24,47 @@ pub struct Fidelity {
     /// other reading of jobs.md §4.2 step 3). Off: `startDate` is the earliest input sensing time
     /// (the facts' inference), which skips more tiles as "input GFSC too old".
     pub gfsc_start_date_is_product_date: bool,
+    /// Every inserted status costs what the database's `check_status_change` trigger takes to
+    /// aggregate the whole `job_status_changes` table (database.md §7.12): `base + slope × rows`
+    /// per insert (calibration `status_insert_*`, `status_history_rows`), serial within each
+    /// service's loop and added to a worker's run for its own posts. Off (as the other switches,
+    /// and so that every output stays what it was): inserts are free.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub status_trigger_cost: bool,
+}
+
+impl Fidelity {
+    /// Every switch by name, with its state (serialised output omits `status_trigger_cost`
+    /// while it is off, so that reports made before it existed keep their bytes).
+    pub fn switches(&self) -> [(&'static str, bool); 5] {
+        [
+            ("xl_worker_cap", self.xl_worker_cap),
+            (
+                "rlies1s2_end_of_day_guards",
+                self.rlies1s2_end_of_day_guards,
+            ),
+            ("gfsc_early_release", self.gfsc_early_release),
+            (
+                "gfsc_start_date_is_product_date",
+                self.gfsc_start_date_is_product_date,
+            ),
+            ("status_trigger_cost", self.status_trigger_cost),
+        ]
+    }
+
+    /// Turns a switch on or off by name; `Err` with the known names when there is none.
+    pub fn set(&mut self, name: &str, on: bool) -> Result<(), Vec<&'static str>> {
+        let slot = match name {
+            "xl_worker_cap" => &mut self.xl_worker_cap,
+            "rlies1s2_end_of_day_guards" => &mut self.rlies1s2_end_of_day_guards,
+            "gfsc_early_release" => &mut self.gfsc_early_release,
+            "gfsc_start_date_is_product_date" => &mut self.gfsc_start_date_is_product_date,
+            "status_trigger_cost" => &mut self.status_trigger_cost,
+            _ => return Err(self.switches().iter().map(|s| s.0).collect()),
+        };
+        *slot = on;
+        Ok(())
+    }
 }
 
 /// An operator action.

@@ -49,6 +49,7 @@ fn a_reset_to_a_three_day_old_backup_creates_the_last_three_days_again_counted_o
     let mut w = World::new(c.clone(), None);
     w.run_until(3 * DAY + 12 * HOUR);
     let backup = w.snapshot(&OPTS).expect("recorded");
+    let at_backup = w.report();
     w.run_until(6 * DAY + 12 * HOUR);
     let before = w.report();
     let had = w.snapshot(&OPTS).expect("recorded").jobs.len();
@@ -136,6 +137,18 @@ fn a_reset_to_a_three_day_old_backup_creates_the_last_three_days_again_counted_o
         );
     }
     assert_eq!(alone.job_types["fsc_rlie_job"].reprocessed, 0);
+    // GFSC triggers and WDS parts are created again from the products published again (and
+    // GFSC daily tile-days by the night pass): they count under `reprocessed` too, at most as
+    // many as the world had published between the backup and the reset.
+    for name in ["gfsc_job", "sws_wds_job"] {
+        let redone = r.job_types[name].reprocessed;
+        let published_since =
+            before.job_types[name].published - at_backup.job_types[name].published;
+        assert!(
+            redone * 2 > published_since && redone <= published_since,
+            "{name}: {redone} reprocessed of the {published_since} published since the backup"
+        );
+    }
     assert_eq!(r.restarts.len(), 1, "the restore's start is a restart");
 }
 

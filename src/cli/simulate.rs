@@ -53,7 +53,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
     /// Turn a fidelity switch on (repeatable): xl_worker_cap, rlies1s2_end_of_day_guards,
-    /// gfsc_early_release, gfsc_start_date_is_product_date.
+    /// gfsc_early_release, gfsc_start_date_is_product_date, status_trigger_cost (the database
+    /// trigger's cost per status insert, growing with the history).
     #[arg(long, value_name = "NAME")]
     fidelity: Vec<String>,
     /// Write the report as JSON to FILE, or to standard output with `-` (no table then).

@@ -111,6 +111,10 @@ impl Engine {
         }
         let epoch = job.epoch;
         job.end = end.1;
+        if cfg.fidelity.status_trigger_cost {
+            // The worker's own posts take the trigger's time too.
+            end.0 += self.run_posts_cost(end.1);
+        }
         self.set_status(j, Status::Started);
         self.push(self.now + end.0, Ev::RunEnd(j, epoch));
     }

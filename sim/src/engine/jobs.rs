@@ -34,6 +34,9 @@ impl Engine {
             got_s1: false,
             reprocessed: false,
         });
+        if self.redo.is_some() {
+            self.flag_if_redone(id);
+        }
         id
     }
 

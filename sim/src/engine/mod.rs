@@ -61,6 +61,7 @@ mod outage;
 mod publication;
 mod reset;
 mod stepping;
+mod trigger;
 mod worker_pool;
 
 const SAMPLE: Ms = 10 * MINUTE;
@@ -233,6 +234,14 @@ pub struct Engine {
     step_seq: u32,
     /// When the next step's delay started (the previous step's instant, or 0).
     step_origin: Ms,
+
+    /// The services' serial clocks for the status trigger's cost (creation, configuration,
+    /// execution, publication), and the monitor's (fidelity `status_trigger_cost` only).
+    serial: [trigger::Serial; 4],
+    monitor_until: Ms,
+    /// After a reset: the units the world before it had published that are not here yet
+    /// (counted under `reprocessed` when they are created and published again).
+    redo: Option<HashMap<reset::RedoKey, u32>>,
 }
 
 impl Engine {
@@ -387,6 +396,9 @@ impl Engine {
             steps_done: 0,
             step_seq: 0,
             step_origin: 0,
+            serial: Default::default(),
+            monitor_until: Ms::MIN,
+            redo: None,
             cfg,
         };
         e.refresh_enabled();
@@ -540,7 +552,9 @@ impl Engine {
                 self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
                 self.tick_armed &= !(1 << (usize::from(s) * 5 + usize::from(t)));
                 let ty = ALL_TYPES[usize::from(t)];
-                if self.enabled(ty) {
+                if self.cfg.fidelity.status_trigger_cost {
+                    self.serial_tick(usize::from(s), ty);
+                } else if self.enabled(ty) {
                     match s {
                         0 => self.creation(ty),
                         1 => self.configuration(ty),
@@ -555,11 +569,19 @@ impl Engine {
             }
             Timer::Monitor => {
                 self.monitor_at = None;
-                self.monitor();
+                if self.cfg.fidelity.status_trigger_cost {
+                    self.serial_monitor();
+                } else {
+                    self.monitor();
+                }
             }
             Timer::Daily => {
                 self.daily_at = None;
-                self.daily();
+                if self.cfg.fidelity.status_trigger_cost {
+                    self.serial_daily();
+                } else {
+                    self.daily();
+                }
             }
             Timer::Sample => self.sample(),
             Timer::Boot => {

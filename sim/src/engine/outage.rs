@@ -79,6 +79,9 @@ impl Engine {
         self.stopped_mask = self.enabled_mask;
         self.refresh_enabled();
         self.outages.push((self.now, None));
+        if self.cfg.fidelity.status_trigger_cost {
+            self.serial_interrupt();
+        }
         self.tick_at = [[Ms::MAX; 5]; 4];
         self.tick_armed = 0;
         self.wpm_at = None;
@@ -211,6 +214,9 @@ impl Engine {
                 }
             }
             if self.up {
+                if self.cfg.fidelity.status_trigger_cost {
+                    self.serial_interrupt();
+                }
                 self.tick_at = [[Ms::MAX; 5]; 4];
                 self.tick_armed = 0;
                 self.timer_cache = None;

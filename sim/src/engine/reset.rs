@@ -75,24 +75,16 @@ impl Engine {
     /// what they are (type, kind, tile, sensing, input), not their index, which differs after
     /// the backup. Returns how many.
     pub(crate) fn flag_reprocessed(&mut self, w: &Engine) -> usize {
-        type Key = (usize, u8, u16, Ms, i64);
-        let key = |u: &Unit| -> Key {
-            let aux = match u.kind {
-                UnitKind::Input | UnitKind::Sws | UnitKind::Wds | UnitKind::Daily => u.aux,
-                UnitKind::TrigFsc | UnitKind::TrigS1 => 0,
-            };
-            (u.ty.idx(), u.kind as u8, u.tile, u.sensing, aux)
-        };
-        let mut published: HashMap<Key, u32> = HashMap::new();
+        let mut published: HashMap<RedoKey, u32> = HashMap::new();
         for u in w.units.iter().filter(|u| u.bucket == Bucket::Published) {
-            *published.entry(key(u)).or_default() += 1;
+            *published.entry(redo_key(u)).or_default() += 1;
         }
         let mut n = 0;
         for u in self.units.iter_mut() {
             if u.bucket != Bucket::Pending {
                 continue;
             }
-            if let Some(c) = published.get_mut(&key(u))
+            if let Some(c) = published.get_mut(&redo_key(u))
                 && *c > 0
             {
                 *c -= 1;
@@ -100,6 +92,36 @@ impl Engine {
                 n += 1;
             }
         }
+        // GFSC triggers and WDS parts come from products published again, daily tile-days from
+        // the night pass: created after the reset, they are flagged when they appear.
+        published.retain(|_, c| *c > 0);
+        self.redo = (!published.is_empty()).then_some(published);
         n
     }
+
+    /// A unit created after a reset: flagged if the world before it had published its like.
+    pub(super) fn flag_if_redone(&mut self, u: u32) {
+        let Some(redo) = self.redo.as_mut() else {
+            return;
+        };
+        let unit = &mut self.units[u as usize];
+        if let Some(c) = redo.get_mut(&redo_key(unit))
+            && *c > 0
+        {
+            *c -= 1;
+            unit.reprocessed = true;
+        }
+    }
+}
+
+/// What a unit is, across worlds (indices differ after a backup): type, kind, tile, sensing and
+/// its input (none for GFSC triggers: their trigger's publication time differs).
+pub(super) type RedoKey = (usize, u8, u16, Ms, i64);
+
+fn redo_key(u: &Unit) -> RedoKey {
+    let aux = match u.kind {
+        UnitKind::Input | UnitKind::Sws | UnitKind::Wds | UnitKind::Daily => u.aux,
+        UnitKind::TrigFsc | UnitKind::TrigS1 => 0,
+    };
+    (u.ty.idx(), u.kind as u8, u.tile, u.sensing, aux)
 }

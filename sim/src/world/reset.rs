@@ -107,10 +107,12 @@ impl World {
     /// Refused, the world left as it was: a backup of another calendar, one taken after now or
     /// before the simulated history, one whose jobs are not this world's ([`ResetError`]).
     ///
+    /// Units created only after the reset (GFSC triggers and WDS parts from the products
+    /// published again, GFSC daily tile-days from the night pass) are matched the same way when
+    /// they appear: done again, they count under `reprocessed` too.
+    ///
     /// Not modelled: the hand patches imported into the world before the backup are only
-    /// known through the backup itself; GFSC triggers and WDS parts the world had created from
-    /// products published after the backup are created again when the products are published
-    /// again (counted once, not under `reprocessed`).
+    /// known through the backup itself.
     pub fn reset(
         &mut self,
         backup: &Snapshot,
