@@ -93,6 +93,8 @@ impl Course {
             Action::SetParam { name, value } => {
                 let _ = self.params.set(name, value);
             }
+            // The neighbours' faults: the world keeps them (`World::faults`).
+            _ => {}
         }
         self.world.act(action);
     }

@@ -17,6 +17,7 @@
 //! - `monitor`: the monitor's re-dispatches.
 //! - `publication`: publication and the catalogue's indexing.
 //! - `outage`: the operator's steps (stop, start, `set_param`).
+//! - `faults`: the neighbours' faults as the services feel them (quota, Nomad API, database).
 //! - `accounting`: sampling, catch-up, the outcome at the horizon (and its public types).
 //! - `grid`: the flat (day, key) grid, tile bit sets, the key hasher, loop boundaries.
 
@@ -38,6 +39,7 @@ use grid::{FastMap, Grid, bit, boundary, set_bit};
 use outage::Hot;
 
 pub use accounting::{Baseline, Outcome, RestartRecord, Sample, TypeStats};
+pub use faults::Faults;
 
 /// Swaps a work list out for a spare empty one.
 macro_rules! take_batch {
@@ -52,6 +54,7 @@ mod accounting;
 mod configuration;
 mod creation;
 mod execution;
+mod faults;
 mod grid;
 mod import;
 mod jobs;
@@ -233,6 +236,8 @@ pub struct Engine {
     step_seq: u32,
     /// When the next step's delay started (the previous step's instant, or 0).
     step_origin: Ms,
+    /// The neighbours' faults in force (none unless an action sets one).
+    faults: Faults,
 }
 
 impl Engine {
@@ -387,6 +392,7 @@ impl Engine {
             steps_done: 0,
             step_seq: 0,
             step_origin: 0,
+            faults: Faults::default(),
             cfg,
         };
         e.refresh_enabled();
@@ -415,7 +421,10 @@ impl Engine {
     }
 
     fn services_ok(&self) -> bool {
-        self.up && !self.halted && matches!(self.types, JobTypesList::Valid(_))
+        self.up
+            && !self.halted
+            && !self.faults.database_down
+            && matches!(self.types, JobTypesList::Valid(_))
     }
 
     fn enabled(&self, t: JobType) -> bool {
@@ -540,7 +549,8 @@ impl Engine {
                 self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
                 self.tick_armed &= !(1 << (usize::from(s) * 5 + usize::from(t)));
                 let ty = ALL_TYPES[usize::from(t)];
-                if self.enabled(ty) {
+                // Without the database an iteration does nothing; its work list waits.
+                if self.enabled(ty) && !self.faults.database_down {
                     match s {
                         0 => self.creation(ty),
                         1 => self.configuration(ty),
