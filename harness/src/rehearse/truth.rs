@@ -205,7 +205,9 @@ impl Truth {
                 Err(format!("writing the simulated system's jobs failed: {e}"))
             }
             Err(e) => {
-                let services = if w.course.up {
+                let services = if w.course.up && w.course.faults().database_down {
+                    "the services can neither read nor write it (the simulated ones feel it: they do nothing until it answers)"
+                } else if w.course.up {
                     "the real services can neither read nor write it (they fail; the simulated ones ran on as if they could)"
                 } else {
                     "the services are stopped too"
@@ -247,6 +249,14 @@ impl Truth {
         let (imported, fp) = match r {
             Ok(Ok(Some(x))) => x,
             Ok(Ok(None)) => return Ok(()),
+            // A restore that did not finish (PostgreSQL killed mid-load) leaves rows without
+            // their parents: the world does not take them, the restore is to be run again.
+            Ok(Err(e)) if w.truth.restore_pending.is_some() => {
+                out.observed.push(format!(
+                    "the database holds a partial restore ({e}): the simulated system does not take it (the restore is to be run again)"
+                ));
+                return Ok(());
+            }
             Ok(Err(e)) => {
                 return Err(format!(
                     "reading the jobs back from the database failed: {e}"
