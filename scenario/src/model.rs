@@ -305,6 +305,9 @@ pub enum Fault {
     PostgresKilled,
     /// The Nomad API answers 503 to the next `n` requests.
     Nomad5xx(u32),
+    /// The Nomad API answers 503 to every request for this long of virtual time, ms (the
+    /// simulated services feel it).
+    Nomad5xxFor(hrsi_sim::time::Ms),
     /// A Nomad client node stops heartbeating: its allocations are lost.
     NomadLostNode(String),
     /// The OpenStack project's instance quota is set to `n`.
@@ -383,6 +386,8 @@ pub struct Expect {
     pub caught_up: Option<CaughtUp>,
     /// Backlog (pending available units) per type at this point.
     pub backlog: BTreeMap<JobType, Count>,
+    /// Worker VMs of the simulated pool at this point.
+    pub workers: Option<Count>,
     /// Whether the PostgreSQL server answers.
     pub database_running: Option<bool>,
     /// A `patch_test` step's verdict: `applies`, `applies-with-findings`, `fails`,

@@ -307,10 +307,47 @@ pub(crate) struct RawNomadWait {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFault {
     pub postgres_killed: Option<bool>,
-    pub nomad_5xx: Option<Spanned<u32>>,
+    pub nomad_5xx: Option<Spanned<RawNomad5xx>>,
     pub nomad_lost_node: Option<Spanned<String>>,
     pub openstack_quota: Option<Spanned<u64>>,
     pub openstack_token_expired: Option<bool>,
+}
+
+/// `nomad_5xx: 3` (the next requests) or `nomad_5xx: { for: 30m }` (virtual time).
+#[derive(Debug)]
+pub(crate) enum RawNomad5xx {
+    Count(i64),
+    For(RawNomad5xxFor),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNomad5xxFor {
+    #[serde(rename = "for")]
+    pub length: Spanned<String>,
+}
+
+impl<'de> Deserialize<'de> for RawNomad5xx {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawNomad5xx;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of requests, or `{ for: 30m }`")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawNomad5xx::Count(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawNomad5xx::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawNomad5xxFor::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawNomad5xx::For)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `{ confirm: yes }`: the deployment scripts ask before acting.
@@ -373,6 +410,7 @@ pub(crate) struct RawExpect {
     pub openstack_servers: Option<Spanned<RawServers>>,
     pub caught_up: Option<Spanned<RawTypes>>,
     pub backlog: Option<Pairs<RawCount>>,
+    pub workers: Option<Spanned<RawCount>>,
     pub database_running: Option<bool>,
     pub verdict: Option<Spanned<String>>,
     pub findings: Option<Vec<Spanned<String>>>,

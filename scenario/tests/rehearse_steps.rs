@@ -220,3 +220,37 @@ fn bad_patch_jobs_and_patch_test_steps_are_refused_where_they_are_with_a_hint() 
     );
     assert!(e.contains("not a valid pattern"), "{e}");
 }
+
+#[test]
+fn nomad_5xx_takes_a_count_or_a_length_of_virtual_time() {
+    let sc = Scenario::from_yaml_str(
+        "seed: 7\ndays: 3\nsteps:\n  - fault: { nomad_5xx: { for: 30m } }\n  - fault: { nomad_5xx: 3 }\n",
+        "s.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let Plan::Steps(steps) = &sc.plan else {
+        panic!("steps")
+    };
+    assert!(matches!(
+        steps[0].kind,
+        StepKind::Fault(Fault::Nomad5xxFor(ms)) if ms == 30 * 60_000
+    ));
+    assert!(matches!(steps[1].kind, StepKind::Fault(Fault::Nomad5xx(3))));
+    let e = first_error("steps:\n  - fault: { nomad_5xx: { for: 8d } }\n");
+    assert!(
+        e.contains("s.yaml:2:32: error: the Nomad API answers 503 for 1 s to 7 days")
+            && e.contains("e.g. `for: 30m`"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - fault: { nomad_5xx: { for: soon } }\n");
+    assert!(e.contains("s.yaml:2:32: error:"), "{e}");
+    let e = first_error("steps:\n  - fault: { nomad_5xx: { during: 30m } }\n");
+    assert!(e.contains("s.yaml:2:") && e.contains("during"), "{e}");
+    let e = first_error("steps:\n  - fault: { nomad_5xx: 0 }\n");
+    assert!(
+        e.contains("between 1 and 1000 requests") && e.contains("nomad_5xx: { for: 30m }"),
+        "{e}"
+    );
+    let e = first_error("steps:\n  - fault: { nomad_5xx: -4 }\n");
+    assert!(e.contains("between 1 and 1000 requests"), "{e}");
+}

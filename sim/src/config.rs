@@ -81,6 +81,19 @@ pub enum Action {
         /// Value as text.
         value: String,
     },
+    /// The OpenStack project's instance quota for worker VMs from now on (`None`: lifted): Nova
+    /// refuses the worker pool's creations beyond it (403).
+    WorkerQuota(Option<u32>),
+    /// The Nomad HTTP API answers 5xx from now on (dispatches fail, the worker pool and the
+    /// monitor skip their loops).
+    NomadUnavailable,
+    /// The Nomad HTTP API answers again.
+    NomadAvailable,
+    /// The database does not answer from now on (PostgreSQL killed or stopped, a restore in
+    /// progress): the services' calls fail and nothing is written.
+    DatabaseUnavailable,
+    /// The database answers again.
+    DatabaseAvailable,
 }
 
 /// One step: wait until the listed types are caught up (if any), then `after` more, then act.

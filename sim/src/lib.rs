@@ -35,7 +35,7 @@ pub mod world;
 
 pub use calibration::Calibration;
 pub use config::{Action, Config, Fidelity, Restart, Step};
-pub use engine::{Baseline, Engine, Outcome};
+pub use engine::{Baseline, Engine, Faults, Outcome};
 pub use job_type::JobType;
 pub use params::SystemParameters;
 pub use report::Report;

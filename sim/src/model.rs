@@ -158,6 +158,9 @@ pub enum RunEnd {
     Internal(Status),
     /// The monitor resets it (too long in the given status).
     MonitorReset(Status),
+    /// Placed while the database was unavailable: the worker could not read its parameters and
+    /// Nomad gave up on it; nothing was written.
+    Unrecorded,
 }
 
 /// One job row.

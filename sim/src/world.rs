@@ -157,6 +157,12 @@ impl World {
         self.engine.view().services_ok
     }
 
+    /// The neighbours' faults in force (quota, Nomad API, database) and what they did so far:
+    /// worker creations refused, dispatches failed, runs not written.
+    pub fn faults(&self) -> crate::engine::Faults {
+        self.engine.view().faults
+    }
+
     /// Whether the services work on each type now (in [`JobType::idx`] order).
     pub fn enabled(&self) -> [bool; 5] {
         self.engine.view().enabled

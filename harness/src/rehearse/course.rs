@@ -26,6 +26,13 @@ pub struct Course {
     pub params: SystemParameters,
     /// Whether the services run (after the last stop/start).
     pub up: bool,
+    /// The OpenStack project's instance quota set by a fault (`None`: not binding); the world
+    /// is given what it leaves for worker VMs ([`Course::worker_quota`]).
+    pub project_quota: Option<u64>,
+    /// When a Nomad 5xx window given in virtual time ends (`fault: { nomad_5xx: { for: … } }`).
+    nomad_until: Option<Ms>,
+    /// A Nomad 5xx window ended since the steps last asked ([`Course::take_nomad_ended`]).
+    nomad_ended: bool,
 }
 
 /// Figures of the simulated system where the world stands.
@@ -61,6 +68,9 @@ impl Course {
             world,
             params,
             up: true,
+            project_quota: None,
+            nomad_until: None,
+            nomad_ended: false,
         }
     }
 
@@ -93,6 +103,8 @@ impl Course {
             Action::SetParam { name, value } => {
                 let _ = self.params.set(name, value);
             }
+            // The neighbours' faults: the world keeps them (`World::faults`).
+            _ => {}
         }
         self.world.act(action);
     }
@@ -118,9 +130,55 @@ impl Course {
         Ok(sum)
     }
 
-    /// Runs the world on to `until` (capped at the horizon).
+    /// Runs the world on to `until` (capped at the horizon); a Nomad 5xx window ending on the
+    /// way ends at its instant.
     pub fn run_to(&mut self, until: Ms) {
+        self.end_nomad_window_by(until);
         self.world.run_until(until);
+    }
+
+    /// The Nomad API answers 5xx from `at` for `length` of virtual time: the simulated
+    /// services feel it ([`Action::NomadUnavailable`]) until it ends.
+    pub fn nomad_unavailable_for(&mut self, at: Ms, length: Ms) {
+        self.act(at, Action::NomadUnavailable);
+        self.nomad_until = Some(at.saturating_add(length));
+    }
+
+    /// When the Nomad 5xx window in force ends, if one is.
+    pub fn nomad_until(&self) -> Option<Ms> {
+        self.nomad_until
+    }
+
+    /// Whether a Nomad 5xx window ended since the last call (the stand-in's fault is then
+    /// cleared too).
+    pub fn take_nomad_ended(&mut self) -> bool {
+        std::mem::take(&mut self.nomad_ended)
+    }
+
+    fn end_nomad_window_by(&mut self, until: Ms) {
+        if let Some(end) = self.nomad_until
+            && end <= until
+        {
+            self.act(end, Action::NomadAvailable);
+            self.nomad_until = None;
+            self.nomad_ended = true;
+        }
+    }
+
+    /// The worker VMs the project's quota leaves beside `others` (the servers that are not
+    /// workers, which count against the same quota), told to the world when it changes.
+    pub fn worker_quota(&mut self, others: usize) {
+        let q = self
+            .project_quota
+            .map(|q| q.saturating_sub(others as u64).min(u64::from(u32::MAX)) as u32);
+        if self.world.faults().worker_quota != q {
+            self.world.act(Action::WorkerQuota(q));
+        }
+    }
+
+    /// The neighbours' faults as the world feels them.
+    pub fn faults(&self) -> hrsi_sim::Faults {
+        self.world.faults()
     }
 
     /// Figures where the world stands.
@@ -158,7 +216,16 @@ impl Course {
         types: &[JobType],
         until: Ms,
     ) -> (Option<Ms>, Vec<(JobType, Option<Ms>)>) {
-        let when = self.world.run_until_caught_up(types, until);
+        let mut when = None;
+        if let Some(end) = self.nomad_until.filter(|&e| e < until) {
+            when = self.world.run_until_caught_up(types, end);
+            if when.is_none() {
+                self.end_nomad_window_by(end);
+            }
+        }
+        if when.is_none() && self.nomad_until.is_none_or(|e| e >= until) {
+            when = self.world.run_until_caught_up(types, until);
+        }
         let f = self.figures();
         let per = types.iter().map(|&t| (t, caught(&f, t))).collect();
         (when, per)

@@ -388,6 +388,14 @@ pub async fn evaluate(
             ));
         }
     }
+    if let Some(c) = &e.workers {
+        let v = w.course.figures().workers;
+        checks.push(check(
+            format!("simulated workers {c:?}"),
+            c.holds(v.max(0) as u64),
+            format!("{v} worker VM(s)"),
+        ));
+    }
     if !e.lost.is_empty() || !e.lost_reasons.is_empty() {
         let r = tokio::task::block_in_place(|| w.course.report_to_horizon());
         for (t, c) in &e.lost {

@@ -459,8 +459,13 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
                 "step {} (fresh_volume): the simulated system sees the empty database only once the next start boots it",
                 i + 1
             )),
-            StepKind::Fault(_) => unseen.push(format!(
-                "step {} (fault): the simulated system does not see the fault itself; the stand-ins and the database do (an unreachable database is said at the next export)",
+            // The quota, a Nomad 5xx window and a killed PostgreSQL reach the simulated services.
+            StepKind::Fault(
+                f @ (hrsi_scenario::Fault::Nomad5xx(_)
+                | hrsi_scenario::Fault::NomadLostNode(_)
+                | hrsi_scenario::Fault::OpenStackTokenExpired),
+            ) => unseen.push(format!(
+                "step {} (fault {f:?}): the simulated system does not see this fault itself; the stand-ins and the operator's calls do",
                 i + 1
             )),
             _ => {}

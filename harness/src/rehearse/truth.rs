@@ -91,6 +91,22 @@ pub fn world_snapshot(course: &Course) -> Result<Snapshot, String> {
     Ok(s)
 }
 
+/// The first id a job inserted by hand gets: the world numbers its jobs from 1 in creation order
+/// (far fewer than this within `MAX_DAYS`), so an operator's `INSERT` never takes an id the world
+/// gives its next job (that job would then be held out of the database as the hand one).
+pub const FIRST_HAND_JOB_ID: i64 = 1_000_000_000;
+
+/// After an export (which moves the sequence to the world's last id): `parent_jobs`'s sequence
+/// is moved into the ids kept for jobs inserted by hand, past any already there.
+async fn hand_ids(c: &tokio_postgres::Client) -> Result<(), String> {
+    c.batch_execute(&format!(
+        "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'),
+                greatest((select max(id) from cosims.parent_jobs) + 1, {FIRST_HAND_JOB_ID}), false)"
+    ))
+    .await
+    .map_err(|e| format!("move the job id sequence past the world's ids: {e}"))
+}
+
 /// Whether a step may change what is in the database (the import then reads it back).
 pub fn may_write(k: &StepKind) -> bool {
     !matches!(
@@ -143,6 +159,7 @@ impl Truth {
                     let summary = dbworld::export(&mut c, s)
                         .await
                         .map_err(|e| e.to_string())?;
+                    hand_ids(&c).await?;
                     Ok((summary, fingerprint(&c).await?))
                 },
             )
@@ -185,6 +202,7 @@ impl Truth {
                     let s = dbworld::export_delta(&mut c, b, n)
                         .await
                         .map_err(|e| e.to_string())?;
+                    hand_ids(&c).await?;
                     Ok((s, fingerprint(&c).await?))
                 },
             )
@@ -205,7 +223,9 @@ impl Truth {
                 Err(format!("writing the simulated system's jobs failed: {e}"))
             }
             Err(e) => {
-                let services = if w.course.up {
+                let services = if w.course.up && w.course.faults().database_down {
+                    "the services can neither read nor write it (the simulated ones feel it: they do nothing until it answers)"
+                } else if w.course.up {
                     "the real services can neither read nor write it (they fail; the simulated ones ran on as if they could)"
                 } else {
                     "the services are stopped too"
@@ -247,6 +267,14 @@ impl Truth {
         let (imported, fp) = match r {
             Ok(Ok(Some(x))) => x,
             Ok(Ok(None)) => return Ok(()),
+            // A restore that did not finish (PostgreSQL killed mid-load) leaves rows without
+            // their parents: the world does not take them, the restore is to be run again.
+            Ok(Err(e)) if w.truth.restore_pending.is_some() => {
+                out.observed.push(format!(
+                    "the database holds a partial restore ({e}): the simulated system does not take it (the restore is to be run again)"
+                ));
+                return Ok(());
+            }
             Ok(Err(e)) => {
                 return Err(format!(
                     "reading the jobs back from the database failed: {e}"
@@ -401,6 +429,8 @@ impl Truth {
                 _ => refused += 1,
             }
         }
+        // Jobs with no status yet are not the import's to skip: their ids tell them.
+        inserted = inserted.max(kept.iter().filter(|j| j.id >= FIRST_HAND_JOB_ID).count());
         if !kept.is_empty() {
             out.observed.push(format!(
                 "{} job(s) the database holds differently stay as it holds them ({}){}{}",

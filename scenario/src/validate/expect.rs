@@ -104,6 +104,7 @@ impl Validator<'_> {
         if let Some(c) = &e.caught_up {
             out.caught_up = self.types(c);
         }
+        out.workers = e.workers.as_ref().and_then(|c| self.count(c));
         for (t, c) in e.backlog.iter().flat_map(|p| &p.0) {
             if let (Some(t), Some(c)) = (self.job_type(t), self.count(c)) {
                 out.backlog.insert(t, c);

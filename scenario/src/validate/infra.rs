@@ -78,11 +78,39 @@ impl Validator<'_> {
             found.push(Fault::PostgresKilled);
         }
         if let Some(n) = &r.nomad_5xx {
-            if !(1..=1000).contains(&n.value) {
-                self.err(n, "between 1 and 1000 requests", None);
-                return None;
+            match &n.value {
+                RawNomad5xx::Count(c) if (1..=1000).contains(c) => {
+                    found.push(Fault::Nomad5xx(*c as u32));
+                }
+                RawNomad5xx::Count(_) => {
+                    self.err(
+                        n,
+                        "between 1 and 1000 requests",
+                        Some("or a length of virtual time: `nomad_5xx: { for: 30m }`".into()),
+                    );
+                    return None;
+                }
+                RawNomad5xx::For(f) => {
+                    let most = 7 * hrsi_sim::time::DAY;
+                    match hrsi_sim::time::parse_duration(&f.length.value) {
+                        Ok(ms) if (hrsi_sim::time::SECOND..=most).contains(&ms) => {
+                            found.push(Fault::Nomad5xxFor(ms));
+                        }
+                        Ok(_) => {
+                            self.err(
+                                &f.length,
+                                "the Nomad API answers 503 for 1 s to 7 days",
+                                Some("e.g. `for: 30m`".into()),
+                            );
+                            return None;
+                        }
+                        Err(m) => {
+                            self.err(&f.length, m, Some("e.g. `for: 30m`".into()));
+                            return None;
+                        }
+                    }
+                }
             }
-            found.push(Fault::Nomad5xx(n.value));
         }
         if let Some(n) = &r.nomad_lost_node {
             found.push(Fault::NomadLostNode(n.value.clone()));
@@ -97,7 +125,7 @@ impl Validator<'_> {
             self.err(
                 f,
                 "a fault step names exactly one fault",
-                Some("one of `postgres_killed: yes`, `nomad_5xx: 3`, `nomad_lost_node: tf-tata`, `openstack_quota: 20`, `openstack_token_expired: yes`".into()),
+                Some("one of `postgres_killed: yes`, `nomad_5xx: 3`, `nomad_5xx: { for: 30m }`, `nomad_lost_node: tf-tata`, `openstack_quota: 20`, `openstack_token_expired: yes`".into()),
             );
             return None;
         }

@@ -15,6 +15,15 @@ impl Engine {
             if self.jobs[j as usize].status != Status::Ready {
                 continue;
             }
+            if self.faults.nomad_down {
+                // The dispatch answers 5xx: "Nomad Command Error", no automatic retry.
+                self.faults.failed_dispatches += 1;
+                self.set_status(j, Status::InternalError);
+                self.jobs[j as usize].epoch += 1;
+                self.finish_units(j, Bucket::Lost, LostReason::Failed);
+                self.wake_waiters(j);
+                continue;
+            }
             self.set_status(j, Status::Queued);
             self.queued_watch
                 .push_back((self.now, j, self.jobs[j as usize].epoch));
@@ -70,6 +79,18 @@ impl Engine {
     }
 
     pub(super) fn start_run(&mut self, j: u32, w: u16) {
+        if self.faults.database_down {
+            // The worker cannot read its parameters: it exits 1, Nomad restarts it in place
+            // until it gives up, and nothing reaches the database.
+            let job = &mut self.jobs[j as usize];
+            job.worker = w;
+            job.epoch += 1;
+            job.end = RunEnd::Unrecorded;
+            let epoch = job.epoch;
+            let give_up = Ms::from(NOMAD_RESTART_ATTEMPTS) * NOMAD_RESTART_DELAY;
+            self.push(self.now + give_up, Ev::RunEnd(j, epoch));
+            return;
+        }
         let seed = self.cfg.seed;
         let cfg = Arc::clone(&self.cfg);
         let cal = &cfg.calibration;
@@ -155,6 +176,11 @@ impl Engine {
 
     pub(super) fn on_run_end(&mut self, j: u32) {
         let end = self.jobs[j as usize].end;
+        if self.faults.database_down || end == RunEnd::Unrecorded {
+            // Its status posts fail: the job stays as the database last had it.
+            self.unrecorded_run(j);
+            return;
+        }
         match end {
             RunEnd::Done => {
                 self.walk_to(j, Status::PostProcessing);
@@ -199,6 +225,7 @@ impl Engine {
                 self.release_worker(j);
                 self.redispatch(j);
             }
+            RunEnd::Unrecorded => unreachable!("taken above"),
         }
     }
 

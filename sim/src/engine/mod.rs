@@ -17,6 +17,7 @@
 //! - `monitor`: the monitor's re-dispatches.
 //! - `publication`: publication and the catalogue's indexing.
 //! - `outage`: the operator's steps (stop, start, `set_param`).
+//! - `faults`: the neighbours' faults as the services feel them (quota, Nomad API, database).
 //! - `accounting`: sampling, catch-up, the outcome at the horizon (and its public types).
 //! - `grid`: the flat (day, key) grid, tile bit sets, the key hasher, loop boundaries.
 
@@ -38,6 +39,7 @@ use grid::{FastMap, Grid, bit, boundary, set_bit};
 use outage::Hot;
 
 pub use accounting::{Baseline, Outcome, RestartRecord, Sample, TypeStats};
+pub use faults::Faults;
 
 /// Swaps a work list out for a spare empty one.
 macro_rules! take_batch {
@@ -52,6 +54,7 @@ mod accounting;
 mod configuration;
 mod creation;
 mod execution;
+mod faults;
 mod grid;
 mod import;
 mod jobs;
@@ -242,6 +245,8 @@ pub struct Engine {
     /// After a reset: the units the world before it had published that are not here yet
     /// (counted under `reprocessed` when they are created and published again).
     redo: Option<HashMap<reset::RedoKey, u32>>,
+    /// The neighbours' faults in force (none unless an action sets one).
+    faults: Faults,
 }
 
 impl Engine {
@@ -399,6 +404,7 @@ impl Engine {
             serial: Default::default(),
             monitor_until: Ms::MIN,
             redo: None,
+            faults: Faults::default(),
             cfg,
         };
         e.refresh_enabled();
@@ -427,7 +433,10 @@ impl Engine {
     }
 
     fn services_ok(&self) -> bool {
-        self.up && !self.halted && matches!(self.types, JobTypesList::Valid(_))
+        self.up
+            && !self.halted
+            && !self.faults.database_down
+            && matches!(self.types, JobTypesList::Valid(_))
     }
 
     fn enabled(&self, t: JobType) -> bool {
@@ -552,7 +561,9 @@ impl Engine {
                 self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
                 self.tick_armed &= !(1 << (usize::from(s) * 5 + usize::from(t)));
                 let ty = ALL_TYPES[usize::from(t)];
-                if self.cfg.fidelity.status_trigger_cost {
+                // Without the database an iteration does nothing; its work list waits.
+                if self.faults.database_down {
+                } else if self.cfg.fidelity.status_trigger_cost {
                     self.serial_tick(usize::from(s), ty);
                 } else if self.enabled(ty) {
                     match s {

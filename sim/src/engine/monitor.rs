@@ -5,7 +5,7 @@ use super::*;
 
 impl Engine {
     pub(super) fn wake_monitor(&mut self, at: Ms) {
-        if !self.services_ok() {
+        if !self.nomad_callers_ok() {
             return;
         }
         let at = boundary(at.max(self.now), MONITOR_LOOP, 0);
@@ -17,7 +17,7 @@ impl Engine {
     }
 
     pub(super) fn monitor(&mut self) {
-        if !self.services_ok() {
+        if !self.nomad_callers_ok() {
             return;
         }
         // After a restart Nomad knows none of the jobs in flight: their summaries answer 404

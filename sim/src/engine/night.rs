@@ -14,7 +14,8 @@ impl Engine {
     }
 
     pub(super) fn daily(&mut self) {
-        if !self.enabled(JobType::GfscJob) {
+        // Without the database the pass aborts; the database's return schedules it again.
+        if !self.enabled(JobType::GfscJob) || self.faults.database_down {
             return;
         }
         let hour = self.now.rem_euclid(DAY) / HOUR;

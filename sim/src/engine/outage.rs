@@ -66,6 +66,7 @@ impl Engine {
             Action::Stop => self.stop(),
             Action::Start => self.start(),
             Action::SetParam { name, value } => self.set_param(&name, &value),
+            fault => self.fault(&fault),
         }
         self.steps_done += 1;
         self.schedule_step(i + 1, self.now);
@@ -227,7 +228,7 @@ impl Engine {
         }
     }
 
-    fn kick_all(&mut self) {
+    pub(super) fn kick_all(&mut self) {
         for t in ALL_TYPES {
             if !self.to_create[t.idx()].is_empty()
                 || (t == JobType::SwsWdsJob && !self.fsc_for_wds.is_empty())

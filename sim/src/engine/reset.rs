@@ -61,6 +61,8 @@ impl Engine {
         self.status_changes = w.status_changes;
         self.illegal = w.illegal;
         self.timeline = w.timeline.clone();
+        // The neighbours' faults are not in the database: the restore leaves them as they are.
+        self.faults = w.faults;
         self.overdue_samples = w.overdue_samples.clone();
         self.published = w.published;
         self.restarts = w.restarts.clone();

@@ -19,6 +19,7 @@ pub(crate) struct View<'e> {
     pub params: &'e SystemParameters,
     pub steps: &'e [Step],
     pub steps_done: usize,
+    pub faults: Faults,
 }
 
 impl Engine {
@@ -108,6 +109,7 @@ impl Engine {
             params: &self.params,
             steps: &self.steps,
             steps_done: self.steps_done,
+            faults: self.faults,
         }
     }
 

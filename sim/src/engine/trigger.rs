@@ -97,8 +97,9 @@ impl Engine {
             // started, the phases up to the failing one, the error
             RunEnd::External(p) => 2 + phases(p),
             RunEnd::Internal(p) => 2 + phases(p),
-            // The monitor's reset comes at its own time limit.
-            RunEnd::MonitorReset(_) => return 0,
+            // The monitor's reset comes at its own time limit; a run placed without the
+            // database wrote nothing.
+            RunEnd::MonitorReset(_) | RunEnd::Unrecorded => return 0,
         };
         let cal = &self.cfg.calibration;
         let rows = cal.status_history_rows + self.status_changes as f64;

@@ -44,7 +44,7 @@ impl Engine {
 
     /// A job more in a Nomad queue: workers may be needed.
     pub(super) fn wake_wpm_for_pending(&mut self) {
-        if !self.services_ok() {
+        if !self.nomad_callers_ok() {
             return;
         }
         let mut need = 0;
@@ -52,7 +52,7 @@ impl Engine {
             let f = t.flavor() as usize;
             need += self.pending[t.idx()] - (self.n_booting[f] + self.n_idle[f]);
         }
-        if need > 0 && self.hot.max_workers > self.n_workers {
+        if need > 0 && self.hot.max_workers > self.n_workers && self.quota_left() > 0 {
             self.wpm_at_or_earlier(boundary(self.now, WPM_LOOP, 500));
         }
     }
@@ -73,10 +73,11 @@ impl Engine {
     /// The first loop boundary from `earliest` at which the worker pool would create or delete
     /// anything, given the current state: loops that would do nothing are not simulated.
     fn wpm_needed_at(&self, earliest: Ms) -> Option<Ms> {
-        if !self.services_ok() {
+        if !self.nomad_callers_ok() {
             return None;
         }
-        let slots = self.hot.max_workers - self.n_workers;
+        // Creations beyond the quota are refused: a loop only for them would change nothing.
+        let slots = (self.hot.max_workers - self.n_workers).min(self.quota_left());
         let mut need = 0;
         let mut flavors = [false; N_FLAVORS];
         for t in ALL_TYPES.into_iter().filter(|&t| self.enabled(t)) {
@@ -113,7 +114,7 @@ impl Engine {
     }
 
     fn wpm_at_or_earlier(&mut self, at: Ms) {
-        if self.wpm_at.is_some_and(|x| x <= at) || !self.services_ok() {
+        if self.wpm_at.is_some_and(|x| x <= at) || !self.nomad_callers_ok() {
             return;
         }
         self.wpm_at = Some(at);
@@ -144,7 +145,7 @@ impl Engine {
     }
 
     pub(super) fn wpm(&mut self) {
-        if !self.services_ok() {
+        if !self.nomad_callers_ok() {
             return;
         }
         let mut list = [JobType::FscRlieJob; 5];
@@ -182,6 +183,8 @@ impl Engine {
         let asked = result[..n].iter().sum::<i64>().max(0);
         let mut names = asked.min(free_names);
         let mut aborted = false;
+        // Nova refuses the creations beyond the project's quota (403): logged, the loop goes on.
+        let mut quota = self.quota_left();
         for (i, t) in list.iter().enumerate() {
             for _ in 0..result[i].max(0) {
                 if names == 0 {
@@ -189,6 +192,11 @@ impl Engine {
                     break;
                 }
                 names -= 1;
+                if quota == 0 {
+                    self.faults.refused_since.get_or_insert(self.now);
+                    continue;
+                }
+                quota -= 1;
                 self.create_worker(t.flavor());
             }
         }

@@ -395,8 +395,12 @@ pub(super) async fn restore(
             }
         }
         wait_down(w).await;
-        out.observed
-            .push("PostgreSQL killed (SIGKILL) mid-restore".into());
+        let now = w.now;
+        w.course.act(now, hrsi_sim::Action::DatabaseUnavailable);
+        out.observed.push(
+            "PostgreSQL killed (SIGKILL) mid-restore: the simulated services' calls fail until it is restarted"
+                .into(),
+        );
     }
     w.restored_from = w.files.get(file).cloned();
     Ok(())

@@ -53,6 +53,12 @@ pub struct Outcome {
 /// Carries out one step.
 pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Result<(), String> {
     w.last = LastRun::default();
+    // A Nomad 5xx window that the clock passed (a boot, a wait for a job to go) ends now.
+    if w.course.nomad_until().is_some_and(|e| e <= w.now) {
+        let now = w.now;
+        tokio::task::block_in_place(|| w.course.run_to(now));
+    }
+    nomad_window_ended(w, out);
     match &step.kind {
         StepKind::Stop { confirm } => script(w, true, "module.core", &[yn(*confirm)], out).await,
         StepKind::Start { confirm } => {
@@ -162,8 +168,11 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                     Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
                 }
             }
+            drop(t);
+            let now = w.now;
+            w.course.act(now, Action::DatabaseAvailable);
             out.observed.push(
-                "systemctl restart postgresql on tf-tutu: the server starts on its data directory (crash recovery from the WAL)"
+                "systemctl restart postgresql on tf-tutu: the server starts on its data directory (crash recovery from the WAL); the simulated services reach the database again"
                     .into(),
             );
             Ok(())
@@ -301,6 +310,10 @@ async fn script(
         let now = w.now;
         w.course
             .act(now, if destroy { Action::Stop } else { Action::Start });
+        if w.course.project_quota.is_some() {
+            // The servers that count against the quota beside the workers changed with the core.
+            tell_quota(w);
+        }
         if !destroy {
             // tf-tata boots and registers with Nomad before the services are placed.
             let boot = 180 * SECOND;
@@ -324,12 +337,14 @@ fn advance(w: &mut World, ms: Ms, out: &mut Outcome) {
     let f = w.course.figures();
     w.advance_clock(ms);
     out.observed.push(format!(
-        "simulated system at {}: {}; backlog {}; workers {}",
+        "simulated system at {}: {}; backlog {}; workers {}{}",
         w.instant().iso(),
         if w.course.up { "up" } else { "down" },
         per_type(&f.backlog),
-        f.workers
+        f.workers,
+        faults_felt(&w.course.faults())
     ));
+    nomad_window_ended(w, out);
     if w.now > w.course.horizon() {
         out.observed.push(format!(
             "past the scenario's horizon ({} days): the simulated system stopped there",
@@ -387,16 +402,20 @@ fn run_until(w: &mut World, caught_up: &CaughtUp, within: Option<Ms>, out: &mut 
     }
     let f = w.course.figures();
     out.observed.push(format!(
-        "simulated system at {}: backlog {}; workers {}",
+        "simulated system at {}: backlog {}; workers {}{}",
         w.instant().iso(),
         per_type(&f.backlog),
-        f.workers
+        f.workers,
+        faults_felt(&w.course.faults())
     ));
+    nomad_window_ended(w, out);
     sync_workers(w, f.workers as usize, out);
 }
 
-/// The OpenStack stand-in holds as many worker VMs as the simulated pool: a quota shows there.
+/// The OpenStack stand-in holds as many worker VMs as the simulated pool: a quota shows there,
+/// and the world is told what the quota leaves for workers beside the other servers.
 fn sync_workers(w: &mut World, want: usize, out: &mut Outcome) {
+    tell_quota(w);
     let (made, refused) = w.openstack.with_state(|s| {
         let mut made = 0usize;
         let mut refused: Option<String> = None;
@@ -447,8 +466,60 @@ fn sync_workers(w: &mut World, want: usize, out: &mut Outcome) {
     });
     if let Some(r) = refused {
         out.observed.push(format!(
-            "OpenStack refused worker creations: {} of {want} workers exist ({made} created now): {r}; the simulated pool does not see the refusal",
+            "OpenStack refused worker creations: {} of {want} workers exist ({made} created now): {r}",
             w.worker_servers
+        ));
+    }
+    let felt = w.course.faults();
+    if let (Some(q), Some(since)) = (felt.worker_quota, felt.refused_since) {
+        out.observed.push(format!(
+            "the simulated pool holds at {} worker(s), the {q} the quota leaves: Nova refuses its creations beyond it (403) since {}; the pool manager logs each refusal and tries again every loop",
+            w.course.figures().workers,
+            hrsi_sim::time::Instant(w.start.0 + since).iso()
+        ));
+    }
+}
+
+/// The world is told what the project's quota leaves for worker VMs beside the other servers
+/// (they count against the same quota), at the instant it or those servers change.
+fn tell_quota(w: &mut World) {
+    let others = w.openstack.with_state(|s| {
+        s.servers()
+            .iter()
+            .filter(|v| !v.name.starts_with("os-worker-"))
+            .count()
+    });
+    let now = w.now;
+    tokio::task::block_in_place(|| w.course.run_to(now));
+    w.course.worker_quota(others);
+}
+
+/// What the faults in force do to the simulated services, for the `simulated system` lines.
+fn faults_felt(f: &hrsi_sim::Faults) -> String {
+    let mut s = String::new();
+    if f.database_down {
+        s.push_str(&format!(
+            "; database unreachable: the services create, configure, dispatch and publish nothing, the pool and the monitor skip their loops, {} run(s) ended without their statuses written",
+            f.unrecorded_runs
+        ));
+    }
+    if f.nomad_down {
+        s.push_str(&format!(
+            "; Nomad API 5xx: {} dispatch(es) failed (those jobs are in internal_error, Nomad Command Error, no automatic retry), the pool and the monitor skip their loops",
+            f.failed_dispatches
+        ));
+    }
+    s
+}
+
+/// The stand-in stops answering 503 when the world's Nomad 5xx window ends.
+fn nomad_window_ended(w: &mut World, out: &mut Outcome) {
+    if w.course.take_nomad_ended() {
+        w.nomad.control().clear_faults();
+        let f = w.course.faults();
+        out.observed.push(format!(
+            "the Nomad API answers again: the pool and the monitor loop again; {} job(s) left in internal_error by failed dispatches (an operator patches them: error_checked, ready)",
+            f.failed_dispatches
         ));
     }
 }
@@ -526,15 +597,31 @@ async fn fault(w: &mut World, f: &Fault, out: &mut Outcome) -> Result<(), String
             )
             .map_err(|e| e.to_string())?;
             wait_down(w).await;
-            out.observed
-                .push("fault: PostgreSQL's postmaster killed (SIGKILL)".into());
+            let now = w.now;
+            w.course.act(now, Action::DatabaseUnavailable);
+            out.observed.push(
+                "fault: PostgreSQL's postmaster killed (SIGKILL): PostgREST answers connection errors, the simulated services' calls fail"
+                    .into(),
+            );
         }
         Fault::Nomad5xx(n) => {
             w.nomad
                 .control()
                 .inject(mocks::Fault::always(mocks::FaultKind::Status(503)).times(*n));
             out.observed.push(format!(
-                "fault: the Nomad API answers 503 to the next {n} request(s)"
+                "fault: the Nomad API answers 503 to the next {n} request(s) (the operator's: the simulated services call Nomad every few seconds and would take them at once; `nomad_5xx: {{ for: 30m }}` is felt by them)"
+            ));
+        }
+        Fault::Nomad5xxFor(length) => {
+            w.nomad
+                .control()
+                .inject(mocks::Fault::always(mocks::FaultKind::Status(503)));
+            let now = w.now;
+            w.course.nomad_unavailable_for(now, *length);
+            out.observed.push(format!(
+                "fault: the Nomad API answers 503 for {} (until {}): job execution's dispatches fail, the worker pool and the monitor skip their loops",
+                minutes(*length),
+                hrsi_sim::time::Instant(w.start.0 + now + length).iso()
             ));
         }
         Fault::NomadLostNode(name) => {
@@ -550,8 +637,11 @@ async fn fault(w: &mut World, f: &Fault, out: &mut Outcome) -> Result<(), String
                 instances: *n,
                 ..Default::default()
             });
-            out.observed
-                .push(format!("fault: the project's instance quota is now {n}"));
+            w.course.project_quota = Some(*n);
+            tell_quota(w);
+            out.observed.push(format!(
+                "fault: the project's instance quota is now {n} (every server counts: the simulated pool is held to what the others leave)"
+            ));
         }
         Fault::OpenStackTokenExpired => {
             w.openstack.expire_tokens();
