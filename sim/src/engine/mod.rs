@@ -513,6 +513,7 @@ impl Engine {
 
     /// The earliest timer: service loops (by service, then type), worker pool, monitor, GFSC
     /// daily pass, sampling.
+    #[inline(always)]
     fn next_timer(&mut self) -> (Ms, Timer) {
         if let Some(cached) = self.timer_cache {
             return cached;
@@ -554,6 +555,7 @@ impl Engine {
         best
     }
 
+    #[inline(always)]
     fn fire(&mut self, timer: Timer) {
         self.timer_cache = None;
         match timer {
@@ -606,6 +608,7 @@ impl Engine {
         }
     }
 
+    #[inline(always)]
     fn dispatch(&mut self, ev: Ev) {
         match ev {
             Ev::Wake(j, epoch) => {
