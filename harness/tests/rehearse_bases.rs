@@ -32,6 +32,17 @@ async fn check(f: &rehearse::ScenarioFile, prepared: &Prepared, nothing_written:
     let mut w = World::build(&f.scenario, PathBuf::from("."), prepared, &mut setup)
         .await
         .unwrap();
+    // A scenario that clones stays a clone, whether its world runs or not.
+    assert_eq!(
+        setup[0].starts_with("a clone of the run's template"),
+        f.rel.contains("clone"),
+        "{}: {setup:?}",
+        f.rel
+    );
+    if f.rel.contains("no-world") {
+        w.teardown().await;
+        return;
+    }
     let line = Truth::first_export(&mut w).await.unwrap();
     let skipped = line.contains("nothing written");
     assert_eq!(skipped, nothing_written, "{}: {line}\n{setup:?}", f.rel);
@@ -58,7 +69,13 @@ async fn check(f: &rehearse::ScenarioFile, prepared: &Prepared, nothing_written:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_common_start_world_is_prepared_and_another_seed_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    // Two clones and two own clusters on seed 7, one of each on seed 8.
+    // Two clones and two own clusters on seed 7, one of each on seed 8, a clone whose world
+    // does not run.
+    std::fs::write(
+        dir.path().join("clone-no-world.yaml"),
+        "seed: 7\ndays: 1\nhistory: 1d\nsteps:\n  - sql: select 1\n",
+    )
+    .unwrap();
     scenario(dir.path(), "clone-a", 7, false);
     scenario(dir.path(), "clone-b", 7, false);
     scenario(dir.path(), "clone-other-seed", 8, false);
@@ -66,7 +83,7 @@ async fn the_common_start_world_is_prepared_and_another_seed_is_written() {
     scenario(dir.path(), "own-b", 7, true);
     scenario(dir.path(), "own-other-seed", 8, true);
     let files = rehearse::discover(&[dir.path().to_path_buf()]).unwrap();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 7);
     let prepared = Prepared::start(Choice::of(&files));
     for f in &files {
         check(f, &prepared, !f.rel.contains("other-seed")).await;

@@ -15,7 +15,7 @@ use hrsi_sim::time::{Instant, MINUTE, Ms};
 use tokio::sync::Mutex;
 
 use super::{
-    bases::{DataDir, Prepared, SharedServer, world_runs},
+    bases::{DataDir, Prepared, WorldTemplate, world_runs},
     course::Course,
     truth::{Truth, world_snapshot},
 };
@@ -325,25 +325,15 @@ impl World {
         ));
         // What the run prepared (built in the background: the first scenarios wait for it).
         let t = std::time::Instant::now();
-        let shared = if needs_own_cluster(sc) {
+        let template = if needs_own_cluster(sc) {
             None
         } else {
-            prepared.shared().await
+            prepared.template_for(sc, start_snap.as_ref()).await
         };
-        let base: Option<Arc<DataDir>> = if shared.is_some() {
+        let base: Option<Arc<DataDir>> = if template.is_some() {
             None
         } else {
-            let own_world = match &start_snap {
-                Some(snap) => prepared
-                    .own_world()
-                    .await
-                    .filter(|d| d.world.as_ref() == Some(snap)),
-                None => None,
-            };
-            match own_world {
-                Some(d) => Some(d),
-                None => prepared.generated(start).await,
-            }
+            prepared.own_base(sc, start_snap.as_ref()).await
         };
         timings.push((
             "waiting for the run's template and data directories",
@@ -351,9 +341,9 @@ impl World {
         ));
         let t = std::time::Instant::now();
         let mut holder = None;
-        let (db, tf) = if let Some(shared) = shared {
-            let r = clone_world(&shared, &nomad, setup).await?;
-            if start_snap.as_ref() == Some(&shared.world) {
+        let (db, tf) = if let Some((shared, template, holds)) = template {
+            let r = clone_world(&shared.server, &template, &nomad, setup).await?;
+            if holds {
                 holder = Some("the run's template");
             }
             timings.push(("clone of the template", t.elapsed().as_millis() as u64));
@@ -548,12 +538,13 @@ async fn own_cluster(start: Instant) -> Result<Server, String> {
 }
 
 async fn clone_world(
-    shared: &SharedServer,
+    server: &Arc<Server>,
+    template: &WorldTemplate,
     nomad: &Arc<NomadMock>,
     setup: &mut Vec<String>,
 ) -> Result<(Db, Option<Mutex<Terraform>>), String> {
-    let admin = shared.server.admin().await.map_err(|e| e.to_string())?;
-    let name = shared
+    let admin = server.admin().await.map_err(|e| e.to_string())?;
+    let name = template
         .template
         .clone_db(&admin)
         .await
@@ -571,11 +562,11 @@ async fn clone_world(
     });
     setup.push(format!(
         "a clone of the run's template ({}) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)",
-        shared.history
+        template.history
     ));
     Ok((
         Db::Clone {
-            server: shared.server.clone(),
+            server: server.clone(),
             name,
         },
         None,
