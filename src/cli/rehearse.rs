@@ -123,6 +123,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut files = rehearse::filter(files, args.filter.as_deref());
+    // Chosen before sharding: every shard prepares the worlds one machine would.
+    let choice = rehearse::bases::Choice::of(&files);
     if let Some(s) = &args.shard {
         match rehearse::parse_shard(s) {
             Ok((i, n)) => files = rehearse::shard(files, i, n),
@@ -172,7 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
     };
     let t0 = std::time::Instant::now();
-    let report = runtime.block_on(rehearse::run_suite(files, jobs, progress));
+    let report = runtime.block_on(rehearse::run_suite_with(files, choice, jobs, progress));
     let wall = t0.elapsed();
     if let Some(dir) = &args.transcripts {
         std::fs::create_dir_all(dir)?;

@@ -62,6 +62,12 @@ pub struct ClusterOptions {
     /// `initdb` (made by the first cluster that asks; ≈ 0.4 s saved per cluster). The copy
     /// is only used when it is a real directory owned by the server's OS user, mode 0700.
     pub reuse_initdb: bool,
+    /// Start on a copy of this data directory instead of running `initdb`: one the harness
+    /// prepared and stopped cleanly ([`Cluster::data_dir`] of a stopped cluster), copied with
+    /// `cp -a` as the server's OS user. It must be a real directory (not a symbolic link)
+    /// owned by that user, mode 0700, holding `PG_VERSION` and no `postmaster.pid` (a running
+    /// or crashed server); anything else is an error. The source is never written.
+    pub data_from: Option<PathBuf>,
 }
 
 /// A running throwaway PostgreSQL cluster owned by the harness.
@@ -122,7 +128,9 @@ impl Cluster {
             },
             run_as: run_as.as_ref().map(|u| (u.uid.as_raw(), u.gid.as_raw())),
         };
-        if options.reuse_initdb {
+        if let Some(from) = &options.data_from {
+            cluster.copy_data_dir(from, run_as.as_ref())?;
+        } else if options.reuse_initdb {
             cluster.initdb_cached(&base, run_as.as_ref())?;
         } else {
             cluster.initdb(run_as.as_ref())?;

@@ -9,6 +9,7 @@
 //! - [`SuiteReport`] is what comes out: deterministic (sorted by file, no wall times), so
 //!   shards merged with [`SuiteReport::merge`] give the same bytes as one machine.
 
+pub mod bases;
 pub mod compare;
 pub mod course;
 pub mod expect;
@@ -28,8 +29,9 @@ use std::{
 use hrsi_scenario::{Plan, Scenario, StepKind};
 use serde::{Deserialize, Serialize};
 
+use bases::{Choice, Prepared};
 pub use transcript::{Check, ScenarioResult, StepResult};
-use world::{SharedServer, World};
+use world::World;
 
 /// A loaded scenario file.
 #[derive(Debug, Clone)]
@@ -209,6 +211,13 @@ pub fn shard(files: Vec<ScenarioFile>, i: usize, n: usize) -> Vec<ScenarioFile> 
 pub struct SuiteReport {
     /// Scenarios, sorted by file.
     pub scenarios: Vec<ScenarioResult>,
+    /// Wall time of what the run prepared (template, data directories), ms (not part of any
+    /// deterministic output).
+    #[serde(skip)]
+    pub prepared_ms: Vec<(&'static str, u64)>,
+    /// What the run could not prepare (its scenarios then set up the slow way).
+    #[serde(skip)]
+    pub prepare_failures: Vec<String>,
 }
 
 impl SuiteReport {
@@ -226,7 +235,11 @@ impl SuiteReport {
                 return Err(format!("{} is in two shards", w[0].file));
             }
         }
-        Ok(SuiteReport { scenarios: all })
+        Ok(SuiteReport {
+            scenarios: all,
+            prepared_ms: Vec::new(),
+            prepare_failures: Vec::new(),
+        })
     }
 
     /// Deterministic JSON.
@@ -277,6 +290,16 @@ impl SuiteReport {
             }
             let total: u64 = phases.iter().map(|(_, t)| t).sum();
             s.push_str("where the time went (summed over scenarios; they overlap with --jobs):\n");
+            for (n, ms) in &self.prepared_ms {
+                s.push_str(&format!(
+                    "  once per run, beside the first scenarios: {n}: {ms} ms\n"
+                ));
+            }
+            for e in &self.prepare_failures {
+                s.push_str(&format!(
+                    "  not prepared (the scenarios set up without it): {e}\n"
+                ));
+            }
             for (n, ms) in phases {
                 s.push_str(&format!(
                     "  {n}: {ms} ms ({:.0} %)\n",
@@ -295,35 +318,38 @@ impl SuiteReport {
 }
 
 /// Runs the scenarios, `jobs` at a time (call from a multi-threaded tokio runtime).
-/// `progress` is told when each scenario ends.
+/// `progress` is told when each scenario ends. What the run prepares is chosen from these files
+/// ([`Choice::of`]); a shard passes the choice of the whole list to [`run_suite_with`].
 pub async fn run_suite(
     files: Vec<ScenarioFile>,
     jobs: usize,
     progress: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
 ) -> SuiteReport {
-    let need_shared = files.iter().any(|f| !world::needs_own_cluster(&f.scenario));
-    let shared: Option<Arc<SharedServer>> = if need_shared {
-        let start = files
-            .iter()
-            .find(|f| !world::needs_own_cluster(&f.scenario))
-            .map(|f| f.scenario.start)
-            .expect("some");
-        match SharedServer::start(start).await {
-            Ok(s) => Some(Arc::new(s)),
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
+    let choice = Choice::of(&files);
+    run_suite_with(files, choice, jobs, progress).await
+}
+
+/// [`run_suite`] with the prepared worlds chosen beforehand (from the list before `--shard`).
+pub async fn run_suite_with(
+    files: Vec<ScenarioFile>,
+    choice: Choice,
+    jobs: usize,
+    progress: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
+) -> SuiteReport {
+    let prepared = Prepared::start(choice);
     let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    // The longest first: with a few jobs the wall time is bounded by the last long scenario to
+    // start. The report is sorted by file afterwards, so the order shows nowhere.
+    let mut files = files;
+    files.sort_by_key(|f| std::cmp::Reverse(estimated_cost(&f.scenario)));
     let mut handles = Vec::new();
     for f in files {
-        let sem = sem.clone();
-        let shared = shared.clone();
+        let permit = sem.clone().acquire_owned().await.expect("open");
+        let prepared = prepared.clone();
         let progress = progress.clone();
         handles.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await.expect("open");
-            let r = run_scenario(&f, shared.as_deref()).await;
+            let _permit = permit;
+            let r = run_scenario(&f, &prepared).await;
             progress(&r);
             r
         }));
@@ -347,11 +373,44 @@ pub async fn run_suite(
         }
     }
     scenarios.sort_by(|a, b| a.file.cmp(&b.file));
-    SuiteReport { scenarios }
+    SuiteReport {
+        scenarios,
+        prepared_ms: prepared.timings(),
+        prepare_failures: prepared.failures(),
+    }
+}
+
+/// A rough estimate of a scenario's wall time (arbitrary units, from measured runs): the
+/// world's exports grow with its days, and a step that dumps, restores or lets the world read
+/// the jobs back costs more on the world's data than on the small generated history.
+pub fn estimated_cost(sc: &Scenario) -> u64 {
+    let Plan::Steps(steps) = &sc.plan else {
+        return 0;
+    };
+    let world = bases::world_runs(sc);
+    let big = |on_world: u64, small: u64| if world { on_world } else { small };
+    let mut cost = 2 + if world { 8 + u64::from(sc.days) } else { 0 };
+    for st in steps {
+        cost += match &st.kind {
+            StepKind::Restore { .. } => big(20, 8),
+            StepKind::Backup
+            | StepKind::PgDumpall { .. }
+            | StepKind::BorgExtract { .. }
+            | StepKind::PsqlFile { .. } => big(6, 2),
+            StepKind::Sql(_)
+            | StepKind::SqlWith { .. }
+            | StepKind::PatchJobs(_)
+            | StepKind::PatchTest(_) => big(6, 1),
+            StepKind::FreshVolume { .. } | StepKind::Fault(_) => 4,
+            StepKind::Advance(_) | StepKind::RunUntil { .. } => 3,
+            _ => 1,
+        };
+    }
+    cost
 }
 
 /// Runs one scenario in its own world.
-pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> ScenarioResult {
+pub async fn run_scenario(f: &ScenarioFile, prepared: &Prepared) -> ScenarioResult {
     let t0 = WallInstant::now();
     let sc = &f.scenario;
     let mut res = ScenarioResult {
@@ -372,7 +431,7 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
     phases.add("prediction (hrsi simulate)", t0);
     let dir = f.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut setup = Vec::new();
-    let world = World::build(sc, dir, shared, &mut setup).await;
+    let world = World::build(sc, dir, prepared, &mut setup).await;
     res.setup = setup.iter().map(|l| transcript::redact(l)).collect();
     let mut w = match world {
         Ok(w) => {
@@ -400,10 +459,7 @@ pub async fn run_scenario(f: &ScenarioFile, shared: Option<&SharedServer>) -> Sc
     let Plan::Steps(steps) = &sc.plan else {
         unreachable!("discover keeps only scenarios with steps")
     };
-    if steps
-        .iter()
-        .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }))
-    {
+    if bases::world_runs(sc) {
         let tt = WallInstant::now();
         match truth::Truth::first_export(&mut w).await {
             Ok(line) => res.setup.push(line),

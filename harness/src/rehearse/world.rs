@@ -14,7 +14,11 @@ use hrsi_scenario::{Plan, Scenario, StepKind};
 use hrsi_sim::time::{Instant, MINUTE, Ms};
 use tokio::sync::Mutex;
 
-use super::{course::Course, truth::Truth};
+use super::{
+    bases::{DataDir, Prepared, WorldTemplate, world_runs},
+    course::Course,
+    truth::{Truth, world_snapshot},
+};
 use crate::{
     backup::Borg,
     dataset::{self, DatasetSpec},
@@ -26,10 +30,9 @@ use crate::{
         NomadMock, OpenStackMock, VirtualClock, nomad_model::NomadConfig,
         openstack_model::OpenStackConfig,
     },
-    postgres::{Server, Template},
+    postgres::Server,
     schema::Schema,
     timefmt::UnixTime,
-    world::HistorySpec,
 };
 
 /// Jobs in the generated history a rehearsal on its own cluster starts from (its dumps,
@@ -177,55 +180,6 @@ pub enum Db {
     },
 }
 
-/// The shared server of a run: one cluster, one template with the schema and the history.
-pub struct SharedServer {
-    /// The server.
-    pub server: Arc<Server>,
-    /// The template clones come from.
-    pub template: Template,
-    /// What the template holds, for the transcripts.
-    pub history: String,
-}
-
-impl SharedServer {
-    /// Starts the cluster, loads the template and creates the operator roles.
-    pub async fn start(start: Instant) -> Result<SharedServer, String> {
-        let server = tokio::task::spawn_blocking(Server::ephemeral)
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        // The production-shaped history (the simulator's warm start plus N days, ending at the
-        // start), exported once per run; every scenario clones it.
-        let spec = HistorySpec::default();
-        let cfg = spec.config_ending_at(start);
-        let t = crate::world::history_template(&server, &Schema::builtin(), &cfg)
-            .await
-            .map_err(|e| format!("build the history template: {e}"))?;
-        let history = format!(
-            "the simulator's production-shaped history: a {}-day warm start and {} days up to the start, seed {}, {} jobs, {} status changes",
-            cfg.calibration.warm_start_days,
-            spec.days,
-            spec.seed,
-            t.snapshot.jobs.len(),
-            t.snapshot.status_changes()
-        );
-        let template = t.template;
-        let admin = server
-            .connect("postgres")
-            .await
-            .map_err(|e| e.to_string())?;
-        admin
-            .batch_execute(&roles_sql())
-            .await
-            .map_err(|e| format!("create the operator roles: {e}"))?;
-        Ok(SharedServer {
-            server: Arc::new(server),
-            template,
-            history,
-        })
-    }
-}
-
 /// Non-superuser roles for user SQL (idempotent: a restore may have brought them back).
 pub fn roles_sql() -> String {
     format!(
@@ -311,14 +265,18 @@ pub struct World {
     pub worker_servers: usize,
     /// Wall time of the setup's phases, milliseconds.
     pub timings: Vec<(&'static str, u64)>,
+    /// The simulated world at the start (when it runs), and what already holds it in the
+    /// database (the run's template, a prepared data directory), if anything does.
+    pub start_world: Option<(hrsi_sim::snapshot::Snapshot, Option<&'static str>)>,
 }
 
 impl World {
-    /// Builds the world of a scenario. `shared` is the run's shared server (for clones).
+    /// Builds the world of a scenario on what the run prepared (its shared server for clones,
+    /// its data directories for own clusters).
     pub async fn build(
         sc: &Scenario,
         scenario_dir: PathBuf,
-        shared: Option<&SharedServer>,
+        prepared: &Prepared,
         setup: &mut Vec<String>,
     ) -> Result<World, String> {
         let start = sc.start;
@@ -356,38 +314,72 @@ impl World {
         let course = tokio::task::block_in_place(|| Course::new(sc));
         timings.push(("simulator baseline", t.elapsed().as_millis() as u64));
         let t = std::time::Instant::now();
-
-        let shared = shared.filter(|_| !needs_own_cluster(sc));
-        let (db, tf) = if let Some(shared) = shared {
-            let r = clone_world(shared, &nomad, setup).await?;
+        let start_snap = if world_runs(sc) {
+            Some(tokio::task::block_in_place(|| world_snapshot(&course))?)
+        } else {
+            None
+        };
+        timings.push((
+            "database as truth (export of the world, import)",
+            t.elapsed().as_millis() as u64,
+        ));
+        // What the run prepared (built in the background: the first scenarios wait for it).
+        let t = std::time::Instant::now();
+        let template = if needs_own_cluster(sc) {
+            None
+        } else {
+            prepared.template_for(sc, start_snap.as_ref()).await
+        };
+        let base: Option<Arc<DataDir>> = if template.is_some() {
+            None
+        } else {
+            prepared.own_base(sc, start_snap.as_ref()).await
+        };
+        timings.push((
+            "waiting for the run's template and data directories",
+            t.elapsed().as_millis() as u64,
+        ));
+        let t = std::time::Instant::now();
+        let mut holder = None;
+        let (db, tf) = if let Some((shared, template, holds)) = template {
+            let r = clone_world(&shared.server, &template, &nomad, setup).await?;
+            if holds {
+                holder = Some("the run's template");
+            }
             timings.push(("clone of the template", t.elapsed().as_millis() as u64));
             r
         } else {
-            let spec = history_spec(start);
-            let server = tokio::task::spawn_blocking(Server::ephemeral)
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("start the database cluster: {e}"))?;
-            let client = server
-                .connect("postgres")
-                .await
-                .map_err(|e| e.to_string())?;
-            Schema::builtin()
-                .load(&client)
-                .await
-                .map_err(|e| format!("load the schema: {e}"))?;
-            dataset::generate(&client, &spec)
-                .await
-                .map_err(|e| format!("write the history: {e}"))?;
-            client
-                .batch_execute(&roles_sql())
-                .await
-                .map_err(|e| format!("create the operator roles: {e}"))?;
-            drop(client);
-            timings.push((
-                "own cluster (initdb, schema, history)",
-                t.elapsed().as_millis() as u64,
-            ));
+            let server = if let Some(base) = &base {
+                let b = base.clone();
+                let server = tokio::task::spawn_blocking(move || b.copy())
+                    .await
+                    .map_err(|e| e.to_string())??;
+                if base.world.is_some() {
+                    holder = Some("the run's prepared data directory");
+                    setup.push(
+                        "its own PostgreSQL cluster (`cosims` in database `postgres`, as on tf-tutu), started on a copy of the run's prepared data directory (the schema, the operator roles and the simulated world at the start); SQL runs as the server's OS user, as `postgres`".into(),
+                    );
+                } else {
+                    setup.push(format!(
+                        "its own PostgreSQL cluster (`cosims` in database `postgres`, as on tf-tutu), started on a copy of the run's prepared data directory: {HISTORY_JOBS} jobs of production-shaped history up to the start; SQL runs as the server's OS user, as `postgres`"
+                    ));
+                }
+                timings.push((
+                    "own cluster (copy of the prepared data directory)",
+                    t.elapsed().as_millis() as u64,
+                ));
+                server
+            } else {
+                let server = own_cluster(start).await?;
+                setup.push(format!(
+                    "its own PostgreSQL cluster (`cosims` in database `postgres`, as on tf-tutu), {HISTORY_JOBS} jobs of production-shaped history up to the start; SQL runs as the server's OS user, as `postgres`"
+                ));
+                timings.push((
+                    "own cluster (initdb, schema, history)",
+                    t.elapsed().as_millis() as u64,
+                ));
+                server
+            };
             let t = std::time::Instant::now();
             let tutu = Arc::new(Mutex::new(Tutu::new(server, Schema::builtin())));
             let effects = SystemEffects::new(Some(Box::new(tutu.clone())), Some(nomad.clone()))
@@ -417,9 +409,6 @@ impl World {
             timings.push((
                 "first deployment (Terraform model)",
                 t.elapsed().as_millis() as u64,
-            ));
-            setup.push(format!(
-                "its own PostgreSQL cluster (`cosims` in database `postgres`, as on tf-tutu), {HISTORY_JOBS} jobs of production-shaped history up to the start; SQL runs as the server's OS user, as `postgres`"
             ));
             setup.push(
                 "the infrastructure model deployed (buckets, cold, core, admin): tf-tutu is that cluster, tf-tete the Nomad stand-in, VMs in the OpenStack stand-in".into(),
@@ -461,6 +450,7 @@ impl World {
             last: LastRun::default(),
             worker_servers: 0,
             timings,
+            start_world: start_snap.map(|s| (s, holder)),
         })
     }
 
@@ -522,13 +512,39 @@ impl World {
     }
 }
 
+/// A new cluster of its own for a scenario: initdb, the schema, the generated history, the
+/// operator roles (when the run prepared no data directory for its start).
+async fn own_cluster(start: Instant) -> Result<Server, String> {
+    let server = tokio::task::spawn_blocking(Server::ephemeral)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("start the database cluster: {e}"))?;
+    let client = server
+        .connect("postgres")
+        .await
+        .map_err(|e| e.to_string())?;
+    Schema::builtin()
+        .load(&client)
+        .await
+        .map_err(|e| format!("load the schema: {e}"))?;
+    dataset::generate(&client, &history_spec(start))
+        .await
+        .map_err(|e| format!("write the history: {e}"))?;
+    client
+        .batch_execute(&roles_sql())
+        .await
+        .map_err(|e| format!("create the operator roles: {e}"))?;
+    Ok(server)
+}
+
 async fn clone_world(
-    shared: &SharedServer,
+    server: &Arc<Server>,
+    template: &WorldTemplate,
     nomad: &Arc<NomadMock>,
     setup: &mut Vec<String>,
 ) -> Result<(Db, Option<Mutex<Terraform>>), String> {
-    let admin = shared.server.admin().await.map_err(|e| e.to_string())?;
-    let name = shared
+    let admin = server.admin().await.map_err(|e| e.to_string())?;
+    let name = template
         .template
         .clone_db(&admin)
         .await
@@ -546,11 +562,11 @@ async fn clone_world(
     });
     setup.push(format!(
         "a clone of the run's template ({}) on a shared server; SQL runs as `{OPERATOR_ROLE}` (reads and writes data, nothing else)",
-        shared.history
+        template.history
     ));
     Ok((
         Db::Clone {
-            server: shared.server.clone(),
+            server: server.clone(),
             name,
         },
         None,

@@ -1,5 +1,7 @@
-//! The initdb cache of [`ClusterOptions::reuse_initdb`]: a pristine `initdb` result kept in
-//! the base directory and copied (`cp -a`, as the server's OS user) into each new cluster.
+//! Data directories not made by `initdb` in place: the initdb cache of
+//! [`ClusterOptions::reuse_initdb`] (a pristine `initdb` result kept in the base directory) and
+//! a prepared data directory ([`ClusterOptions::data_from`]), each copied (`cp -a`, as the
+//! server's OS user) into the new cluster.
 
 use std::{
     os::unix::fs::PermissionsExt,
@@ -11,9 +13,43 @@ use nix::unistd::User;
 
 #[cfg(doc)]
 use super::ClusterOptions;
-use super::{Cluster, INITDB_ARGS, Result, drop_privileges};
+use super::{Cluster, Error, INITDB_ARGS, Result, drop_privileges};
 
 impl Cluster {
+    /// The data directory as a copy of `from` ([`ClusterOptions::data_from`]).
+    pub(super) fn copy_data_dir(&self, from: &Path, run_as: Option<&User>) -> Result<()> {
+        let uid = run_as
+            .map(|u| u.uid.as_raw())
+            .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+        if !prepared_data_dir_valid(from, uid) {
+            return Err(Error::Server {
+                action: format!(
+                    "start on a copy of `{}` (not a stopped data directory owned by the server's user, mode 0700)",
+                    from.display()
+                ),
+                log: String::new(),
+            });
+        }
+        let mut cmd = Command::new("cp");
+        cmd.arg("-a")
+            .arg(from)
+            .arg(self.data_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        drop_privileges(&mut cmd, run_as, &self.dir);
+        let out = cmd
+            .output()
+            .map_err(|e| Error::io("run `cp -a` of the prepared data directory", e))?;
+        if !out.status.success() {
+            return Err(Error::Server {
+                action: format!("copy the data directory `{}`", from.display()),
+                log: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// `initdb` through the cache described at [`ClusterOptions::reuse_initdb`].
     pub(super) fn initdb_cached(&self, base: &Path, run_as: Option<&User>) -> Result<()> {
         let uid = run_as
@@ -90,6 +126,21 @@ fn initdb_cache_valid(dir: &Path, uid: u32) -> bool {
         && dir.join("data/PG_VERSION").is_file()
 }
 
+/// Whether a data directory can be copied: a real directory owned by the server's OS user,
+/// mode 0700, a data directory (`PG_VERSION`) whose server stopped cleanly (no
+/// `postmaster.pid`).
+fn prepared_data_dir_valid(dir: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::symlink_metadata(dir) else {
+        return false;
+    };
+    m.file_type().is_dir()
+        && m.uid() == uid
+        && m.mode() & 0o777 == 0o700
+        && dir.join("PG_VERSION").is_file()
+        && !dir.join("postmaster.pid").exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +163,30 @@ mod tests {
         assert!(!initdb_cache_valid(&link, me), "a symlink");
         std::fs::remove_file(cache.join(INITDB_CACHE_MARK)).unwrap();
         assert!(!initdb_cache_valid(&cache, me), "incomplete");
+    }
+
+    #[test]
+    fn only_a_stopped_data_directory_of_the_server_user_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = nix::unistd::geteuid().as_raw();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(!prepared_data_dir_valid(&data, me), "no PG_VERSION");
+        std::fs::write(data.join("PG_VERSION"), "15\n").unwrap();
+        assert!(prepared_data_dir_valid(&data, me));
+        assert!(!prepared_data_dir_valid(&data, me + 1), "another owner");
+        std::fs::write(data.join("postmaster.pid"), "1\n").unwrap();
+        assert!(!prepared_data_dir_valid(&data, me), "a server runs on it");
+        std::fs::remove_file(data.join("postmaster.pid")).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            !prepared_data_dir_valid(&data, me),
+            "group/world-accessible"
+        );
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&data, &link).unwrap();
+        assert!(!prepared_data_dir_valid(&link, me), "a symlink");
     }
 }
