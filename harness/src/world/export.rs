@@ -23,8 +23,8 @@ use tokio_postgres::{Client, Transaction};
 use super::{
     Error, Result,
     rows::{
-        BinBuf, CHILDREN, CopyBuf, PARENT_COLUMNS, STATUS_COLUMNS, child_index, child_row,
-        parent_row,
+        CHILDREN, COLUMN_TYPES_SQL, Catalogue, Encoded, PARENT_COLUMNS, STATUS_COLUMNS,
+        binary_types, catalogue, child_index, child_row, encode, parent_row,
     },
 };
 use crate::postgres::{self, quote_ident};
@@ -76,11 +76,17 @@ pub async fn export(client: &mut Client, snapshot: &Snapshot) -> Result<ExportSu
         Vec::new()
     };
     indexes.extend(drop_secondary_indexes(&tx).await?);
+    let cat = catalogue(
+        &tx.query(COLUMN_TYPES_SQL, &[&TABLES_WRITTEN.to_vec()])
+            .await
+            .map_err(sql("read the column types of the tables written"))?,
+    );
     let mut summary = write_jobs(
         &tx,
         snapshot,
         &snapshot.jobs.iter().collect::<Vec<_>>(),
         fresh,
+        &cat,
     )
     .await?;
     tx.batch_execute(&indexes.join(";\n"))
@@ -291,70 +297,74 @@ pub(super) fn status_order(
 }
 
 /// Inserts the jobs whole, with COPY (frozen when the tables were truncated in this
-/// transaction).
+/// transaction; binary where the column types allow).
 async fn write_jobs(
     tx: &Transaction<'_>,
     s: &Snapshot,
     new: &[&Job],
     fresh: bool,
+    cat: &Catalogue,
 ) -> Result<ExportSummary> {
     let order = status_order(new, &[]);
-    let first_id = 1;
+    // The id of each job's last history row (`parent_jobs.last_status_change_id`).
     let mut last_id = vec![None; new.len()];
-    let mut statuses = BinBuf::new(s.epoch);
-    for (n, &(_, job_id, k, slot)) in order.iter().enumerate() {
-        let id = first_id + n as i64;
-        let c = &new[slot as usize].history[k as usize];
-        statuses.row(5);
-        statuses.i64(id);
-        statuses.i64(job_id);
-        statuses.time(c.at);
-        statuses.opt_text(c.error_subtype.as_deref());
-        statuses.i16(i16::from(c.status.id()));
-        last_id[slot as usize] = Some(id);
+    for (n, &(_, _, _, slot)) in order.iter().enumerate() {
+        last_id[slot as usize] = Some(1 + n as i64);
     }
-    let mut parents = CopyBuf::new(s.epoch);
-    let mut children: Vec<CopyBuf> = CHILDREN.iter().map(|_| CopyBuf::new(s.epoch)).collect();
-    for (n, j) in new.iter().enumerate() {
-        parent_row(&mut parents, j, last_id[n]);
-        if let Some(c) = child_index(&j.detail) {
-            child_row(&mut children[c], j);
-        }
-    }
+    let statuses = encode(
+        s.epoch,
+        binary_types(cat, "job_status_changes", STATUS_COLUMNS),
+        |w| {
+            for (n, &(_, job_id, k, slot)) in order.iter().enumerate() {
+                let c = &new[slot as usize].history[k as usize];
+                w.int(1 + n as i64);
+                w.int(job_id);
+                w.time(c.at);
+                w.opt_text(c.error_subtype.as_deref());
+                w.int(i64::from(c.status.id()));
+                w.end();
+            }
+        },
+    );
+    let parents = encode(
+        s.epoch,
+        binary_types(cat, "parent_jobs", PARENT_COLUMNS),
+        |w| {
+            for (n, j) in new.iter().enumerate() {
+                parent_row(w, j, last_id[n]);
+            }
+        },
+    );
     copy_in(
         tx,
         &format!("cosims.parent_jobs ({PARENT_COLUMNS})"),
-        parents.buf,
-        CopyMode {
-            binary: false,
-            freeze: fresh,
-        },
+        parents,
+        fresh,
     )
     .await?;
-    for (t, buf) in CHILDREN.iter().zip(children) {
+    for (c, t) in CHILDREN.iter().enumerate() {
+        let rows = encode(s.epoch, binary_types(cat, t.table, t.columns), |w| {
+            for j in new {
+                if child_index(&j.detail) == Some(c) {
+                    child_row(w, j);
+                }
+            }
+        });
         copy_in(
             tx,
             &format!("cosims.{} ({})", t.table, t.columns),
-            buf.buf,
-            CopyMode {
-                binary: false,
-                freeze: fresh,
-            },
+            rows,
+            fresh,
         )
         .await?;
     }
-    if !order.is_empty() {
-        copy_in(
-            tx,
-            &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
-            statuses.finish(),
-            CopyMode {
-                binary: true,
-                freeze: fresh,
-            },
-        )
-        .await?;
-    }
+    copy_in(
+        tx,
+        &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
+        statuses,
+        fresh,
+    )
+    .await?;
     tx.batch_execute(SETVAL)
         .await
         .map_err(sql("move the id sequences past the exported rows"))?;
@@ -370,20 +380,14 @@ async fn write_jobs(
 pub(super) const SETVAL: &str = "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), greatest((select max(id) from cosims.parent_jobs), 1));
      select setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), greatest((select max(id) from cosims.job_status_changes), 1));";
 
-/// How a COPY reads its rows.
-#[derive(Clone, Copy)]
-struct CopyMode {
-    binary: bool,
-    /// The table was truncated in this transaction: rows are written frozen.
-    freeze: bool,
-}
-
-async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, mode: CopyMode) -> Result<()> {
-    if data.is_empty() {
+/// COPY of `rows` into `target`, frozen if `freeze` (the table was truncated in this
+/// transaction).
+async fn copy_in(tx: &Transaction<'_>, target: &str, rows: Encoded, freeze: bool) -> Result<()> {
+    if rows.data.is_empty() {
         return Ok(());
     }
     let action = format!("copy into {target}");
-    let format = match (mode.binary, mode.freeze) {
+    let format = match (rows.binary, freeze) {
         (false, false) => "",
         (true, false) => " (format binary)",
         (false, true) => " (freeze)",
@@ -394,7 +398,9 @@ async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, mode: CopyMo
         .await
         .map_err(sql(&action))?;
     let mut sink = pin!(sink);
-    sink.send(Bytes::from(data)).await.map_err(sql(&action))?;
+    sink.send(Bytes::from(rows.data))
+        .await
+        .map_err(sql(&action))?;
     sink.as_mut().finish().await.map_err(sql(&action))?;
     Ok(())
 }
