@@ -18,13 +18,13 @@ use std::{collections::BTreeMap, pin::pin};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use hrsi_sim::snapshot::{Job, Snapshot};
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, Transaction, types::Type};
 
 use super::{
     Error, Result,
     rows::{
-        CHILDREN, COLUMN_TYPES_SQL, Catalogue, Encoded, PARENT_COLUMNS, STATUS_COLUMNS,
-        binary_types, catalogue, child_index, child_row, encode, parent_row,
+        CHILDREN, COLUMN_TYPES_SQL, Catalogue, Encoded, PARENT_COLUMNS, RowSink, STATUS_COLUMNS,
+        TypedBin, binary_types, catalogue, child_index, child_row, encode, parent_row,
     },
 };
 use crate::postgres::{self, quote_ident};
@@ -89,6 +89,9 @@ pub async fn export(client: &mut Client, snapshot: &Snapshot) -> Result<ExportSu
         &cat,
     )
     .await?;
+    // Memory for the sorts of the index builds (this transaction only): the status table's
+    // keys sort in memory, and PostgreSQL may give a build parallel workers.
+    indexes.insert(0, "set local maintenance_work_mem = '256MB'".into());
     tx.batch_execute(&indexes.join(";\n"))
         .await
         .map_err(sql("build the keys and indexes again"))?;
@@ -311,21 +314,17 @@ async fn write_jobs(
     for (n, &(_, _, _, slot)) in order.iter().enumerate() {
         last_id[slot as usize] = Some(1 + n as i64);
     }
-    let statuses = encode(
-        s.epoch,
-        binary_types(cat, "job_status_changes", STATUS_COLUMNS),
-        |w| {
-            for (n, &(_, job_id, k, slot)) in order.iter().enumerate() {
-                let c = &new[slot as usize].history[k as usize];
-                w.int(1 + n as i64);
-                w.int(job_id);
-                w.time(c.at);
-                w.opt_text(c.error_subtype.as_deref());
-                w.int(i64::from(c.status.id()));
-                w.end();
-            }
-        },
-    );
+    let status_types = binary_types(cat, "job_status_changes", STATUS_COLUMNS);
+    let status_row = |w: &mut dyn RowSink, n: usize| {
+        let (_, job_id, k, slot) = order[n];
+        let c = &new[slot as usize].history[k as usize];
+        w.int(1 + n as i64);
+        w.int(job_id);
+        w.time(c.at);
+        w.opt_text(c.error_subtype.as_deref());
+        w.int(i64::from(c.status.id()));
+        w.end();
+    };
     let parents = encode(
         s.epoch,
         binary_types(cat, "parent_jobs", PARENT_COLUMNS),
@@ -358,16 +357,61 @@ async fn write_jobs(
         )
         .await?;
     }
-    copy_in(
-        tx,
-        &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
-        statuses,
-        fresh,
+    let target = format!("cosims.job_status_changes ({STATUS_COLUMNS})");
+    match status_types {
+        // Streamed as encoded: the server parses a chunk while the next one is written.
+        Some(types) if !order.is_empty() => {
+            let action = format!("copy into {target}");
+            let freeze = if fresh { ", freeze" } else { "" };
+            let sink = tx
+                .copy_in(&format!("copy {target} from stdin (format binary{freeze})"))
+                .await
+                .map_err(sql(&action))?;
+            let mut sink = pin!(sink);
+            let mut w = TypedBin::new(s.epoch, types);
+            for n in 0..order.len() {
+                status_row(&mut w, n);
+                if (n + 1) % STATUS_CHUNK == 0 {
+                    sink.send(Bytes::from(w.take()))
+                        .await
+                        .map_err(sql(&action))?;
+                }
+            }
+            if w.mismatch() {
+                // Only an id or a time out of its column's range gets here (the types are
+                // the catalogue's): the text COPY would be refused as well.
+                // The sink dropped unfinished aborts the COPY, and the transaction with it.
+                return Err(Error::Postgres(postgres::Error::Sql {
+                    action,
+                    message: "a value is out of its column's range".into(),
+                    code: Some("22003".into()),
+                }));
+            }
+            sink.send(Bytes::from(w.finish()))
+                .await
+                .map_err(sql(&action))?;
+            sink.as_mut().finish().await.map_err(sql(&action))?;
+        }
+        _ => {
+            let rows = encode(s.epoch, None, |w| {
+                for n in 0..order.len() {
+                    status_row(w, n);
+                }
+            });
+            copy_in(tx, &target, rows, fresh).await?;
+        }
+    }
+    // The tables were empty: the largest ids are known (a max() would scan the status table,
+    // whose key is only built after the load).
+    let last_job = new.iter().map(|j| j.id).max().unwrap_or(1).max(1);
+    let last_status = (order.len() as i64).max(1);
+    tx.query_typed(
+        "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), $1),
+                setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), $2)",
+        &[(&last_job, Type::INT8), (&last_status, Type::INT8)],
     )
-    .await?;
-    tx.batch_execute(SETVAL)
-        .await
-        .map_err(sql("move the id sequences past the exported rows"))?;
+    .await
+    .map_err(sql("move the id sequences past the exported rows"))?;
     Ok(ExportSummary {
         jobs_inserted: new.len() as u64,
         jobs_updated: 0,
@@ -376,7 +420,10 @@ async fn write_jobs(
     })
 }
 
-/// Moves the id sequences past the rows written.
+/// Status rows per chunk of the streamed COPY (≈ 1.5 MB).
+const STATUS_CHUNK: usize = 32_768;
+
+/// Moves the id sequences past the rows written (incremental export).
 pub(super) const SETVAL: &str = "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), greatest((select max(id) from cosims.parent_jobs), 1));
      select setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), greatest((select max(id) from cosims.job_status_changes), 1));";
 

@@ -214,6 +214,11 @@ impl TypedBin {
         self.buf
     }
 
+    /// The bytes written so far (the header with the first), for a COPY sent in chunks.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     /// The type of the next field (the row's field count written first).
     fn next(&mut self) -> Option<ColType> {
         if self.col == 0 {
