@@ -429,7 +429,12 @@ pub(super) const SETVAL: &str = "select setval(pg_get_serial_sequence('cosims.pa
 
 /// COPY of `rows` into `target`, frozen if `freeze` (the table was truncated in this
 /// transaction).
-async fn copy_in(tx: &Transaction<'_>, target: &str, rows: Encoded, freeze: bool) -> Result<()> {
+pub(super) async fn copy_in(
+    tx: &Transaction<'_>,
+    target: &str,
+    rows: Encoded,
+    freeze: bool,
+) -> Result<()> {
     if rows.data.is_empty() {
         return Ok(());
     }
