@@ -501,3 +501,29 @@ async fn a_column_type_the_binary_load_does_not_write_goes_as_text() {
         0
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_status_time_out_of_range_fails_the_streamed_load_and_leaves_nothing() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let mut s = record(DAY / 2);
+    // Far beyond PostgreSQL's timestamps (an earlier row of a job: the job's own last status
+    // stays valid, so only the streamed status rows meet it).
+    let j = s.jobs.iter_mut().find(|j| j.history.len() >= 2).unwrap();
+    j.history[0].at = i64::MAX / 4;
+    let e = world::export(&mut c, &s).await.unwrap_err();
+    assert!(e.to_string().contains("job_status_changes"), "{e}");
+    for table in ["parent_jobs", "job_status_changes", "fsc_rlie_jobs"] {
+        assert_eq!(
+            count(&c, &format!("select count(*) from cosims.{table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert!(trigger_enabled(&c).await);
+    // The same connection exports the valid world afterwards.
+    let s = record(DAY / 2);
+    world::export(&mut c, &s).await.unwrap();
+    let back = world::import(&mut c, s.epoch, s.at).await.unwrap();
+    assert_eq!(back.snapshot, s);
+}

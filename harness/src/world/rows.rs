@@ -620,6 +620,50 @@ pub fn child_row(w: &mut (impl RowSink + ?Sized), j: &Job) {
 mod tests {
     use super::*;
 
+    /// The `numeric` field bytes of an integer: length, then ndigits, weight, sign, dscale and
+    /// the base-10000 digits.
+    fn numeric(v: i64) -> Vec<i16> {
+        let mut b = TypedBin::new(Instant(0), vec![ColType::Numeric]);
+        assert!(b.take().starts_with(b"PGCOPY"));
+        b.int(v);
+        b.end();
+        let bytes = b.finish();
+        // Field count (2 bytes), field length (4), …, trailer (2).
+        let len = i32::from_be_bytes(bytes[2..6].try_into().unwrap()) as usize;
+        assert_eq!(len, bytes.len() - 8);
+        let body = &bytes[6..bytes.len() - 2];
+        body.chunks(2)
+            .map(|c| i16::from_be_bytes([c[0], c[1]]))
+            .collect()
+    }
+
+    #[test]
+    fn integers_are_written_as_numeric_digits() {
+        assert_eq!(numeric(0), [0, 0, 0, 0]);
+        assert_eq!(numeric(42), [1, 0, 0, 0, 42]);
+        assert_eq!(numeric(12_345), [2, 1, 0, 0, 1, 2345]);
+        // Trailing zero groups are dropped, the weight keeps the magnitude.
+        assert_eq!(numeric(10_000), [1, 1, 0, 0, 1]);
+        assert_eq!(numeric(-7), [1, 0, 0x4000, 0, 7]);
+    }
+
+    #[test]
+    fn a_value_its_column_cannot_hold_marks_the_buffer() {
+        let mut b = TypedBin::new(Instant(0), vec![ColType::Int2, ColType::Text]);
+        b.int(7);
+        b.text("x");
+        b.end();
+        assert!(!b.mismatch());
+        b.int(40_000);
+        b.text("y");
+        b.end();
+        assert!(b.mismatch(), "out of smallint's range");
+        let mut b = TypedBin::new(Instant(0), vec![ColType::Text]);
+        b.int(1);
+        b.end();
+        assert!(b.mismatch(), "a number into a text column goes as text");
+    }
+
     #[test]
     fn copy_text_escapes_and_formats_times() {
         let mut w = CopyBuf::new(Instant::parse("2025-01-06").unwrap());
