@@ -1,6 +1,7 @@
 //! The world in PostgreSQL: export of 30 days of production (target ≤ 3 s), an incremental
 //! export after a 1-hour step (≤ 50 ms), the import of that database (≤ 1 s) and the clone of a
-//! template holding that history (p50 ≤ 20 ms).
+//! template holding that history (p50 ≤ 20 ms), unpooled (the copy) and pooled (what a caller
+//! of `Template::clone_db` waits for when the pool made the clone ahead).
 //!
 //! Run by hand (2 shared cores are noisy): `cargo bench --bench world -- --measurement-time 3`.
 
@@ -76,17 +77,37 @@ fn bench(c: &mut Criterion) {
             .await
             .unwrap()
             .get(0);
+        let all0 = server_cpu(&server);
         let (w, c0, s0) = (Instant::now(), cpu("self"), cpu(&pid.to_string()));
         world::export(&mut client, &a).await.unwrap();
         let (we, c1, s1) = (w.elapsed(), cpu("self"), cpu(&pid.to_string()));
+        let all1 = server_cpu(&server);
         world::import(&mut client, a.epoch, a.at).await.unwrap();
         let (wi, c2, s2) = (w.elapsed() - we, cpu("self"), cpu(&pid.to_string()));
         eprintln!(
-            "export once: wall {we:?}, CPU client {:.2} s + server {:.2} s; import once: wall {wi:?}, CPU client {:.2} s + server {:.2} s",
+            "export once: wall {we:?}, CPU client {:.2} s + server {:.2} s (backend; all server processes, parallel workers included: {:.2} s); import once: wall {wi:?}, CPU client {:.2} s + server {:.2} s",
             c1 - c0,
             s1 - s0,
+            all1 - all0,
             c2 - c1,
             s2 - s1
+        );
+        // The incremental export once, on a clone of the history, with its CPU.
+        let admin = server.admin().await.unwrap();
+        let db = history.clone_db(&admin).await.unwrap();
+        let mut client = server.connect(&db).await.unwrap();
+        let pid: i32 = client
+            .query_one("select pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let (w, c0, s0) = (Instant::now(), cpu("self"), cpu(&pid.to_string()));
+        world::export_delta(&mut client, &a, &b).await.unwrap();
+        let (wd, c1, s1) = (w.elapsed(), cpu("self"), cpu(&pid.to_string()));
+        eprintln!(
+            "delta once: wall {wd:?}, CPU client {:.3} s + server {:.3} s (10 ms ticks)",
+            c1 - c0,
+            s1 - s0
         );
     });
     let mut g = c.benchmark_group("world");
@@ -175,6 +196,80 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    pooled_clones(&rt, &server, &history);
+}
+
+/// What a caller of `Template::clone_db` on a pooled template waits for, taking a clone every
+/// `pause` (a rehearsal works seconds on each clone; the copy for the next one is made
+/// meanwhile), and what the pool costs (server and client CPU per clone). Not a criterion
+/// bench: the pauses between takes are not timed, and criterion would plan its iterations from
+/// the timed part alone.
+fn pooled_clones(rt: &tokio::runtime::Runtime, server: &Server, history: &Template) {
+    for (pause, takes) in [(Duration::from_millis(400), 30), (Duration::ZERO, 10)] {
+        let pooled = rt
+            .block_on(history.clone().pooled(server, 2))
+            .expect("pool");
+        rt.block_on(async {
+            let admin = server.admin().await.unwrap();
+            // Start from a full pool, as after the first scenario.
+            while pooled.pool_status().unwrap().ready < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let (c0, s0) = (cpu("self"), server_cpu(server));
+            let mut waits = Vec::new();
+            for _ in 0..takes {
+                tokio::time::sleep(pause).await;
+                let t = Instant::now();
+                let db = pooled.clone_db(&admin).await.unwrap();
+                waits.push(t.elapsed());
+                admin.drop_database(&db).await.unwrap();
+            }
+            let made = pooled.pool_status().unwrap().made;
+            let (c1, s1) = (cpu("self"), server_cpu(server));
+            waits.sort();
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            eprintln!(
+                "pooled clone (pool of 2, a take every {pause:?}, {takes} takes): wait p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms; {made} clones made in the background; CPU per take: server {:.3} s (copies, drops), client {:.3} s",
+                ms(waits[waits.len() / 2]),
+                ms(waits[waits.len() * 9 / 10]),
+                ms(waits[waits.len() - 1]),
+                (s1 - s0) / takes as f64,
+                (c1 - c0) / takes as f64,
+            );
+        });
+        drop(pooled);
+    }
+}
+
+/// CPU seconds of every process of the server: the live children of the postmaster (backends,
+/// parallel workers, checkpointer …) and those it reaped.
+fn server_cpu(server: &Server) -> f64 {
+    let Some(pm) = server.cluster().and_then(|c| c.pid()) else {
+        return 0.0;
+    };
+    let fields = |pid: &str| -> Vec<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+        rest.split_whitespace().map(str::to_owned).collect()
+    };
+    let ticks =
+        |f: &[String], i: usize| -> f64 { f.get(i).and_then(|v| v.parse().ok()).unwrap_or(0.0) };
+    let own = fields(&pm.to_string());
+    // utime, stime, cutime, cstime (fields 14-17, 11-14 after the state).
+    let mut total = ticks(&own, 11) + ticks(&own, 12) + ticks(&own, 13) + ticks(&own, 14);
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let f = fields(&name);
+            if f.get(1).is_some_and(|pp| *pp == pm.to_string()) {
+                total += ticks(&f, 11) + ticks(&f, 12);
+            }
+        }
+    }
+    total / clock_ticks()
 }
 
 /// User + system CPU seconds of a process (`self` or a pid), from /proc.

@@ -475,3 +475,152 @@ async fn a_world_exported_and_imported_into_a_fresh_world_continues_as_in_memory
         "the monitor re-dispatches the jobs in flight at the restore"
     );
 }
+
+/// Databases of the server whose name starts with `prefix`.
+async fn databases(admin: &hrsi_harness::postgres::Admin<'_>, prefix: &str) -> Vec<String> {
+    admin
+        .client()
+        .query(
+            "select datname::text from pg_database where starts_with(datname, $1) order by 1",
+            &[&prefix],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn pooled_clones_are_whole_independent_marked_copies_and_none_is_left_behind() {
+    let server = Server::ephemeral().unwrap();
+    let t = world::history_template(&server, &Schema::builtin(), &config(DAY / 2))
+        .await
+        .unwrap();
+    let pooled = t.template.clone().pooled(&server, 2).await.unwrap();
+    let admin = server.admin().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pooled.pool_status().unwrap().ready < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pool made no clones"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let prefix = format!("hrsi_c_{}_", std::process::id());
+    let made = databases(&admin, &prefix).await;
+    assert_eq!(made.len(), 2, "{made:?}");
+    let a = pooled.clone_db(&admin).await.unwrap();
+    let b = pooled.clone_db(&admin).await.unwrap();
+    assert!(
+        made.contains(&a) && made.contains(&b),
+        "taken from the pool"
+    );
+    for db in [&a, &b] {
+        let mark: Option<String> = admin
+            .client()
+            .query_one(
+                "select shobj_description(oid, 'pg_database') from pg_database where datname = $1",
+                &[db],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            mark.as_deref(),
+            Some(hrsi_harness::postgres::OWNERSHIP_MARK)
+        );
+    }
+    // Whole: the history reads back; independent: a change in one is in no other database.
+    let mut ca = server.connect(&a).await.unwrap();
+    let back = world::import(&mut ca, t.snapshot.epoch, t.snapshot.at)
+        .await
+        .unwrap();
+    assert_eq!(back.snapshot, t.snapshot);
+    ca.batch_execute("delete from cosims.parent_jobs")
+        .await
+        .unwrap();
+    let mut cb = server.connect(&b).await.unwrap();
+    let back = world::import(&mut cb, t.snapshot.epoch, t.snapshot.at)
+        .await
+        .unwrap();
+    assert_eq!(back.snapshot, t.snapshot);
+    // The pool refills; the next clone (pooled or not) still holds the whole history.
+    let c = pooled.clone_db(&admin).await.unwrap();
+    let mut cc = server.connect(&c).await.unwrap();
+    let back = world::import(&mut cc, t.snapshot.epoch, t.snapshot.at)
+        .await
+        .unwrap();
+    assert_eq!(back.snapshot, t.snapshot);
+    drop((ca, cb, cc));
+    // Dropping the last handle stops the pool and drops the clones nobody took, only those.
+    drop(pooled);
+    let left = databases(&admin, &prefix).await;
+    let mut taken = vec![a, b, c];
+    taken.sort();
+    assert_eq!(left, taken);
+}
+
+/// Drops every view of `cosims` (they pin the types of the columns they show).
+const DROP_VIEWS: &str = "do $$ declare v text; begin
+     for v in select format('%I.%I', schemaname, viewname) from pg_views where schemaname = 'cosims' loop
+       execute 'drop view if exists ' || v || ' cascade';
+     end loop; end $$";
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_column_type_the_binary_load_does_not_write_goes_as_text() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    // A patched schema: a bounded varchar (its length check is the server's, in text) and a
+    // numeric with a scale (the views over the job tables are dropped to allow it).
+    c.batch_execute(DROP_VIEWS).await.unwrap();
+    c.batch_execute(
+        "alter table cosims.parent_jobs alter column nomad_id type varchar(200);
+         alter table cosims.fsc_rlie_jobs alter column l1c_cloud_cover type numeric(5, 1)",
+    )
+    .await
+    .unwrap();
+    let s = record(DAY / 2);
+    world::export(&mut c, &s).await.unwrap();
+    let back = world::import(&mut c, s.epoch, s.at).await.unwrap();
+    assert_eq!(back.problem, None);
+    assert_eq!(back.snapshot, s);
+    // And a tile id too long for its column is refused by the server, nothing written.
+    let mut c = db.fresh().await;
+    c.batch_execute(DROP_VIEWS).await.unwrap();
+    c.batch_execute("alter table cosims.parent_jobs alter column tile_id type varchar(3)")
+        .await
+        .unwrap();
+    let e = world::export(&mut c, &s).await.unwrap_err();
+    assert!(e.to_string().contains("too long"), "{e}");
+    assert_eq!(
+        count(&c, "select count(*) from cosims.parent_jobs").await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_status_time_out_of_range_fails_the_streamed_load_and_leaves_nothing() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let mut s = record(DAY / 2);
+    // Far beyond PostgreSQL's timestamps (an earlier row of a job: the job's own last status
+    // stays valid, so only the streamed status rows meet it).
+    let j = s.jobs.iter_mut().find(|j| j.history.len() >= 2).unwrap();
+    j.history[0].at = i64::MAX / 4;
+    let e = world::export(&mut c, &s).await.unwrap_err();
+    assert!(e.to_string().contains("job_status_changes"), "{e}");
+    for table in ["parent_jobs", "job_status_changes", "fsc_rlie_jobs"] {
+        assert_eq!(
+            count(&c, &format!("select count(*) from cosims.{table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert!(trigger_enabled(&c).await);
+    // The same connection exports the valid world afterwards.
+    let s = record(DAY / 2);
+    world::export(&mut c, &s).await.unwrap();
+    let back = world::import(&mut c, s.epoch, s.at).await.unwrap();
+    assert_eq!(back.snapshot, s);
+}

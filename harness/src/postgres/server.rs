@@ -258,25 +258,12 @@ impl Admin<'_> {
     }
 
     async fn create(&self, name: &str, template: Option<&str>) -> Result<()> {
-        let mut sql = format!("create database {}", quote_ident(name));
-        // An empty database copies template0: the admin session may sit on template1.
-        let template = template.or(Some("template0"));
-        if let Some(t) = template {
-            sql.push_str(&format!(" template {}", quote_ident(t)));
-            if self.version >= 150000 && t != "template0" {
-                sql.push_str(" strategy file_copy");
-            }
-        }
         self.client
-            .batch_execute(&sql)
+            .batch_execute(&create_database_sql(name, template, self.version))
             .await
             .map_err(|e| Error::sql(format!("create database `{name}`"), &e))?;
         self.client
-            .batch_execute(&format!(
-                "comment on database {} is {}",
-                quote_ident(name),
-                quote_literal(OWNERSHIP_MARK)
-            ))
+            .batch_execute(&mark_database_sql(name))
             .await
             .map_err(|e| Error::sql(format!("mark database `{name}`"), &e))
     }
@@ -348,6 +335,30 @@ impl Admin<'_> {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+}
+
+/// `CREATE DATABASE name` as a copy of `template` (`None`: an empty one, from `template0`;
+/// the admin session may sit on `template1`), with `STRATEGY FILE_COPY` on PostgreSQL ≥ 15.
+pub(super) fn create_database_sql(name: &str, template: Option<&str>, version: i32) -> String {
+    let t = template.unwrap_or("template0");
+    let mut sql = format!(
+        "create database {} template {}",
+        quote_ident(name),
+        quote_ident(t)
+    );
+    if version >= 150000 && t != "template0" {
+        sql.push_str(" strategy file_copy");
+    }
+    sql
+}
+
+/// The comment that marks a database as the harness's ([`OWNERSHIP_MARK`]).
+pub(super) fn mark_database_sql(name: &str) -> String {
+    format!(
+        "comment on database {} is {}",
+        quote_ident(name),
+        quote_literal(OWNERSHIP_MARK)
+    )
 }
 
 /// Quotes an identifier for SQL.

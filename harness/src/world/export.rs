@@ -18,13 +18,13 @@ use std::{collections::BTreeMap, pin::pin};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use hrsi_sim::snapshot::{Job, Snapshot};
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, Transaction, types::Type};
 
 use super::{
     Error, Result,
     rows::{
-        BinBuf, CHILDREN, CopyBuf, PARENT_COLUMNS, STATUS_COLUMNS, child_index, child_row,
-        parent_row,
+        CHILDREN, COLUMN_TYPES_SQL, Catalogue, Encoded, PARENT_COLUMNS, RowSink, STATUS_COLUMNS,
+        TypedBin, binary_types, catalogue, child_index, child_row, encode, parent_row,
     },
 };
 use crate::postgres::{self, quote_ident};
@@ -76,13 +76,22 @@ pub async fn export(client: &mut Client, snapshot: &Snapshot) -> Result<ExportSu
         Vec::new()
     };
     indexes.extend(drop_secondary_indexes(&tx).await?);
+    let cat = catalogue(
+        &tx.query(COLUMN_TYPES_SQL, &[&TABLES_WRITTEN.to_vec()])
+            .await
+            .map_err(sql("read the column types of the tables written"))?,
+    );
     let mut summary = write_jobs(
         &tx,
         snapshot,
         &snapshot.jobs.iter().collect::<Vec<_>>(),
         fresh,
+        &cat,
     )
     .await?;
+    // Memory for the sorts of the index builds (this transaction only): the status table's
+    // keys sort in memory, and PostgreSQL may give a build parallel workers.
+    indexes.insert(0, "set local maintenance_work_mem = '256MB'".into());
     tx.batch_execute(&indexes.join(";\n"))
         .await
         .map_err(sql("build the keys and indexes again"))?;
@@ -291,73 +300,118 @@ pub(super) fn status_order(
 }
 
 /// Inserts the jobs whole, with COPY (frozen when the tables were truncated in this
-/// transaction).
+/// transaction; binary where the column types allow).
 async fn write_jobs(
     tx: &Transaction<'_>,
     s: &Snapshot,
     new: &[&Job],
     fresh: bool,
+    cat: &Catalogue,
 ) -> Result<ExportSummary> {
     let order = status_order(new, &[]);
-    let first_id = 1;
+    // The id of each job's last history row (`parent_jobs.last_status_change_id`).
     let mut last_id = vec![None; new.len()];
-    let mut statuses = BinBuf::new(s.epoch);
-    for (n, &(_, job_id, k, slot)) in order.iter().enumerate() {
-        let id = first_id + n as i64;
+    for (n, &(_, _, _, slot)) in order.iter().enumerate() {
+        last_id[slot as usize] = Some(1 + n as i64);
+    }
+    let status_types = binary_types(cat, "job_status_changes", STATUS_COLUMNS);
+    let status_row = |w: &mut dyn RowSink, n: usize| {
+        let (_, job_id, k, slot) = order[n];
         let c = &new[slot as usize].history[k as usize];
-        statuses.row(5);
-        statuses.i64(id);
-        statuses.i64(job_id);
-        statuses.time(c.at);
-        statuses.opt_text(c.error_subtype.as_deref());
-        statuses.i16(i16::from(c.status.id()));
-        last_id[slot as usize] = Some(id);
-    }
-    let mut parents = CopyBuf::new(s.epoch);
-    let mut children: Vec<CopyBuf> = CHILDREN.iter().map(|_| CopyBuf::new(s.epoch)).collect();
-    for (n, j) in new.iter().enumerate() {
-        parent_row(&mut parents, j, last_id[n]);
-        if let Some(c) = child_index(&j.detail) {
-            child_row(&mut children[c], j);
-        }
-    }
+        w.int(1 + n as i64);
+        w.int(job_id);
+        w.time(c.at);
+        w.opt_text(c.error_subtype.as_deref());
+        w.int(i64::from(c.status.id()));
+        w.end();
+    };
+    let parents = encode(
+        s.epoch,
+        binary_types(cat, "parent_jobs", PARENT_COLUMNS),
+        |w| {
+            for (n, j) in new.iter().enumerate() {
+                parent_row(w, j, last_id[n]);
+            }
+        },
+    );
     copy_in(
         tx,
         &format!("cosims.parent_jobs ({PARENT_COLUMNS})"),
-        parents.buf,
-        CopyMode {
-            binary: false,
-            freeze: fresh,
-        },
+        parents,
+        fresh,
     )
     .await?;
-    for (t, buf) in CHILDREN.iter().zip(children) {
+    for (c, t) in CHILDREN.iter().enumerate() {
+        let rows = encode(s.epoch, binary_types(cat, t.table, t.columns), |w| {
+            for j in new {
+                if child_index(&j.detail) == Some(c) {
+                    child_row(w, j);
+                }
+            }
+        });
         copy_in(
             tx,
             &format!("cosims.{} ({})", t.table, t.columns),
-            buf.buf,
-            CopyMode {
-                binary: false,
-                freeze: fresh,
-            },
+            rows,
+            fresh,
         )
         .await?;
     }
-    if !order.is_empty() {
-        copy_in(
-            tx,
-            &format!("cosims.job_status_changes ({STATUS_COLUMNS})"),
-            statuses.finish(),
-            CopyMode {
-                binary: true,
-                freeze: fresh,
-            },
-        )
-        .await?;
+    let target = format!("cosims.job_status_changes ({STATUS_COLUMNS})");
+    match status_types {
+        // Streamed as encoded: the server parses a chunk while the next one is written.
+        Some(types) if !order.is_empty() => {
+            let action = format!("copy into {target}");
+            let freeze = if fresh { ", freeze" } else { "" };
+            let sink = tx
+                .copy_in(&format!("copy {target} from stdin (format binary{freeze})"))
+                .await
+                .map_err(sql(&action))?;
+            let mut sink = pin!(sink);
+            let mut w = TypedBin::new(s.epoch, types);
+            for n in 0..order.len() {
+                status_row(&mut w, n);
+                if (n + 1) % STATUS_CHUNK == 0 {
+                    sink.send(Bytes::from(w.take()))
+                        .await
+                        .map_err(sql(&action))?;
+                }
+            }
+            if w.mismatch() {
+                // Only an id or a time out of its column's range gets here (the types are
+                // the catalogue's): the text COPY would be refused as well.
+                // The sink dropped unfinished aborts the COPY, and the transaction with it.
+                return Err(Error::Postgres(postgres::Error::Sql {
+                    action,
+                    message: "a value is out of its column's range".into(),
+                    code: Some("22003".into()),
+                }));
+            }
+            sink.send(Bytes::from(w.finish()))
+                .await
+                .map_err(sql(&action))?;
+            sink.as_mut().finish().await.map_err(sql(&action))?;
+        }
+        _ => {
+            let rows = encode(s.epoch, None, |w| {
+                for n in 0..order.len() {
+                    status_row(w, n);
+                }
+            });
+            copy_in(tx, &target, rows, fresh).await?;
+        }
     }
-    tx.batch_execute(SETVAL)
-        .await
-        .map_err(sql("move the id sequences past the exported rows"))?;
+    // The tables were empty: the largest ids are known (a max() would scan the status table,
+    // whose key is only built after the load).
+    let last_job = new.iter().map(|j| j.id).max().unwrap_or(1).max(1);
+    let last_status = (order.len() as i64).max(1);
+    tx.query_typed(
+        "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), $1),
+                setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), $2)",
+        &[(&last_job, Type::INT8), (&last_status, Type::INT8)],
+    )
+    .await
+    .map_err(sql("move the id sequences past the exported rows"))?;
     Ok(ExportSummary {
         jobs_inserted: new.len() as u64,
         jobs_updated: 0,
@@ -366,24 +420,26 @@ async fn write_jobs(
     })
 }
 
-/// Moves the id sequences past the rows written.
+/// Status rows per chunk of the streamed COPY (≈ 1.5 MB).
+const STATUS_CHUNK: usize = 32_768;
+
+/// Moves the id sequences past the rows written (incremental export).
 pub(super) const SETVAL: &str = "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'), greatest((select max(id) from cosims.parent_jobs), 1));
      select setval(pg_get_serial_sequence('cosims.job_status_changes', 'id'), greatest((select max(id) from cosims.job_status_changes), 1));";
 
-/// How a COPY reads its rows.
-#[derive(Clone, Copy)]
-struct CopyMode {
-    binary: bool,
-    /// The table was truncated in this transaction: rows are written frozen.
+/// COPY of `rows` into `target`, frozen if `freeze` (the table was truncated in this
+/// transaction).
+pub(super) async fn copy_in(
+    tx: &Transaction<'_>,
+    target: &str,
+    rows: Encoded,
     freeze: bool,
-}
-
-async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, mode: CopyMode) -> Result<()> {
-    if data.is_empty() {
+) -> Result<()> {
+    if rows.data.is_empty() {
         return Ok(());
     }
     let action = format!("copy into {target}");
-    let format = match (mode.binary, mode.freeze) {
+    let format = match (rows.binary, freeze) {
         (false, false) => "",
         (true, false) => " (format binary)",
         (false, true) => " (freeze)",
@@ -394,7 +450,9 @@ async fn copy_in(tx: &Transaction<'_>, target: &str, data: Vec<u8>, mode: CopyMo
         .await
         .map_err(sql(&action))?;
     let mut sink = pin!(sink);
-    sink.send(Bytes::from(data)).await.map_err(sql(&action))?;
+    sink.send(Bytes::from(rows.data))
+        .await
+        .map_err(sql(&action))?;
     sink.as_mut().finish().await.map_err(sql(&action))?;
     Ok(())
 }

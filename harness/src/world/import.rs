@@ -22,7 +22,7 @@ use tokio_postgres::{Client, GenericClient, IsolationLevel};
 use super::{
     Error, Result,
     rows::{CHILDREN, PG_EPOCH_MS},
-    stream::{Field, be_i64, copy_out, copy_out_binary, int, time},
+    stream::{be_i64, copy_out_binary, time},
 };
 use crate::postgres;
 
@@ -31,7 +31,8 @@ pub const MAX_JOBS: usize = 5_000_000;
 /// At most this many status changes are imported (about 6 years of production).
 pub const MAX_STATUS_CHANGES: usize = 60_000_000;
 
-const PARENTS_QUERY: &str = "select id, name, priority, nomad_id, tile_id, last_status_id from cosims.parent_jobs order by id";
+/// Every column cast to the type the binary decoding expects, whatever the schema's own.
+const PARENTS_QUERY: &str = "select id::int8, name::text, priority::text, nomad_id::text, tile_id::text, last_status_id::int8 from cosims.parent_jobs order by id";
 const STATUS_QUERY: &str =
     "select id, fk_parent_job_id, time, error_subtype, job_status from cosims.job_status_changes";
 
@@ -104,9 +105,10 @@ pub async fn import(client: &mut Client, epoch: Instant, at: Ms) -> Result<Impor
     let mut jobs: Vec<Job> = Vec::new();
     let mut listed: Vec<Option<i16>> = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
-    copy_out(client, PARENTS_QUERY, "parent_jobs", MAX_JOBS, |row, f| {
-        let id = int(f[0].as_ref(), "parent_jobs", row)?;
-        let priority = match &f[2] {
+    copy_out_binary(client, PARENTS_QUERY, "parent_jobs", MAX_JOBS, |row, f| {
+        let f = Cells::new(f, "parent_jobs", row, 6)?;
+        let id = f.req_i64(0)?;
+        let priority = match f.text(2)? {
             None => None,
             Some(p) => Some(
                 Priority::from_name(p)
@@ -116,26 +118,27 @@ pub async fn import(client: &mut Client, epoch: Instant, at: Ms) -> Result<Impor
         index.insert(id, jobs.len());
         jobs.push(Job {
             id,
-            name: f[1].clone().unwrap_or_default().into_owned(),
+            name: f.text(1)?.unwrap_or_default().to_owned(),
             priority,
-            nomad_id: f[3].clone().map(|s| s.into_owned()),
-            tile_id: f[4].clone().unwrap_or_default().into_owned(),
+            nomad_id: f.text(3)?.map(str::to_owned),
+            tile_id: f.text(4)?.unwrap_or_default().to_owned(),
             detail: Detail::Unclassified,
             history: Vec::new(),
         });
         listed.push(
-            f[5].as_deref()
-                .map(|s| s.parse::<i16>())
+            f.i64(5)?
+                .map(i16::try_from)
                 .transpose()
-                .map_err(|_| bad("parent_jobs", row, "last_status_id is not an integer"))?,
+                .map_err(|_| bad("parent_jobs", row, "last_status_id is not a smallint"))?,
         );
         Ok(())
     })
     .await?;
     for (k, t) in CHILDREN.iter().enumerate() {
         let query = format!("select {} from cosims.{}", t.select, t.table);
-        copy_out(client, &query, t.table, MAX_JOBS, |row, f| {
-            let id = int(f[0].as_ref(), t.table, row)?;
+        copy_out_binary(client, &query, t.table, MAX_JOBS, |row, f| {
+            let f = Cells::new(f, t.table, row, top_level_fields(t.select))?;
+            let id = f.req_i64(0)?;
             let Some(&i) = index.get(&id) else {
                 return Err(bad(t.table, row, format!("no parent job {id}")));
             };
@@ -146,7 +149,7 @@ pub async fn import(client: &mut Client, epoch: Instant, at: Ms) -> Result<Impor
                     format!("job {id} already has a child row in another table"),
                 ));
             }
-            jobs[i].detail = detail(k, &f, epoch, t.table, row)?;
+            jobs[i].detail = detail(k, &f, epoch)?;
             Ok(())
         })
         .await?;
@@ -315,93 +318,142 @@ fn top_level_fields(list: &str) -> usize {
     n
 }
 
-fn detail(k: usize, f: &[Field<'_>], epoch: Instant, table: &str, row: usize) -> Result<Detail> {
-    let need = top_level_fields(CHILDREN[k].select);
-    if f.len() != need {
-        return Err(bad(
-            table,
-            row,
-            format!("{} fields, expected {need}", f.len()),
-        ));
-    }
-    let t = |i: usize| -> Result<Option<Ms>> {
-        match f[i].as_deref() {
-            None => Ok(None),
-            Some(s) => time(s, epoch)
-                .map(Some)
-                .ok_or_else(|| bad(table, row, format!("unreadable time `{s}`"))),
+/// The fields of one binary row, read as the types the import's queries cast them to.
+struct Cells<'a> {
+    f: &'a [Option<&'a [u8]>],
+    table: &'a str,
+    row: usize,
+}
+
+impl<'a> Cells<'a> {
+    fn new(f: &'a [Option<&'a [u8]>], table: &'a str, row: usize, need: usize) -> Result<Self> {
+        if f.len() != need {
+            return Err(bad(
+                table,
+                row,
+                format!("{} fields, expected {need}", f.len()),
+            ));
         }
-    };
-    let req_t = |i: usize| -> Result<Ms> {
-        t(i)?.ok_or_else(|| bad(table, row, "a date the world needs is NULL"))
-    };
-    let s = |i: usize| f[i].as_deref().map(str::to_owned);
-    let req_s = |i: usize| s(i).ok_or_else(|| bad(table, row, "a text the world needs is NULL"));
-    let b = |i: usize| f[i].as_deref() == Some("t");
-    let n = |i: usize| -> Result<Option<i64>> {
-        f[i].as_deref()
-            .map(|x| {
-                x.parse::<i64>()
-                    .map_err(|_| bad(table, row, format!("`{x}` is not an integer")))
-            })
+        Ok(Cells { f, table, row })
+    }
+
+    fn bad(&self, why: impl Into<String>) -> Error {
+        bad(self.table, self.row, why)
+    }
+
+    fn i64(&self, i: usize) -> Result<Option<i64>> {
+        self.f[i]
+            .map(|b| be_i64(b).ok_or_else(|| self.bad("an integer is not 8 bytes")))
             .transpose()
-    };
+    }
+
+    fn req_i64(&self, i: usize) -> Result<i64> {
+        self.i64(i)?
+            .ok_or_else(|| self.bad("an integer the world needs is NULL"))
+    }
+
+    fn text(&self, i: usize) -> Result<Option<&'a str>> {
+        self.f[i]
+            .map(|b| std::str::from_utf8(b).map_err(|_| self.bad("a text is not UTF-8")))
+            .transpose()
+    }
+
+    fn s(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.text(i)?.map(str::to_owned))
+    }
+
+    fn req_s(&self, i: usize) -> Result<String> {
+        self.s(i)?
+            .ok_or_else(|| self.bad("a text the world needs is NULL"))
+    }
+
+    fn b(&self, i: usize) -> Result<bool> {
+        match self.f[i] {
+            None => Ok(false),
+            Some([v]) => Ok(*v != 0),
+            Some(_) => Err(self.bad("a boolean is not 1 byte")),
+        }
+    }
+
+    /// A `timestamp` (microseconds since 2000-01-01) as virtual ms, floored.
+    fn t(&self, i: usize, epoch: Instant) -> Result<Option<Ms>> {
+        match self.i64(i)? {
+            None => Ok(None),
+            // ±infinity: no instant the world can hold.
+            Some(i64::MIN | i64::MAX) => Err(self.bad("an infinite timestamp")),
+            Some(us) => Ok(Some(us.div_euclid(1000) + PG_EPOCH_MS - epoch.0)),
+        }
+    }
+
+    fn req_t(&self, i: usize, epoch: Instant) -> Result<Ms> {
+        self.t(i, epoch)?
+            .ok_or_else(|| self.bad("a date the world needs is NULL"))
+    }
+}
+
+fn detail(k: usize, f: &Cells<'_>, epoch: Instant) -> Result<Detail> {
+    let t = |i| f.t(i, epoch);
+    let req_t = |i| f.req_t(i, epoch);
+    let n = |i| f.i64(i);
     Ok(match k {
         0 => Detail::FscRlie(FscRlie {
-            nrt: b(1),
-            l1c_id: req_s(2)?,
+            nrt: f.b(1)?,
+            l1c_id: f.req_s(2)?,
             l1c_cloud_cover: n(3)?.unwrap_or(0) as i32,
             l1c_snow_cover: n(4)?.unwrap_or(0) as i32,
-            l1c_path: req_s(5)?,
+            l1c_path: f.req_s(5)?,
             measurement_date: req_t(6)?,
             l1c_esa_creation_date: req_t(7)?,
             l1c_dias_publication_date: t(8)?,
-            maja_mode: s(9),
-            l2a_status: s(10),
-            fsc_path: s(11),
+            maja_mode: f.s(9)?,
+            l2a_status: f.s(10)?,
+            fsc_path: f.s(11)?,
             fsc_completion_date: t(12)?,
             fsc_json_publication_date: t(13)?,
-            reprocessing_context: s(14).unwrap_or_else(|| "None".into()),
+            reprocessing_context: f.s(14)?.unwrap_or_else(|| "None".into()),
         }),
         1 => Detail::RlieS1(RlieS1 {
-            s1grd_id: req_s(1)?,
+            s1grd_id: f.req_s(1)?,
             measurement_date_start: req_t(2)?,
             measurement_date_end: req_t(3)?,
             s1grd_dias_publication_date: t(4)?,
             completion_date: t(5)?,
             publication_date: t(6)?,
-            reprocessing_context: s(7),
+            reprocessing_context: f.s(7)?,
         }),
         2 => Detail::RlieS1S2(RlieS1S2 {
             process_date: req_t(1)?,
-            tile_id_dup: req_s(2)?,
+            tile_id_dup: f.req_s(2)?,
             measurement_date: req_t(3)?,
             completion_date: t(4)?,
             publication_date: t(5)?,
         }),
         3 => Detail::SwsWds(SwsWds {
-            nrt: b(1),
+            nrt: f.b(1)?,
             measurement_date: req_t(2)?,
-            s1_id_list: req_s(3)?,
-            fsc_id_list: s(4),
+            s1_id_list: f.req_s(3)?,
+            fsc_id_list: f.s(4)?,
             s1_dias_publication_latest_date: t(5)?,
             fsc_publication_latest_date: t(6)?,
-            assembly_id: s(7),
+            assembly_id: f.s(7)?,
             assembly_master_job_id: n(8)?,
-            assembly_status: s(9),
+            assembly_status: f.s(9)?,
             completion_date: t(10)?,
             publication_date: t(11)?,
         }),
         4 => Detail::Gfsc(Gfsc {
-            nrt: b(1),
-            missions: s(2),
-            triggering_product_id: s(3),
+            nrt: f.b(1)?,
+            missions: f.s(2)?,
+            triggering_product_id: f.s(3)?,
             triggering_product_publication_date: t(4)?,
-            gfsc_id: req_s(5)?,
+            gfsc_id: f.req_s(5)?,
             product_date: req_t(6)?,
             sensing_start_date: t(7)?,
             sensing_end_date: t(8)?,
-            aggregation_timespan: n(9)?.map(|v| v as i16),
+            aggregation_timespan: n(9)?
+                .map(i16::try_from)
+                .transpose()
+                .map_err(|_| f.bad("aggregation_timespan is not a smallint"))?,
             completion_date: t(10)?,
             publication_date: t(11)?,
         }),

@@ -1,5 +1,5 @@
-//! Reading COPY streams, text and binary, row by row with a bound on the row count, and the
-//! text forms PostgreSQL prints (escaped fields, `timestamp`s).
+//! Reading binary COPY streams row by row with a bound on the row count, and the text forms
+//! PostgreSQL prints (escaped COPY fields, `timestamp`s).
 
 use futures_util::StreamExt;
 use hrsi_sim::time::{DAY, HOUR, Instant, MINUTE, Ms, SECOND, days_from_civil};
@@ -22,49 +22,8 @@ fn bad(table: &str, row: usize, reason: impl Into<String>) -> Error {
 
 pub(super) type Field<'a> = Option<std::borrow::Cow<'a, str>>;
 
-/// Streams `copy (query) to stdout` and hands each row's fields to `each`.
-pub(super) async fn copy_out<F>(
-    client: &Transaction<'_>,
-    query: &str,
-    table: &str,
-    limit: usize,
-    mut each: F,
-) -> Result<()>
-where
-    F: FnMut(usize, Vec<Field<'_>>) -> Result<()>,
-{
-    let action = format!("read cosims.{table}");
-    let stream = client
-        .copy_out(&format!("copy ({query}) to stdout"))
-        .await
-        .map_err(sql(&action))?;
-    let mut stream = std::pin::pin!(stream);
-    let mut rest: Vec<u8> = Vec::new();
-    let mut row = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(sql(&action))?;
-        rest.extend_from_slice(&chunk);
-        let mut start = 0;
-        while let Some(n) = rest[start..].iter().position(|&b| b == b'\n') {
-            row += 1;
-            if row > limit {
-                return Err(Error::TooLarge {
-                    what: format!("cosims.{table}"),
-                    limit,
-                });
-            }
-            let line = std::str::from_utf8(&rest[start..start + n])
-                .map_err(|_| bad(table, row, "not UTF-8"))?;
-            each(row, line.split('\t').map(field).collect())?;
-            start += n + 1;
-        }
-        rest.drain(..start);
-    }
-    Ok(())
-}
-
 /// Fields of the widest binary row read.
-const MAX_FIELDS: usize = 8;
+const MAX_FIELDS: usize = 16;
 
 pub(super) fn be_i64(b: &[u8]) -> Option<i64> {
     b.try_into().ok().map(i64::from_be_bytes)
@@ -184,11 +143,6 @@ pub(super) fn field(s: &str) -> Field<'_> {
         }
     }
     Some(std::borrow::Cow::Owned(out))
-}
-
-pub(super) fn int(f: Option<&std::borrow::Cow<'_, str>>, table: &str, row: usize) -> Result<i64> {
-    f.and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(table, row, "expected an integer"))
 }
 
 /// A PostgreSQL `timestamp` (`2025-01-06 10:00:00[.ffffff]`) as virtual ms (microseconds
