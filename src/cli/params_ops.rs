@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use hrsi_harness::operator::params::{apply, same_number, text_of, update_sql, validate_all};
+use hrsi_harness::operator::params::{
+    apply, change_lines, same_number, text_of, update_sql, validate_all,
+};
 use hrsi_sim::params::{self, COLUMNS};
 use serde_json::Value;
 
@@ -132,13 +134,8 @@ async fn set(a: SetArgs) -> Result<()> {
     let target = connect(&a.target).await?;
     let current = target.params().await?;
     eprintln!("On {}:", target.describe());
-    for (k, v) in &values {
-        let old = current
-            .get(k)
-            .map(text_of)
-            .unwrap_or_else(|| "(missing)".into());
-        let new = v.clone().unwrap_or_else(|| "NULL".into());
-        eprintln!("  {k}: {old} -> {new}");
+    for line in change_lines(&current, &values) {
+        eprintln!("{line}");
     }
     let sql = update_sql(&values);
     if a.dry_run {

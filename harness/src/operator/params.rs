@@ -136,6 +136,25 @@ fn quote_ident_if_needed(k: &str) -> String {
     }
 }
 
+/// `  name: old -> new` per value to write, against the parameters as read (`current`): what
+/// `hrsi params set` and a rehearsal's `set_param` show before they write.
+pub fn change_lines(
+    current: &serde_json::Map<String, Value>,
+    values: &BTreeMap<String, Option<String>>,
+) -> Vec<String> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            let old = current
+                .get(k)
+                .map(text_of)
+                .unwrap_or_else(|| "(missing)".into());
+            let new = v.clone().unwrap_or_else(|| "NULL".into());
+            format!("  {k}: {old} -> {new}")
+        })
+        .collect()
+}
+
 /// A change made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {

@@ -11,7 +11,7 @@ use crate::{
     operator::{
         OpError, Target,
         jobs::{Patch, Request, summary},
-        params::{self, text_of},
+        params,
     },
     postgres::Server,
     rehearse::{
@@ -129,15 +129,7 @@ pub(super) async fn set_param(
     };
     let r = through_api(w, async |t: &Target| -> Result<Vec<String>, OpError> {
         let current = t.params().await?;
-        let mut lines = Vec::new();
-        for (k, v) in &values {
-            let old = current
-                .get(k)
-                .map(text_of)
-                .unwrap_or_else(|| "(missing)".into());
-            let new = v.clone().unwrap_or_else(|| "NULL".into());
-            lines.push(format!("  {k}: {old} -> {new}"));
-        }
+        let mut lines = params::change_lines(&current, &values);
         let a = params::apply(t, &values).await?;
         lines.push(format!(
             "changed {} parameter(s); history row {}",
