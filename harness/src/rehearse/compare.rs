@@ -7,24 +7,25 @@
 use hrsi_scenario::{Plan, Scenario, StepKind};
 use hrsi_sim::Report;
 
-/// Steps whose effect on the system the prediction (the scenario's plan of stops, starts,
-/// parameters and waits) does not model.
+/// Steps of the rehearsal the prediction does not contain ([`StepKind::harness_only`]) that
+/// may move the simulated system: not the ones that only observe or copy (dumps, backups,
+/// plans, checks, a sandboxed patch test), nor the scripts the loader keeps as scripts (a
+/// run of the whole core with every answer `yes` is a `stop` or `start`, which the plan has;
+/// any other run leaves the simulated services as they are).
 fn off_plan(k: &StepKind) -> bool {
-    matches!(
-        k,
-        StepKind::Sql(_)
-            | StepKind::SqlWith { .. }
-            | StepKind::PsqlFile { .. }
-            | StepKind::Restore { .. }
-            | StepKind::FreshVolume { .. }
-            | StepKind::PostgresRestart
-            | StepKind::NomadEdit(_)
-            | StepKind::NomadJobFile(_)
-            | StepKind::NomadRun { .. }
-            | StepKind::NomadStop { .. }
-            | StepKind::Fault(_)
-            | StepKind::PatchJobs(_)
-    )
+    k.harness_only()
+        && !matches!(
+            k,
+            StepKind::Expect
+                | StepKind::Backup
+                | StepKind::BorgList
+                | StepKind::BorgExtract { .. }
+                | StepKind::PgDumpall { .. }
+                | StepKind::TfPlan { .. }
+                | StepKind::NomadWaitGone { .. }
+                | StepKind::PatchTest(_)
+                | StepKind::Script { .. }
+        )
 }
 
 fn hours(h: Option<f64>) -> String {
@@ -159,6 +160,15 @@ mod tests {
         assert_eq!(
             l.last().map(String::as_str),
             Some("steps the prediction does not contain: step 2 (sql), step 3 (fault)")
+        );
+        // The database instance applied alone does not touch the simulated services.
+        let sc = scenario(
+            "seed: 7\ndays: 2\nsteps:\n  - advance: 1h\n  - stop: { confirm: yes }\n  - start: { confirm: yes, target: module.core.openstack_compute_instance_v2.database }\n  - sql: \"select 1\"\n",
+        );
+        let l = lines(&sc, &r, &r);
+        assert_eq!(
+            l.last().map(String::as_str),
+            Some("steps the prediction does not contain: step 4 (sql)")
         );
     }
 }

@@ -255,12 +255,8 @@ pub fn hours(ms: Ms) -> String {
     format!("{:.1} h", ms as f64 / HOUR as f64)
 }
 
-/// What `hrsi simulate` predicts for the whole file, in a few lines.
-pub fn prediction(sc: &Scenario) -> Vec<String> {
-    predict(sc).0
-}
-
-/// What `hrsi simulate` predicts for the whole file: the lines of [`prediction`] and the report.
+/// What `hrsi simulate` predicts for the whole file: a few lines for the transcript, and the
+/// report the course is compared with.
 pub fn predict(sc: &Scenario) -> (Vec<String>, Report) {
     let cfg = sc.to_sim_config();
     let report = hrsi_sim::simulate(&cfg);
