@@ -27,7 +27,8 @@ use super::{
     },
     rows::{
         CHILDREN, COLUMN_TYPES_SQL, Catalogue, CopyBuf, Encoded, PARENT_COLUMNS, STATUS_COLUMNS,
-        binary_types, catalogue, child_index, child_row, encode, parent_row,
+        binary_types, catalogue, child_index, child_row, encode, job_tables, parent_row,
+        status_row,
     },
     stream::field,
 };
@@ -156,28 +157,8 @@ impl Rows {
             updates: Vec::new(),
             statuses: order.len(),
         };
-        let parents = encode(
-            s.epoch,
-            binary_types(cat, "parent_jobs", PARENT_COLUMNS),
-            |w| {
-                for (n, j) in new.iter().enumerate() {
-                    parent_row(w, j, last_id[n]);
-                }
-            },
-        );
         r.inserts
-            .push((format!("cosims.parent_jobs ({PARENT_COLUMNS})"), parents));
-        for (c, t) in CHILDREN.iter().enumerate() {
-            let rows = encode(s.epoch, binary_types(cat, t.table, t.columns), |w| {
-                for j in &new {
-                    if child_index(&j.detail) == Some(c) {
-                        child_row(w, j);
-                    }
-                }
-            });
-            r.inserts
-                .push((format!("cosims.{} ({})", t.table, t.columns), rows));
-        }
+            .extend(job_tables(s.epoch, cat, &new, &last_id[..new.len()]));
         let statuses = encode(
             s.epoch,
             binary_types(cat, "job_status_changes", STATUS_COLUMNS),
@@ -187,13 +168,7 @@ impl Rows {
                         Some(j) => *j,
                         None => &changed[slot as usize - new.len()].job,
                     };
-                    let c = &job.history[k as usize];
-                    w.int(first_id + n as i64);
-                    w.int(job_id);
-                    w.time(c.at);
-                    w.opt_text(c.error_subtype.as_deref());
-                    w.int(i64::from(c.status.id()));
-                    w.end();
+                    status_row(w, first_id + n as i64, job_id, &job.history[k as usize]);
                 }
             },
         );

@@ -23,8 +23,8 @@ use tokio_postgres::{Client, Transaction, types::Type};
 use super::{
     Error, Result,
     rows::{
-        CHILDREN, COLUMN_TYPES_SQL, Catalogue, Encoded, PARENT_COLUMNS, RowSink, STATUS_COLUMNS,
-        TypedBin, binary_types, catalogue, child_index, child_row, encode, parent_row,
+        COLUMN_TYPES_SQL, Catalogue, Encoded, RowSink, STATUS_COLUMNS, TypedBin, binary_types,
+        catalogue, encode, job_tables, status_row,
     },
 };
 use crate::postgres::{self, quote_ident};
@@ -315,47 +315,17 @@ async fn write_jobs(
         last_id[slot as usize] = Some(1 + n as i64);
     }
     let status_types = binary_types(cat, "job_status_changes", STATUS_COLUMNS);
-    let status_row = |w: &mut dyn RowSink, n: usize| {
+    let write_status = |w: &mut dyn RowSink, n: usize| {
         let (_, job_id, k, slot) = order[n];
-        let c = &new[slot as usize].history[k as usize];
-        w.int(1 + n as i64);
-        w.int(job_id);
-        w.time(c.at);
-        w.opt_text(c.error_subtype.as_deref());
-        w.int(i64::from(c.status.id()));
-        w.end();
+        status_row(
+            w,
+            1 + n as i64,
+            job_id,
+            &new[slot as usize].history[k as usize],
+        );
     };
-    let parents = encode(
-        s.epoch,
-        binary_types(cat, "parent_jobs", PARENT_COLUMNS),
-        |w| {
-            for (n, j) in new.iter().enumerate() {
-                parent_row(w, j, last_id[n]);
-            }
-        },
-    );
-    copy_in(
-        tx,
-        &format!("cosims.parent_jobs ({PARENT_COLUMNS})"),
-        parents,
-        fresh,
-    )
-    .await?;
-    for (c, t) in CHILDREN.iter().enumerate() {
-        let rows = encode(s.epoch, binary_types(cat, t.table, t.columns), |w| {
-            for j in new {
-                if child_index(&j.detail) == Some(c) {
-                    child_row(w, j);
-                }
-            }
-        });
-        copy_in(
-            tx,
-            &format!("cosims.{} ({})", t.table, t.columns),
-            rows,
-            fresh,
-        )
-        .await?;
+    for (target, rows) in job_tables(s.epoch, cat, new, &last_id) {
+        copy_in(tx, &target, rows, fresh).await?;
     }
     let target = format!("cosims.job_status_changes ({STATUS_COLUMNS})");
     match status_types {
@@ -370,7 +340,7 @@ async fn write_jobs(
             let mut sink = pin!(sink);
             let mut w = TypedBin::new(s.epoch, types);
             for n in 0..order.len() {
-                status_row(&mut w, n);
+                write_status(&mut w, n);
                 if (n + 1) % STATUS_CHUNK == 0 {
                     sink.send(Bytes::from(w.take()))
                         .await
@@ -395,7 +365,7 @@ async fn write_jobs(
         _ => {
             let rows = encode(s.epoch, None, |w| {
                 for n in 0..order.len() {
-                    status_row(w, n);
+                    write_status(w, n);
                 }
             });
             copy_in(tx, &target, rows, fresh).await?;

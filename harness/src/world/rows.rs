@@ -7,7 +7,7 @@
 //! still loads: a table with a column type the encoder does not know goes as text).
 
 use hrsi_sim::{
-    snapshot::{Detail, Job},
+    snapshot::{Change, Detail, Job},
     time::{DAY, HOUR, Instant, MINUTE, Ms, SECOND, civil_from_days},
 };
 
@@ -362,6 +362,49 @@ pub struct Encoded {
     pub data: Vec<u8>,
     /// Binary (else text).
     pub binary: bool,
+}
+
+/// The rows of new jobs, `(copy target, rows)`: `parent_jobs` (with the id of each job's last
+/// status row, `last_id[n]` for `new[n]`), then each child table. The full export and the
+/// incremental one write the same rows.
+pub fn job_tables(
+    epoch: Instant,
+    cat: &Catalogue,
+    new: &[&Job],
+    last_id: &[Option<i64>],
+) -> Vec<(String, Encoded)> {
+    let mut out = Vec::with_capacity(1 + CHILDREN.len());
+    let parents = encode(
+        epoch,
+        binary_types(cat, "parent_jobs", PARENT_COLUMNS),
+        |w| {
+            for (n, j) in new.iter().enumerate() {
+                parent_row(w, j, last_id[n]);
+            }
+        },
+    );
+    out.push((format!("cosims.parent_jobs ({PARENT_COLUMNS})"), parents));
+    for (c, t) in CHILDREN.iter().enumerate() {
+        let rows = encode(epoch, binary_types(cat, t.table, t.columns), |w| {
+            for j in new {
+                if child_index(&j.detail) == Some(c) {
+                    child_row(w, j);
+                }
+            }
+        });
+        out.push((format!("cosims.{} ({})", t.table, t.columns), rows));
+    }
+    out
+}
+
+/// One `job_status_changes` row ([`STATUS_COLUMNS`]).
+pub fn status_row(w: &mut (impl RowSink + ?Sized), id: i64, job_id: i64, c: &Change) {
+    w.int(id);
+    w.int(job_id);
+    w.time(c.at);
+    w.opt_text(c.error_subtype.as_deref());
+    w.int(i64::from(c.status.id()));
+    w.end();
 }
 
 /// Writes rows with `write` in the binary format when `types` are known and every value fits
