@@ -253,3 +253,29 @@ fn a_forked_step_keeps_the_place_of_the_fresh_runs_step_among_equal_times() {
         serde_json::to_string(&Report::new(&point, fresh)).expect("serialises")
     );
 }
+
+#[test]
+fn the_world_at_an_instant_does_not_depend_on_the_horizon() {
+    use hrsi_sim::snapshot::{BuildOptions, Snapshot};
+    // A rehearsal's start world is shared by scenarios of any length: what the system did up
+    // to an instant may not depend on how many days are simulated after it.
+    let at = |days: i64| {
+        let mut c = cfg(days);
+        (c.keep_jobs, c.keep_history) = (true, true);
+        let mut w = World::new(c.clone(), None);
+        w.run_until(DAY);
+        Snapshot::from_outcome(&c, &w.outcome(), &BuildOptions::default()).expect("builds")
+    };
+    let (short, long) = (at(2), at(12));
+    assert!(
+        short
+            .jobs
+            .iter()
+            .any(|j| j.job_type() == Some(JobType::Rlies1s2Job)),
+        "the day holds RLIE-S1-S2 jobs"
+    );
+    assert_eq!(short.jobs.len(), long.jobs.len());
+    for (a, b) in short.jobs.iter().zip(&long.jobs) {
+        assert_eq!(a, b, "job {} differs with the horizon", a.id);
+    }
+}

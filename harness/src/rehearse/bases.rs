@@ -1,7 +1,7 @@
 //! What a run's scenarios start from, prepared once per run:
 //!
 //! - the **shared server's main template**: the schema holding the simulated world at the start
-//!   of the most common group of clone scenarios (same seed, start, days, calibration,
+//!   of the most common group of clone scenarios (same seed, start, calibration,
 //!   parameters), built in the background from the run's start; a clone whose start world is
 //!   that one needs no first export. Another start world shared by two clone scenarios or more
 //!   gets its own template, made by the first of them;
@@ -48,13 +48,14 @@ pub fn world_runs(sc: &Scenario) -> bool {
         .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::RunUntil { .. }))
 }
 
-/// What decides a scenario's start world: its simulator config without the steps (seed,
-/// start, days, calibration, parameters, fidelity; the days too: the world at the start is not
-/// quite the same for two horizons). Used to group scenarios; whether two start worlds are
-/// equal is then checked on their snapshots.
+/// What decides a scenario's start world: its simulator config without the steps and the
+/// horizon (seed, start, calibration, parameters, fidelity: what the system did up to an
+/// instant does not depend on how many days are simulated after it). Used to group
+/// scenarios; whether two start worlds are equal is then checked on their snapshots.
 fn start_key(sc: &Scenario) -> String {
     let mut c = sc.to_sim_config();
     c.steps.clear();
+    c.horizon = 0;
     format!("{c:?}")
 }
 

@@ -61,7 +61,11 @@ impl Engine {
             for u in units {
                 self.s1s2_uncreated -= 1;
                 let (tile, sensing) = (self.units[u as usize].tile, self.units[u as usize].sensing);
-                let j = self.new_job(JobType::Rlies1s2Job, tile, sensing, u64::from(u));
+                // Keyed by the tile-day, not the unit's index: units are numbered tile by tile
+                // over the whole horizon, so the index (and with it the run's draws) would
+                // change with the number of days simulated after the job.
+                let key = (u64::from(tile) << 40) ^ ((day as u64) << 8) ^ 0x51;
+                let j = self.new_job(JobType::Rlies1s2Job, tile, sensing, key);
                 self.attach(j, u);
             }
             k += 1;
