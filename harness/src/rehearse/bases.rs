@@ -286,6 +286,11 @@ where
         .await
         .map_err(|e| e.to_string())?;
     fill(&mut client).await?;
+    // Copies start with the statistics production's autovacuum would have gathered.
+    client
+        .batch_execute("analyze")
+        .await
+        .map_err(|e| format!("analyze the prepared data: {e}"))?;
     drop(client);
     // A fast shutdown: the checkpoint writes everything, `postmaster.pid` goes.
     let mut server = server;

@@ -191,6 +191,9 @@ impl Truth {
                 snap.status_changes()
             ),
         };
+        if summary.0.is_some() {
+            w.autoanalyze().await;
+        }
         w.truth.base = Some(snap);
         w.truth.fingerprint = Some(summary.1);
         w.truth.pending = false;

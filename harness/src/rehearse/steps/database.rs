@@ -401,6 +401,8 @@ pub(super) async fn restore(
             "PostgreSQL killed (SIGKILL) mid-restore: the simulated services' calls fail until it is restarted"
                 .into(),
         );
+    } else {
+        w.autoanalyze().await;
     }
     w.restored_from = w.files.get(file).cloned();
     Ok(())
