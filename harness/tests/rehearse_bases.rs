@@ -109,4 +109,11 @@ async fn the_common_start_world_is_prepared_and_another_seed_is_written() {
         check(f, &prepared, !f.rel.contains("other-seed")).await;
     }
     assert!(prepared.failures().is_empty(), "{:?}", prepared.failures());
+    // The clone scenarios take clones the main template's pool makes ahead of them (it keeps
+    // two ready and copies the next whenever one is taken; a take before the first is ready
+    // copies in the caller).
+    let shared = prepared.shared().await.expect("some scenario clones");
+    let pool = shared.main.template.pool_status().expect("a pool");
+    assert!(pool.failed.is_none(), "{pool:?}");
+    assert!(pool.made >= 1, "clones made ahead: {pool:?}");
 }

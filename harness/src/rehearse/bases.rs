@@ -98,6 +98,9 @@ pub struct Choice {
     own_groups: Vec<(String, Scenario)>,
     /// The start of the generated history of the data directory for the other own clusters.
     own_start: Option<Instant>,
+    /// Clones of the main template kept ready ahead of the scenarios that take them (none
+    /// when one scenario or none clones it).
+    main_pool: usize,
 }
 
 impl Choice {
@@ -112,6 +115,13 @@ impl Choice {
         let clone_from =
             most_common(&clone_groups).or_else(|| clones().next().map(|f| &f.scenario));
         let main = clone_from.map(start_key);
+        // Every clone scenario not in another shared group takes a clone of the main template.
+        let elsewhere: usize = clone_groups
+            .iter()
+            .filter(|(k, n, _)| *n >= 2 && Some(k) != main.as_ref())
+            .map(|(_, n, _)| n)
+            .sum();
+        let main_users = clones().count().saturating_sub(elsewhere);
         let shared_by_two = |g: Vec<(String, usize, &Scenario)>, skip: Option<&String>| {
             g.into_iter()
                 .filter(|(k, n, _)| *n >= 2 && Some(k) != skip)
@@ -128,6 +138,7 @@ impl Choice {
             clone_groups: shared_by_two(clone_groups, main.as_ref()),
             own_groups,
             own_start,
+            main_pool: main_users.saturating_sub(1).min(2),
         }
     }
 }
@@ -161,7 +172,11 @@ pub struct WorldTemplate {
 
 impl WorldTemplate {
     /// Writes the start world of `sc` into a new template database with the schema.
-    async fn create(server: &Server, world: StartWorld) -> Result<WorldTemplate, String> {
+    async fn create(
+        server: &Server,
+        world: StartWorld,
+        pool: usize,
+    ) -> Result<WorldTemplate, String> {
         let schema = Schema::builtin();
         let admin = server.admin().await.map_err(|e| e.to_string())?;
         let name = unique_db_name(&format!("w{}", schema.fingerprint()));
@@ -192,8 +207,13 @@ impl WorldTemplate {
             .wait_until_unused(&name)
             .await
             .map_err(|e| e.to_string())?;
+        // Clones made ahead in the background: a scenario that takes one waits for no copy.
+        let template = Template::existing(name)
+            .pooled(server, pool)
+            .await
+            .map_err(|e| format!("keep clones of the template ready: {e}"))?;
         Ok(WorldTemplate {
-            template: Template::existing(name),
+            template,
             history: format!(
                 "the simulated system's world at the start: seed {}, a {}-day warm start, {} jobs, {} status changes",
                 world.seed,
@@ -208,16 +228,18 @@ impl WorldTemplate {
 
 /// The shared server of a run: one cluster, its operator roles, the main template.
 pub struct SharedServer {
+    /// The template of the most common start world (and of the scenarios without another).
+    /// Declared first, so dropped first: its pool drops the clones it kept ready while the
+    /// server still runs.
+    pub main: Arc<WorldTemplate>,
     /// The server.
     pub server: Arc<Server>,
-    /// The template of the most common start world (and of the scenarios without another).
-    pub main: Arc<WorldTemplate>,
 }
 
 impl SharedServer {
     /// Starts the cluster, writes the start world of `sc` into the main template, and creates
     /// the operator roles.
-    async fn start(sc: &Scenario) -> Result<SharedServer, String> {
+    async fn start(sc: &Scenario, pool: usize) -> Result<SharedServer, String> {
         let (server, world) = tokio::join!(
             async {
                 tokio::task::spawn_blocking(Server::ephemeral)
@@ -228,7 +250,7 @@ impl SharedServer {
             async { start_world(sc) }
         );
         let (server, world) = (server?, world?);
-        let main = WorldTemplate::create(&server, world).await?;
+        let main = WorldTemplate::create(&server, world, pool).await?;
         server
             .admin()
             .await
@@ -407,7 +429,9 @@ impl Prepared {
             .get_or_init(async || {
                 let sc = self.choice.clone_from.as_ref()?;
                 let t = std::time::Instant::now();
-                let r = SharedServer::start(sc).await.map(Arc::new);
+                let r = SharedServer::start(sc, self.choice.main_pool)
+                    .await
+                    .map(Arc::new);
                 self.note("shared server and its main template (a start world)", t, r)
             })
             .await
@@ -437,7 +461,9 @@ impl Prepared {
                 .get_or_init(async || {
                     let t = std::time::Instant::now();
                     let r = match start_world(rep) {
-                        Ok(w) => WorldTemplate::create(&shared.server, w).await.map(Arc::new),
+                        Ok(w) => WorldTemplate::create(&shared.server, w, 0)
+                            .await
+                            .map(Arc::new),
                         Err(e) => Err(e),
                     };
                     self.note(
