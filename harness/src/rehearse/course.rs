@@ -8,11 +8,14 @@
 //! given at every step boundary ([`super::truth`]). The prediction printed beside the transcript
 //! stays what `hrsi simulate` predicts for the file (a fresh batch run of its steps).
 
-use std::sync::Arc;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, LazyLock, Mutex},
+};
 
 use hrsi_scenario::Scenario;
 use hrsi_sim::{
-    Action, Config, JobType, Outcome, Report, SystemParameters, World,
+    Action, Baseline, Config, JobType, Outcome, Report, SystemParameters, World,
     job_type::ALL_TYPES,
     snapshot::{BuildOptions, Snapshot},
     time::{HOUR, Ms},
@@ -60,12 +63,15 @@ impl Course {
         // The database is given every job and every status change.
         cfg.keep_jobs = true;
         cfg.keep_history = true;
-        let baseline = hrsi_sim::baseline(&cfg);
         let params = cfg.params.clone();
-        let mut world = World::shared(Arc::new(cfg), Some(&baseline));
-        world.run_until(0);
+        let world = memo(&STARTS, format!("{cfg:?}"), || {
+            let baseline = baseline_of(&cfg);
+            let mut world = World::shared(Arc::new(cfg), Some(&baseline));
+            world.run_until(0);
+            world
+        });
         Course {
-            world,
+            world: World::clone(&world),
             params,
             up: true,
             project_quota: None,
@@ -259,8 +265,53 @@ pub fn hours(ms: Ms) -> String {
 /// report the course is compared with.
 pub fn predict(sc: &Scenario) -> (Vec<String>, Report) {
     let cfg = sc.to_sim_config();
-    let report = hrsi_sim::simulate(&cfg);
+    let report = if cfg.steps.is_empty() {
+        // Its own baseline (`hrsi_sim::simulate` runs it once).
+        hrsi_sim::simulate(&cfg)
+    } else {
+        // What `hrsi_sim::simulate` does, with the baseline the scenarios of the run share.
+        Report::new(&cfg, hrsi_sim::run(&cfg, Some(&baseline_of(&cfg))))
+    };
     (prediction_lines(sc, &report), report)
+}
+
+/// At most this many simulator runs are kept for the scenarios of one process.
+const MEMO_MAX: usize = 32;
+
+/// Baselines by the config they are run from (`hrsi_sim::baseline` of it).
+static BASELINES: LazyLock<Mutex<BTreeMap<String, Arc<Baseline>>>> =
+    LazyLock::new(Default::default);
+/// Worlds at the start (their warm start run), by their config.
+static STARTS: LazyLock<Mutex<BTreeMap<String, Arc<World>>>> = LazyLock::new(Default::default);
+
+/// The simulator is pure: a run is a function of its config, so the scenarios of a suite that
+/// share a seed, a start, a horizon, a calibration and parameters share their baseline and
+/// their warm start instead of each running them again. Keyed by the whole config's debug
+/// text; bounded (a suite of many distinct configs runs the extra ones unshared).
+fn memo<T>(m: &Mutex<BTreeMap<String, Arc<T>>>, key: String, make: impl FnOnce() -> T) -> Arc<T> {
+    if let Some(v) = m.lock().expect("memo lock").get(&key) {
+        return v.clone();
+    }
+    let v = Arc::new(make());
+    let mut g = m.lock().expect("memo lock");
+    if g.len() >= MEMO_MAX && !g.contains_key(&key) {
+        return v;
+    }
+    g.entry(key).or_insert(v).clone()
+}
+
+/// The baseline of `cfg` (its steps left out), shared by the scenarios of the run.
+fn baseline_of(cfg: &Config) -> Arc<Baseline> {
+    let base = Config {
+        steps: Vec::new(),
+        timeline: false,
+        keep_jobs: false,
+        keep_history: false,
+        ..cfg.clone()
+    };
+    memo(&BASELINES, format!("{base:?}"), || {
+        hrsi_sim::baseline(&base)
+    })
 }
 
 fn prediction_lines(sc: &Scenario, report: &Report) -> Vec<String> {
@@ -349,6 +400,29 @@ mod tests {
         let _ = c.report_to_horizon();
         assert_eq!(c.now(), 3 * DAY);
         assert_eq!(c.outcome().history.len(), before);
+    }
+
+    #[test]
+    fn shared_runs_give_what_fresh_ones_give() {
+        let sc = scenario();
+        // The prediction with the shared baseline is `hrsi simulate`'s report, byte for byte,
+        // the first time (computed) and the second (shared).
+        let fresh = serde_json::to_string(&hrsi_sim::simulate(&sc.to_sim_config())).unwrap();
+        for _ in 0..2 {
+            assert_eq!(serde_json::to_string(&predict(&sc).1).unwrap(), fresh);
+        }
+        // A course from the shared warm start is a copy: stepping one leaves the next as new.
+        let mut a = Course::new(&sc);
+        a.run_to(DAY);
+        let b = Course::new(&sc);
+        assert_eq!(b.now(), 0);
+        let mut cfg = sc.to_sim_config();
+        cfg.steps.clear();
+        (cfg.keep_jobs, cfg.keep_history) = (true, true);
+        let mut own = World::new(cfg.clone(), Some(&hrsi_sim::baseline(&cfg)));
+        own.run_until(0);
+        assert_eq!(b.outcome().history, own.outcome().history);
+        assert_eq!(b.outcome().jobs.len(), own.outcome().jobs.len());
     }
 
     #[test]
