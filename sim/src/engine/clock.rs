@@ -44,6 +44,7 @@ impl Engine {
         });
     }
 
+    /// The service's loop has work for type `t`: its next iteration at the loop boundary.
     pub(super) fn tick(&mut self, svc: Svc, t: JobType) {
         if !self.enabled(t) {
             return;
@@ -88,11 +89,7 @@ impl Engine {
                 let e = self.heap.pop().expect("peeked");
                 self.dispatch(e.ev);
             } else if tt == t {
-                self.fire(timer);
-                if timer == Timer::Sample
-                    && let Until::CaughtUp(types) = until
-                    && types.iter().all(|t| self.catch[t.idx()].is_none())
-                {
+                if self.fire(timer, until) {
                     return Some(self.now);
                 }
             } else {
@@ -157,32 +154,40 @@ impl Engine {
         best
     }
 
-    /// A timer is due: the one call site of every service loop.
+    /// A timer is due: the one call site of every service loop. `true`: a sample found the
+    /// types of [`Until::CaughtUp`] caught up.
     #[inline(always)]
-    fn fire(&mut self, timer: Timer) {
+    fn fire(&mut self, timer: Timer, until: Until<'_>) -> bool {
         self.timer_cache = None;
-        let serial = self.cfg.fidelity.status_trigger_cost;
         match timer {
             Timer::Tick(s, t) => {
                 let s = usize::from(s);
                 self.tick_at[s][usize::from(t)] = Ms::MAX;
                 self.tick_armed &= !(1 << (s * 5 + usize::from(t)));
-                let ty = ALL_TYPES[usize::from(t)];
-                let mut turn = if self.ticks_aside {
-                    self.tick_aside(s, ty)
-                } else if self.enabled(ty) {
-                    Some(ty)
-                } else {
-                    None
-                };
-                while let Some(ty) = turn {
+                let mut ty = ALL_TYPES[usize::from(t)];
+                if self.ticks_aside {
+                    match self.tick_aside(s, ty) {
+                        Some(next) => ty = next,
+                        None => return false,
+                    }
+                } else if !self.enabled(ty) {
+                    return false;
+                }
+                loop {
                     match s {
                         0 => self.creation(ty),
                         1 => self.configuration(ty),
                         2 => self.execution(ty),
                         _ => self.publication(ty),
                     }
-                    turn = if serial { self.serial_after(s) } else { None };
+                    // The status trigger's clock may make more calls now.
+                    if !self.ticks_aside {
+                        break;
+                    }
+                    match self.serial_after(s) {
+                        Some(next) => ty = next,
+                        None => break,
+                    }
                 }
             }
             Timer::Wpm => {
@@ -191,10 +196,10 @@ impl Engine {
             }
             Timer::Monitor => {
                 self.monitor_at = None;
-                let mark = if serial {
+                let mark = if self.cfg.fidelity.status_trigger_cost {
                     match self.serial_monitor_due() {
                         Some(mark) => Some(mark),
-                        None => return,
+                        None => return false,
                     }
                 } else {
                     None
@@ -206,10 +211,10 @@ impl Engine {
             }
             Timer::Daily => {
                 self.daily_at = None;
-                let mark = if serial {
+                let mark = if self.cfg.fidelity.status_trigger_cost {
                     match self.serial_daily_due() {
                         Some(mark) => Some(mark),
-                        None => return,
+                        None => return false,
                     }
                 } else {
                     None
@@ -219,7 +224,12 @@ impl Engine {
                     self.serial_daily_done(mark);
                 }
             }
-            Timer::Sample => self.sample(),
+            Timer::Sample => {
+                self.sample();
+                if let Until::CaughtUp(types) = until {
+                    return types.iter().all(|t| self.catch[t.idx()].is_none());
+                }
+            }
             Timer::Boot => {
                 let (_, w, epoch) = self.boot_q.pop_front().expect("a boot is due");
                 self.on_boot(w, epoch);
@@ -229,6 +239,7 @@ impl Engine {
                 self.on_indexed(j);
             }
         }
+        false
     }
 
     /// A service loop's timer with the database down or the status trigger's cost on: the
