@@ -232,3 +232,67 @@ fn a_rlies1s2_window_shorter_than_the_downtime_loses_the_days_beyond_its_reach()
         assert_eq!(outside_window_days(&cfg), Vec::<i64>::new(), "seed {seed}");
     }
 }
+
+/// `outage` with `name = value` set by a step while the system is down, just before the start
+/// (what `--set-at-restart` does): the engine must read the new value, not the one it started with.
+fn outage_set_at_restart(
+    seed: u64,
+    stop: i64,
+    down: i64,
+    days: i64,
+    name: &str,
+    value: &str,
+) -> Config {
+    use hrsi_sim::config::{Action, Step};
+    let mut cfg = outage(seed, stop, down, days);
+    let start = cfg.steps.pop().expect("the start");
+    cfg.steps.push(Step {
+        caught_up: vec![],
+        after: start.after,
+        action: Action::SetParam {
+            name: name.into(),
+            value: value.into(),
+        },
+    });
+    cfg.steps.push(Step { after: 0, ..start });
+    cfg
+}
+
+#[test]
+fn parameters_set_by_a_step_are_the_ones_the_creation_loops_read() {
+    // The loops keep the parameters they read on every iteration beside the others (`Hot`):
+    // a value set by a step must reach them as one set from the start does.
+    let (stop, down) = (2, 5);
+    let restart = stop + down;
+    let cfg = outage_set_at_restart(7, stop, down, 12, "rlies1s2_max_search_window_days", "3");
+    let lost = outside_window_days(&cfg);
+    assert!(lost.len() > 50, "{} lost", lost.len());
+    assert!(lost.iter().all(|&d| d < restart - 3), "{lost:?}");
+    assert_eq!(
+        outside_window_days(&outage(7, stop, down, 12)),
+        Vec::<i64>::new()
+    );
+
+    let daily_lost = |cfg: &Config| {
+        simulate(cfg).job_types["gfsc_job"]
+            .lost_reasons
+            .get("daily_job_not_created")
+            .copied()
+            .unwrap_or(0)
+    };
+    let (stop, down) = (4, 5);
+    assert!(daily_lost(&outage(9, stop, down, 16)) > 500);
+    let cfg = outage_set_at_restart(
+        9,
+        stop,
+        down,
+        16,
+        "gfsc_daily_jobs_creation_start_date",
+        "2025-01-09",
+    );
+    assert_eq!(
+        daily_lost(&cfg),
+        0,
+        "the night pass starts from the date set at the restart"
+    );
+}

@@ -80,20 +80,11 @@ impl Engine {
 
     pub(super) fn start_run(&mut self, j: u32, w: u16) {
         if self.faults.database_down {
-            // The worker cannot read its parameters: it exits 1, Nomad restarts it in place
-            // until it gives up, and nothing reaches the database.
-            let job = &mut self.jobs[j as usize];
-            job.worker = w;
-            job.epoch += 1;
-            job.end = RunEnd::Unrecorded;
-            let epoch = job.epoch;
-            let give_up = Ms::from(NOMAD_RESTART_ATTEMPTS) * NOMAD_RESTART_DELAY;
-            self.push(self.now + give_up, Ev::RunEnd(j, epoch));
-            return;
+            return self.start_run_unrecorded(j, w);
         }
         let seed = self.cfg.seed;
-        let cfg = Arc::clone(&self.cfg);
-        let cal = &cfg.calibration;
+        // Borrowed beside the job (not an `Arc` clone: an atomic pair per run).
+        let cal = &self.cfg.calibration;
         let job = &mut self.jobs[j as usize];
         job.worker = w;
         job.attempt += 1;
@@ -132,12 +123,26 @@ impl Engine {
         }
         let epoch = job.epoch;
         job.end = end.1;
-        if cfg.fidelity.status_trigger_cost {
+        if self.cfg.fidelity.status_trigger_cost {
             // The worker's own posts take the trigger's time too.
             end.0 += self.run_posts_cost(end.1);
         }
         self.set_status(j, Status::Started);
         self.push(self.now + end.0, Ev::RunEnd(j, epoch));
+    }
+
+    /// A run placed while the database is unavailable: the worker cannot read its parameters,
+    /// it exits 1, Nomad restarts it in place until it gives up, and nothing reaches the
+    /// database.
+    #[cold]
+    fn start_run_unrecorded(&mut self, j: u32, w: u16) {
+        let job = &mut self.jobs[j as usize];
+        job.worker = w;
+        job.epoch += 1;
+        job.end = RunEnd::Unrecorded;
+        let epoch = job.epoch;
+        let give_up = Ms::from(NOMAD_RESTART_ATTEMPTS) * NOMAD_RESTART_DELAY;
+        self.push(self.now + give_up, Ev::RunEnd(j, epoch));
     }
 
     /// Writes the phase statuses a run went through up to `phase`.

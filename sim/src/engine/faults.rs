@@ -46,23 +46,33 @@ pub struct Faults {
 impl Engine {
     /// A fault action ([`Action::WorkerQuota`], `Nomad…`, `Database…`).
     pub(super) fn fault(&mut self, action: &Action) {
+        // Each fault's flag is folded into the services' gates before anything reads them.
         match action {
             Action::WorkerQuota(q) => {
                 self.faults.worker_quota = *q;
                 self.faults.refused_since = None;
+                self.refresh_enabled();
                 self.wake_wpm();
             }
-            Action::NomadUnavailable => self.faults.nomad_down = true,
+            Action::NomadUnavailable => {
+                self.faults.nomad_down = true;
+                self.refresh_enabled();
+            }
             Action::NomadAvailable => {
                 let was = std::mem::replace(&mut self.faults.nomad_down, false);
+                self.refresh_enabled();
                 if was && self.services_ok() {
                     self.wake_wpm();
                     self.wake_monitor(self.now);
                 }
             }
-            Action::DatabaseUnavailable => self.faults.database_down = true,
+            Action::DatabaseUnavailable => {
+                self.faults.database_down = true;
+                self.refresh_enabled();
+            }
             Action::DatabaseAvailable => {
                 let was = std::mem::replace(&mut self.faults.database_down, false);
+                self.refresh_enabled();
                 if was && self.up {
                     // Every loop reads the database again: the work kept waiting is taken up.
                     self.kick_all();
@@ -75,14 +85,12 @@ impl Engine {
     /// Whether the worker pool's and the monitor's loops get through (they call both the
     /// database and the Nomad API).
     pub(super) fn nomad_callers_ok(&self) -> bool {
-        self.services_ok() && !self.faults.nomad_down
+        self.nomad_callers
     }
 
     /// Worker VMs Nova still accepts under the quota.
     pub(super) fn quota_left(&self) -> i64 {
-        self.faults
-            .worker_quota
-            .map_or(i64::MAX, |q| (i64::from(q) - self.n_workers).max(0))
+        (self.quota - self.n_workers).max(0)
     }
 
     /// A run placed or ending while the database is unavailable: nothing is written, the worker

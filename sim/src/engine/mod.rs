@@ -5,7 +5,8 @@
 //! One [`Engine`] holds the whole state (the database's jobs, the catalogues' inputs, Nomad's
 //! queues, the worker VMs); each module below borrows it in its own `impl Engine` block:
 //!
-//! - `mod.rs`: the state, the constructor, the run loop, the service loops' timers and events.
+//! - `mod.rs`: the state and the constructor.
+//! - `clock`: virtual time: the event queue, the service loops' timers, the one event loop.
 //! - `stepping`: stepping from outside (run to an instant, act, new steps, the view).
 //! - `jobs`: the jobs table (status changes checked against the trigger's table) and units.
 //! - `creation`: job creation per type family (FSC/RLIE and RLIE-S1 from inputs, RLIE-S1-S2,
@@ -35,6 +36,7 @@ use crate::status::{Status, allowed_change};
 use crate::time::{DAY, HOUR, MINUTE, Ms, SECOND};
 
 use accounting::Catch;
+use clock::{Timer, Until};
 use grid::{FastMap, Grid, bit, boundary, set_bit};
 use outage::Hot;
 
@@ -51,6 +53,7 @@ macro_rules! take_batch {
 }
 
 mod accounting;
+mod clock;
 mod configuration;
 mod creation;
 mod execution;
@@ -91,18 +94,6 @@ struct TileState {
     latest_gfsc: Option<(Ms, i64)>,
 }
 
-/// The engine's fixed timers, in their order at equal times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    Tick(u8, u8),
-    Wpm,
-    Monitor,
-    Daily,
-    Sample,
-    Boot,
-    Index,
-}
-
 /// The simulation state. It owns its config (shared, read-only) so that it can be kept, cloned
 /// and forked; [`crate::World`] is its public, steppable face.
 #[derive(Clone)]
@@ -128,6 +119,15 @@ pub struct Engine {
     enabled_mask: u8,
     up: bool,
     halted: bool,
+    /// Kept by [`Engine::refresh_enabled`] for the hot paths, each one flag tested: the services
+    /// get through (up, not halted, a valid type list, the database answers), the worker pool's
+    /// and the monitor's loops too (and the Nomad API answers), and a service loop's timer takes
+    /// the rare path (the database is down, or the status trigger's cost is on).
+    working: bool,
+    nomad_callers: bool,
+    ticks_aside: bool,
+    /// The instance quota for worker VMs (`i64::MAX`: not binding).
+    quota: i64,
     loops: [Ms; 4],
     /// Next loop iteration of each service for each type (`Ms::MAX`: idle). Timers are kept out
     /// of the event queue: the run loop takes the earliest of inputs, timers and queued events.
@@ -315,6 +315,10 @@ impl Engine {
             enabled_mask: 0,
             up: true,
             halted: false,
+            working: false,
+            nomad_callers: false,
+            ticks_aside: false,
+            quota: i64::MAX,
             loops,
             tick_at: [[Ms::MAX; 5]; 4],
             tick_armed: 0,
@@ -423,27 +427,16 @@ impl Engine {
         (day - self.first_day).clamp(0, self.has_fsc.len() as i64 - 1) as usize
     }
 
-    fn push(&mut self, at: Ms, ev: Ev) {
-        self.seq += 1;
-        self.heap.push(Entry {
-            at: at.max(self.now),
-            seq: self.seq,
-            ev,
-        });
-    }
-
     fn services_ok(&self) -> bool {
-        self.up
-            && !self.halted
-            && !self.faults.database_down
-            && matches!(self.types, JobTypesList::Valid(_))
+        self.working
     }
 
     fn enabled(&self, t: JobType) -> bool {
         self.enabled_mask & (1 << t.idx()) != 0
     }
 
-    /// Recomputes which types the services work on (after a start, stop or parameter change).
+    /// Recomputes which types the services work on and whether their loops get through (after
+    /// a start, stop, parameter change, fault or reset).
     fn refresh_enabled(&mut self) {
         self.enabled_mask = 0;
         if let JobTypesList::Valid(v) = &self.types
@@ -454,189 +447,13 @@ impl Engine {
                 self.enabled_mask |= 1 << t.idx();
             }
         }
-    }
-
-    fn tick(&mut self, svc: Svc, t: JobType) {
-        if !self.enabled(t) {
-            return;
-        }
-        let phase = (svc as i64) * 1_250;
-        let at = boundary(self.now, self.loops[svc as usize], phase);
-        self.tick_armed |= 1 << (svc as usize * 5 + t.idx());
-        let slot = &mut self.tick_at[svc as usize][t.idx()];
-        if at < *slot {
-            *slot = at;
-            self.timer_set(at, Timer::Tick(svc as u8, t.idx() as u8));
-        }
-    }
-
-    /// Runs to the horizon and returns the outcome.
-    pub fn run(mut self) -> Outcome {
-        let horizon = self.cfg.horizon;
-        self.run_until(horizon);
-        self.finish_at(horizon)
-    }
-
-    /// Processes the earliest event if it comes strictly before `limit`: `None` when there is
-    /// none, else whether it was the sampling timer (where catch-up is confirmed).
-    #[inline(always)]
-    fn step_one(&mut self, limit: Ms) -> Option<bool> {
-        // Inputs are already sorted by availability and timers are a fixed set of slots: both
-        // are merged with the queue instead of going through it. At equal times: queued events,
-        // then timers, then inputs.
-        let ti = self
-            .inputs
-            .get(self.next_input)
-            .map_or(Ms::MAX, |i| i.available);
-        let te = self.heap.peek().map_or(Ms::MAX, |e| e.at);
-        let (tt, timer) = self.next_timer();
-        let t = ti.min(te).min(tt);
-        if t >= limit {
-            return None;
-        }
-        self.now = t;
-        self.events += 1;
-        if te == t {
-            let e = self.heap.pop().expect("peeked");
-            self.dispatch(e.ev);
-            Some(false)
-        } else if tt == t {
-            self.fire(timer);
-            Some(timer == Timer::Sample)
-        } else {
-            let i = self.next_input;
-            self.next_input += 1;
-            self.on_input(i);
-            Some(false)
-        }
-    }
-
-    /// The earliest timer: service loops (by service, then type), worker pool, monitor, GFSC
-    /// daily pass, sampling.
-    #[inline(always)]
-    fn next_timer(&mut self) -> (Ms, Timer) {
-        if let Some(cached) = self.timer_cache {
-            return cached;
-        }
-        let best = self.scan_timers();
-        self.timer_cache = Some(best);
-        best
-    }
-
-    /// A timer was set to `at`: the cache stays valid when it does not move the minimum.
-    fn timer_set(&mut self, at: Ms, t: Timer) {
-        if let Some((c, ct)) = self.timer_cache
-            && (at < c || (at == c && t < ct))
-        {
-            self.timer_cache = Some((at, t));
-        }
-    }
-
-    fn scan_timers(&self) -> (Ms, Timer) {
-        let mut best = (self.sample_at, Timer::Sample);
-        let mut consider = |at: Ms, t: Timer| {
-            if at < best.0 || (at == best.0 && t < best.1) {
-                best = (at, t);
-            }
-        };
-        // Only the armed service loops (a bit per service and type).
-        let mut armed = self.tick_armed;
-        while armed != 0 {
-            let k = armed.trailing_zeros() as usize;
-            armed &= armed - 1;
-            let (s, t) = (k / 5, k % 5);
-            consider(self.tick_at[s][t], Timer::Tick(s as u8, t as u8));
-        }
-        consider(self.wpm_at.unwrap_or(Ms::MAX), Timer::Wpm);
-        consider(self.monitor_at.unwrap_or(Ms::MAX), Timer::Monitor);
-        consider(self.daily_at.unwrap_or(Ms::MAX), Timer::Daily);
-        consider(self.boot_q.front().map_or(Ms::MAX, |b| b.0), Timer::Boot);
-        consider(self.index_q.front().map_or(Ms::MAX, |b| b.0), Timer::Index);
-        best
-    }
-
-    #[inline(always)]
-    fn fire(&mut self, timer: Timer) {
-        self.timer_cache = None;
-        match timer {
-            Timer::Tick(s, t) => {
-                self.tick_at[usize::from(s)][usize::from(t)] = Ms::MAX;
-                self.tick_armed &= !(1 << (usize::from(s) * 5 + usize::from(t)));
-                let ty = ALL_TYPES[usize::from(t)];
-                // Without the database an iteration does nothing; its work list waits.
-                if self.faults.database_down {
-                } else if self.cfg.fidelity.status_trigger_cost {
-                    self.serial_tick(usize::from(s), ty);
-                } else if self.enabled(ty) {
-                    match s {
-                        0 => self.creation(ty),
-                        1 => self.configuration(ty),
-                        2 => self.execution(ty),
-                        _ => self.publication(ty),
-                    }
-                }
-            }
-            Timer::Wpm => {
-                self.wpm_at = None;
-                self.wpm();
-            }
-            Timer::Monitor => {
-                self.monitor_at = None;
-                if self.cfg.fidelity.status_trigger_cost {
-                    self.serial_monitor();
-                } else {
-                    self.monitor();
-                }
-            }
-            Timer::Daily => {
-                self.daily_at = None;
-                if self.cfg.fidelity.status_trigger_cost {
-                    self.serial_daily();
-                } else {
-                    self.daily();
-                }
-            }
-            Timer::Sample => self.sample(),
-            Timer::Boot => {
-                let (_, w, epoch) = self.boot_q.pop_front().expect("a boot is due");
-                self.on_boot(w, epoch);
-            }
-            Timer::Index => {
-                let (_, j) = self.index_q.pop_front().expect("an indexing is due");
-                self.on_indexed(j);
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn dispatch(&mut self, ev: Ev) {
-        match ev {
-            Ev::Wake(j, epoch) => {
-                let job = &self.jobs[j as usize];
-                if job.epoch == epoch && job.status == Status::Configured {
-                    let ty = job.ty;
-                    self.to_config[ty.idx()].push(j);
-                    self.tick(Svc::Configuration, ty);
-                }
-            }
-            Ev::RunEnd(j, epoch) => {
-                if self.jobs[j as usize].epoch == epoch {
-                    self.on_run_end(j);
-                }
-            }
-            Ev::Restart(j, epoch) => {
-                if self.jobs[j as usize].epoch == epoch {
-                    let w = self.jobs[j as usize].worker;
-                    self.start_run(j, w);
-                }
-            }
-            Ev::Reschedule(j, epoch) => {
-                if self.jobs[j as usize].epoch == epoch {
-                    self.enqueue_nomad(j);
-                }
-            }
-            Ev::Control(i) => self.control(i as usize),
-        }
+        self.working = self.up
+            && !self.halted
+            && !self.faults.database_down
+            && matches!(self.types, JobTypesList::Valid(_));
+        self.nomad_callers = self.working && !self.faults.nomad_down;
+        self.ticks_aside = self.faults.database_down || self.cfg.fidelity.status_trigger_cost;
+        self.quota = self.faults.worker_quota.map_or(i64::MAX, i64::from);
     }
 
     fn give_back(&mut self, mut batch: Vec<u32>) {

@@ -26,9 +26,9 @@ impl Engine {
         }
         let yesterday = today - 1;
         let param_day = self
-            .params
-            .timestamp("gfsc_daily_jobs_creation_start_date")
-            .map(|i| (i.0 - self.cfg.start.0).div_euclid(DAY));
+            .hot
+            .daily_start_date
+            .map(|t| (t - self.cfg.start.0).div_euclid(DAY));
         let next = match self.daily_last {
             Some(d) => d + 1,
             None => param_day.unwrap_or(yesterday).max(self.first_day + 1),
@@ -43,10 +43,7 @@ impl Engine {
             self.schedule_daily(self.now + 10 * MINUTE);
             return;
         }
-        let gap = self
-            .params
-            .int("gapfilling_search_default_duration_in_days")
-            .unwrap_or(7);
+        let gap = self.hot.gfsc_gap_days;
         for tile in 0..N_TILES as u16 {
             if bit(&self.indexed_any[d], tile) {
                 continue;

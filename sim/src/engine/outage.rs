@@ -12,6 +12,16 @@ pub(super) struct Hot {
     pub(super) maja_threshold: Ms,
     pub(super) backward_required: u16,
     pub(super) backward_active: bool,
+    /// RLIE-S1-S2 creation's window (jobs.md §1.3), read every creation loop.
+    pub(super) s1s2_min_delay_hours: i64,
+    pub(super) s1s2_window_absolute: Option<i64>,
+    pub(super) s1s2_min_window: i64,
+    pub(super) s1s2_max_window: i64,
+    pub(super) s1s2_wait_hours: i64,
+    /// GFSC's aggregation timespan, days (`gapfilling_search_default_duration_in_days`).
+    pub(super) gfsc_gap_days: i64,
+    /// `gfsc_daily_jobs_creation_start_date` (ms since the epoch), read every night pass.
+    pub(super) daily_start_date: Option<Ms>,
 }
 
 impl Hot {
@@ -27,6 +37,21 @@ impl Hot {
                 .unwrap_or(8)
                 .clamp(1, 100) as u16,
             backward_active: p.bool("activate_backward_reprocessing").unwrap_or(true),
+            s1s2_min_delay_hours: p
+                .int("rlies1s2_min_delay_from_end_of_day_hours")
+                .unwrap_or(8),
+            s1s2_window_absolute: p.int("rlies1s2_max_search_window_days_absolute"),
+            s1s2_min_window: p.int("rlies1s2_min_search_window_days").unwrap_or(7),
+            s1s2_max_window: p.int("rlies1s2_max_search_window_days").unwrap_or(31),
+            s1s2_wait_hours: p
+                .int("rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products")
+                .unwrap_or(24),
+            gfsc_gap_days: p
+                .int("gapfilling_search_default_duration_in_days")
+                .unwrap_or(7),
+            daily_start_date: p
+                .timestamp("gfsc_daily_jobs_creation_start_date")
+                .map(|i| i.0),
         }
     }
 }

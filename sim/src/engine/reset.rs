@@ -63,6 +63,7 @@ impl Engine {
         self.timeline = w.timeline.clone();
         // The neighbours' faults are not in the database: the restore leaves them as they are.
         self.faults = w.faults;
+        self.refresh_enabled();
         self.overdue_samples = w.overdue_samples.clone();
         self.published = w.published;
         self.restarts = w.restarts.clone();

@@ -27,7 +27,7 @@ impl Engine {
     /// instant. Earlier instants than `now` change nothing.
     pub(crate) fn run_until(&mut self, t: Ms) {
         let limit = t.min(self.cfg.horizon);
-        while self.step_one(limit).is_some() {}
+        self.advance(limit, Until::Limit);
         self.now = self.now.max(limit);
     }
 
@@ -37,19 +37,16 @@ impl Engine {
     /// condition would act; `None`: not caught up before the limit, the world stands at it.
     pub(crate) fn run_until_caught_up(&mut self, types: &[JobType], limit: Ms) -> Option<Ms> {
         let limit = limit.min(self.cfg.horizon);
-        loop {
-            match self.step_one(limit) {
-                None => {
-                    self.now = self.now.max(limit);
-                    return None;
-                }
-                Some(true) if types.iter().all(|t| self.catch[t.idx()].is_none()) => {
-                    // A step waiting for this pushes its Control event now: its sequence number.
-                    self.seq += 1;
-                    self.step_seq = self.seq;
-                    return Some(self.now);
-                }
-                Some(_) => {}
+        match self.advance(limit, Until::CaughtUp(types)) {
+            None => {
+                self.now = self.now.max(limit);
+                None
+            }
+            Some(at) => {
+                // A step waiting for this pushes its Control event now: its sequence number.
+                self.seq += 1;
+                self.step_seq = self.seq;
+                Some(at)
             }
         }
     }
@@ -59,14 +56,7 @@ impl Engine {
     /// tie order the step's Control event would have had among the events queued for `now`.
     pub(crate) fn act(&mut self, action: Action) {
         // Queued events of this instant with a lower sequence number come first in a batch run.
-        while let Some(e) = self.heap.peek() {
-            if e.at != self.now || e.seq >= self.step_seq {
-                break;
-            }
-            let e = self.heap.pop().expect("peeked");
-            self.events += 1;
-            self.dispatch(e.ev);
-        }
+        self.advance(self.now, Until::QueuedBefore(self.step_seq));
         self.unschedule_step();
         let k = self.steps_done;
         self.steps.insert(

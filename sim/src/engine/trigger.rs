@@ -38,6 +38,13 @@ pub(super) struct Serial {
     /// Types with work waiting for their turn, and the types served in this iteration.
     want: u8,
     served: u8,
+    /// The chunk being worked through (its type), what its inserts took so far, and around the
+    /// service's call in progress: the rows and jobs before it, and the work list it replaced
+    /// (`Some`: the call was handed one job).
+    chunk: Option<usize>,
+    spent: Ms,
+    mark: (u64, u64),
+    waiting: Option<Vec<u32>>,
 }
 
 impl Default for Serial {
@@ -51,6 +58,10 @@ impl Default for Serial {
             pos: 0,
             want: 0,
             served: 0,
+            chunk: None,
+            spent: 0,
+            mark: (0, 0),
+            waiting: None,
         }
     }
 }
@@ -107,15 +118,33 @@ impl Engine {
         (f64::from(posts) * per).round() as Ms
     }
 
-    /// A service loop's timer fired with the trigger's cost on.
-    pub(super) fn serial_tick(&mut self, s: usize, ty: JobType) {
+    /// A service loop's timer fired with the trigger's cost on: the type of the first call of
+    /// the service's loop its clock makes now, if any ([`Engine::fire`] makes the calls, so that
+    /// the loops keep one call site; [`Engine::serial_after`] gives the next one).
+    #[cold]
+    pub(super) fn serial_tick(&mut self, s: usize, ty: JobType) -> Option<JobType> {
         let t = ty.idx();
         // The creation families run in one piece look for their work themselves.
         let work = (s == 0 && t >= 2) || !self.work_list(s, t).is_empty();
         if self.enabled(ty) && work {
             self.serial[s].want |= 1 << t;
         }
-        self.serial_drive(s);
+        self.serial_drive(s)
+    }
+
+    /// After a call of the service's loop asked for by [`Engine::serial_tick`] or by this: its
+    /// inserts go on the clock, what arrived meanwhile waits for later turns; the next call.
+    #[cold]
+    pub(super) fn serial_after(&mut self, s: usize) -> Option<JobType> {
+        let t = self.serial[s].chunk.expect("a call inside a chunk");
+        if let Some(waiting) = self.serial[s].waiting.take() {
+            let queued = std::mem::replace(self.work_list(s, t), waiting);
+            self.work_list(s, t).extend_from_slice(&queued);
+            self.give_back(queued);
+        }
+        let spent = self.insert_cost_since(self.serial[s].mark);
+        self.serial[s].spent += spent;
+        self.serial_drive(s)
     }
 
     fn serial_arm(&mut self, s: usize, at: Ms) {
@@ -133,11 +162,31 @@ impl Engine {
         }
     }
 
-    fn serial_drive(&mut self, s: usize) {
+    /// Runs the clock up to the next call of the service's loop (its type) or, with none to
+    /// make now, arms the timer for the clock's next turn.
+    fn serial_drive(&mut self, s: usize) -> Option<JobType> {
         loop {
+            if let Some(t) = self.serial[s].chunk {
+                if let Some(ty) = self.serial_chunk_next(s, t) {
+                    return Some(ty);
+                }
+                let sv = &mut self.serial[s];
+                sv.chunk = None;
+                let spent = std::mem::take(&mut sv.spent);
+                sv.until = self.now + spent;
+                if sv.cur.is_none() && spent == 0 {
+                    continue;
+                }
+                if sv.cur.is_some() || sv.want != 0 {
+                    let at = sv.until;
+                    self.serial_arm(s, at);
+                }
+                return None;
+            }
             if self.now < self.serial[s].until {
                 let at = self.serial[s].until;
-                return self.serial_arm(s, at);
+                self.serial_arm(s, at);
+                return None;
             }
             let t = match self.serial[s].cur {
                 Some(t) => usize::from(t),
@@ -146,12 +195,13 @@ impl Engine {
                     let mut cand = sv.want & !sv.served;
                     if cand == 0 {
                         if sv.want == 0 {
-                            return;
+                            return None;
                         }
                         // The next iteration, not before a loop period after this one began.
                         let next = (sv.round_start + self.loops[s]).max(sv.until);
                         if self.now < next {
-                            return self.serial_arm(s, next);
+                            self.serial_arm(s, next);
+                            return None;
                         }
                         sv.served = 0;
                         cand = sv.want;
@@ -169,17 +219,9 @@ impl Engine {
                 self.serial_requeue_one(s);
                 continue;
             }
-            let spent = self.serial_chunk(s, t);
             let sv = &mut self.serial[s];
-            sv.until = self.now + spent;
-            if sv.cur.is_none() && spent == 0 {
-                continue;
-            }
-            if sv.cur.is_some() || sv.want != 0 {
-                let at = sv.until;
-                self.serial_arm(s, at);
-            }
-            return;
+            sv.chunk = Some(t);
+            sv.spent = 0;
         }
     }
 
@@ -218,45 +260,33 @@ impl Engine {
         }
     }
 
-    /// Works through the current snapshot for about one loop period of inserts; returns the
-    /// time they take.
-    fn serial_chunk(&mut self, s: usize, t: usize) -> Ms {
-        let ty = ALL_TYPES[t];
+    /// The next call of a chunk, which works through the current snapshot for about one loop
+    /// period of inserts (`None`: the chunk is over, its time in `spent`).
+    fn serial_chunk_next(&mut self, s: usize, t: usize) -> Option<JobType> {
         let quantum = self.loops[s];
-        let mut spent = 0;
-        loop {
-            let sv = &mut self.serial[s];
-            if sv.pos >= sv.batch.len() {
-                sv.cur = None;
-                sv.served |= 1 << t;
-                return spent;
-            }
-            if spent >= quantum {
-                return spent;
-            }
-            let item = sv.batch[sv.pos];
-            sv.pos += 1;
-            let mark = self.insert_mark();
-            if item == NONE {
-                self.creation(ty);
-            } else {
-                // The service function takes the whole list: hand it this one job, and keep
-                // what arrived meanwhile (and what the call itself queued) for later turns.
-                let mut one = self.spare.pop().unwrap_or_default();
-                one.push(item);
-                let waiting = std::mem::replace(self.work_list(s, t), one);
-                match s {
-                    0 => self.creation(ty),
-                    1 => self.configuration(ty),
-                    2 => self.execution(ty),
-                    _ => self.publication(ty),
-                }
-                let queued = std::mem::replace(self.work_list(s, t), waiting);
-                self.work_list(s, t).extend_from_slice(&queued);
-                self.give_back(queued);
-            }
-            spent += self.insert_cost_since(mark);
+        let mark = self.insert_mark();
+        let sv = &mut self.serial[s];
+        if sv.pos >= sv.batch.len() {
+            sv.cur = None;
+            sv.served |= 1 << t;
+            return None;
         }
+        if sv.spent >= quantum {
+            return None;
+        }
+        let item = sv.batch[sv.pos];
+        sv.pos += 1;
+        sv.mark = mark;
+        if item != NONE {
+            // The service function takes the whole list: hand it this one job, and keep what
+            // arrived meanwhile (and what the call itself queues) for later turns.
+            let mut one = self.spare.pop().unwrap_or_default();
+            one.push(item);
+            let waiting = std::mem::replace(self.work_list(s, t), one);
+            self.serial[s].waiting = Some(waiting);
+        }
+        // Run in one piece (`NONE`), or on the one job.
+        Some(ALL_TYPES[t])
     }
 
     /// Puts the current snapshot's unworked jobs back at the head of their list.
@@ -284,30 +314,42 @@ impl Engine {
         }
     }
 
-    /// The creation service's night pass, on the creation clock.
-    pub(super) fn serial_daily(&mut self) {
+    /// The creation service's night pass, on the creation clock: the rows and jobs before it
+    /// when it runs now (`None`: it waits for the clock, its timer moved).
+    #[cold]
+    pub(super) fn serial_daily_due(&mut self) -> Option<(u64, u64)> {
         let until = self.serial[Svc::Creation as usize].until;
         if self.now < until {
             self.daily_at = Some(until);
             self.timer_set(until, Timer::Daily);
-            return;
+            return None;
         }
-        let mark = self.insert_mark();
-        self.daily();
+        Some(self.insert_mark())
+    }
+
+    /// The night pass ran: its inserts hold the creation clock.
+    #[cold]
+    pub(super) fn serial_daily_done(&mut self, mark: (u64, u64)) {
         let spent = self.insert_cost_since(mark);
         let sv = &mut self.serial[Svc::Creation as usize];
         sv.until = sv.until.max(self.now + spent);
     }
 
-    /// The monitor's loop, on its own clock.
-    pub(super) fn serial_monitor(&mut self) {
+    /// The monitor's loop, on its own clock: the rows and jobs before it when it runs now
+    /// (`None`: it waits for its clock, its timer moved).
+    #[cold]
+    pub(super) fn serial_monitor_due(&mut self) -> Option<(u64, u64)> {
         if self.now < self.monitor_until {
             self.monitor_at = Some(self.monitor_until);
             self.timer_set(self.monitor_until, Timer::Monitor);
-            return;
+            return None;
         }
-        let mark = self.insert_mark();
-        self.monitor();
+        Some(self.insert_mark())
+    }
+
+    /// The monitor's loop ran: its resets hold its clock.
+    #[cold]
+    pub(super) fn serial_monitor_done(&mut self, mark: (u64, u64)) {
         self.monitor_until = self.now + self.insert_cost_since(mark);
     }
 }

@@ -8,9 +8,7 @@ use super::*;
 impl Engine {
     /// The aggregation timespan: `gapfilling_search_default_duration_in_days` (7).
     fn gfsc_gap_days(&self) -> i64 {
-        self.params
-            .int("gapfilling_search_default_duration_in_days")
-            .unwrap_or(7)
+        self.hot.gfsc_gap_days
     }
 
     /// Drops the FSC triggers the creation query never returns: sensed before the window start

@@ -8,15 +8,12 @@ impl Engine {
         let today = self.now.div_euclid(DAY);
         let mut start = today - 1;
         if self.cfg.fidelity.rlies1s2_end_of_day_guards {
-            let h = self
-                .params
-                .int("rlies1s2_min_delay_from_end_of_day_hours")
-                .unwrap_or(8);
+            let h = self.hot.s1s2_min_delay_hours;
             if self.now < (start + 1) * DAY + h * HOUR {
                 start -= 1;
             }
         }
-        let abs = self.params.int("rlies1s2_max_search_window_days_absolute");
+        let abs = self.hot.s1s2_window_absolute;
         let mut steps = 0;
         while start > self.first_day {
             let d = self.day_idx(start);
@@ -29,18 +26,8 @@ impl Engine {
             start -= 1;
             steps += 1;
         }
-        let min_w = self
-            .params
-            .int("rlies1s2_min_search_window_days")
-            .unwrap_or(7);
-        let max_w = self
-            .params
-            .int("rlies1s2_max_search_window_days")
-            .unwrap_or(31);
-        let wait_h = self
-            .params
-            .int("rlies1s2_max_delay_from_end_of_day_hours_wait_for_rlie_products")
-            .unwrap_or(24);
+        let (min_w, max_w) = (self.hot.s1s2_min_window, self.hot.s1s2_max_window);
+        let wait_h = self.hot.s1s2_wait_hours;
         let mut prev_created = true;
         let mut k = 0;
         while k <= max_w {
