@@ -592,7 +592,7 @@ async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result
     drop(guard);
     w.last.exit_code = Some(a.exit_code);
     out.observed.push(
-        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically); the simulated system does not see it"
+        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically); the simulated system does not follow it (see the note)"
             .into(),
     );
     Ok(())
