@@ -94,6 +94,64 @@ pub enum Action {
     DatabaseUnavailable,
     /// The database answers again.
     DatabaseAvailable,
+    /// `nomad job stop SERVICE`: one orchestrator service stops (its loop no longer runs); the
+    /// others, Nomad's scheduler and the runs already placed carry on.
+    StopService(Service),
+    /// `nomad job run SERVICE.nomad` of a stopped service: it starts again (a fresh process:
+    /// it reads its loop sleep, and job creation remembers no night pass).
+    StartService(Service),
+}
+
+/// An orchestrator service, one Nomad service job each (orchestration.md §1), in the order of
+/// its bit in the engine's mask of services stopped by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    /// `job-creation`: new jobs from the catalogues, and GFSC's night pass.
+    JobCreation,
+    /// `job-configuration`: `initialized`/`configured` jobs made `ready`.
+    JobConfiguration,
+    /// `job-execution`: `ready` jobs dispatched to Nomad (`queued`).
+    JobExecution,
+    /// `job-publication`: `processed` jobs published (`done`).
+    JobPublication,
+    /// `worker-pool-management`: worker VMs created and deleted.
+    WorkerPoolManagement,
+    /// `monitor`: jobs stuck in Nomad re-dispatched.
+    Monitor,
+}
+
+impl Service {
+    /// Every service, in mask order.
+    pub const ALL: [Service; 6] = [
+        Service::JobCreation,
+        Service::JobConfiguration,
+        Service::JobExecution,
+        Service::JobPublication,
+        Service::WorkerPoolManagement,
+        Service::Monitor,
+    ];
+
+    /// The Nomad job's name (`nomad job stop NAME`).
+    pub fn nomad_job(self) -> &'static str {
+        match self {
+            Service::JobCreation => "job-creation",
+            Service::JobConfiguration => "job-configuration",
+            Service::JobExecution => "job-execution",
+            Service::JobPublication => "job-publication",
+            Service::WorkerPoolManagement => "worker-pool-management",
+            Service::Monitor => "monitor",
+        }
+    }
+
+    /// The service a Nomad job name runs (`None`: not an orchestrator service).
+    pub fn of_nomad_job(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.nomad_job() == name)
+    }
+
+    /// Its bit in a mask of services.
+    pub const fn bit(self) -> u8 {
+        1 << self as u8
+    }
 }
 
 /// One step: wait until the listed types are caught up (if any), then `after` more, then act.

@@ -34,7 +34,7 @@ pub mod time;
 pub mod world;
 
 pub use calibration::Calibration;
-pub use config::{Action, Config, Fidelity, Restart, Step};
+pub use config::{Action, Config, Fidelity, Restart, Service, Step};
 pub use engine::{Baseline, Engine, Faults, Outcome};
 pub use job_type::JobType;
 pub use params::SystemParameters;

@@ -163,6 +163,22 @@ impl World {
         self.engine.view().faults
     }
 
+    /// Whether `service` runs (not stopped by hand since the last full start). A service that
+    /// runs does nothing while the whole system is down ([`World::services_up`]).
+    pub fn service_running(&self, service: crate::config::Service) -> bool {
+        self.engine.view().stopped_services & service.bit() == 0
+    }
+
+    /// The services stopped by hand ([`Action::StopService`]), in [`crate::config::Service::ALL`]
+    /// order.
+    pub fn stopped_services(&self) -> Vec<crate::config::Service> {
+        let mask = self.engine.view().stopped_services;
+        crate::config::Service::ALL
+            .into_iter()
+            .filter(|s| mask & s.bit() != 0)
+            .collect()
+    }
+
     /// Whether the services work on each type now (in [`JobType::idx`] order).
     pub fn enabled(&self) -> [bool; 5] {
         self.engine.view().enabled

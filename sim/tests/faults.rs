@@ -210,3 +210,47 @@ fn w_report(w: World) -> Report {
     let c = w.config().clone();
     Report::new(&c, w.finish())
 }
+
+#[test]
+fn a_dispatch_nomad_refused_is_written_with_its_subtype_nomad_command_error() {
+    use hrsi_sim::snapshot::BuildOptions;
+    let mut n = restarted(&[Action::NomadUnavailable]);
+    n.run_until(3 * DAY + 30 * MINUTE);
+    let failed = n.faults().failed_dispatches as usize;
+    assert!(failed > 50, "{failed}");
+    let snap = n.snapshot(&BuildOptions::default()).expect("kept");
+    let (mut nomad, mut processing) = (0, 0);
+    for j in &snap.jobs {
+        for w in j.history.windows(2) {
+            if w[1].status != Status::InternalError {
+                continue;
+            }
+            match w[1].error_subtype.as_deref() {
+                // orchestration.md §1.3: any other BaseNomadException (5xx).
+                Some("Nomad Command Error") => {
+                    assert_eq!(w[0].status, Status::Ready, "job {}", j.id);
+                    nomad += 1;
+                }
+                Some("Processing Error") => processing += 1,
+                other => panic!("job {}: subtype {other:?}", j.id),
+            }
+        }
+    }
+    assert_eq!(nomad, failed, "each failed dispatch, and only those");
+    assert!(processing > 0, "the workers' own errors keep theirs");
+    // The trigger copies the last row's subtype into parent_jobs: the jobs left there show it.
+    let left = snap
+        .jobs
+        .iter()
+        .filter(|j| {
+            j.history.last().is_some_and(|c| {
+                c.status == Status::InternalError
+                    && c.error_subtype.as_deref() == Some("Nomad Command Error")
+            })
+        })
+        .count();
+    assert_eq!(
+        left, failed,
+        "no automatic retry: they stay in internal_error"
+    );
+}

@@ -337,7 +337,7 @@ pub async fn run_scenario(f: &ScenarioFile, prepared: &Prepared) -> ScenarioResu
         }
         match &st.kind {
             StepKind::FreshVolume { .. } => unseen.push(format!(
-                "step {} (fresh_volume): the simulated system sees the empty database only once the next start boots it",
+                "step {} (fresh_volume): the simulated system does not follow the empty database: it keeps its jobs and resume points and writes only the jobs it creates after; not modelled yet: the creation services starting on an empty `cosims` (no last inserted job: FSC/RLIE and SWS/WDS look back 7 days, RLIE-S1 and GFSC from yesterday 00:00, jobs.md)",
                 i + 1
             )),
             // The quota, a Nomad 5xx window and a killed PostgreSQL reach the simulated services.

@@ -46,7 +46,7 @@ impl Engine {
 
     /// The service's loop has work for type `t`: its next iteration at the loop boundary.
     pub(super) fn tick(&mut self, svc: Svc, t: JobType) {
-        if !self.enabled(t) {
+        if !self.enabled(t) || self.stopped_services & (1 << svc as u8) != 0 {
             return;
         }
         let phase = (svc as i64) * 1_250;

@@ -66,6 +66,7 @@ mod night;
 mod outage;
 mod publication;
 mod reset;
+mod services;
 mod stepping;
 mod trigger;
 mod worker_pool;
@@ -247,6 +248,8 @@ pub struct Engine {
     redo: Option<HashMap<reset::RedoKey, u32>>,
     /// The neighbours' faults in force (none unless an action sets one).
     faults: Faults,
+    /// The services stopped by hand, a bit each ([`crate::config::Service::bit`]).
+    stopped_services: u8,
 }
 
 impl Engine {
@@ -409,6 +412,7 @@ impl Engine {
             monitor_until: Ms::MIN,
             redo: None,
             faults: Faults::default(),
+            stopped_services: 0,
             cfg,
         };
         e.refresh_enabled();

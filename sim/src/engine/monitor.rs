@@ -2,10 +2,11 @@
 //! Nomad of a restart no longer knows are re-dispatched.
 
 use super::*;
+use crate::config::Service;
 
 impl Engine {
     pub(super) fn wake_monitor(&mut self, at: Ms) {
-        if !self.nomad_callers_ok() {
+        if !self.nomad_callers_ok() || self.service_stopped(Service::Monitor) {
             return;
         }
         let at = boundary(at.max(self.now), MONITOR_LOOP, 0);
@@ -17,7 +18,7 @@ impl Engine {
     }
 
     pub(super) fn monitor(&mut self) {
-        if !self.nomad_callers_ok() {
+        if !self.nomad_callers_ok() || self.service_stopped(Service::Monitor) {
             return;
         }
         // After a restart Nomad knows none of the jobs in flight: their summaries answer 404

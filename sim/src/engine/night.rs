@@ -15,7 +15,11 @@ impl Engine {
 
     pub(super) fn daily(&mut self) {
         // Without the database the pass aborts; the database's return schedules it again.
-        if !self.enabled(JobType::GfscJob) || self.faults.database_down {
+        // Part of job creation: stopped by hand, its start schedules the pass again.
+        if !self.enabled(JobType::GfscJob)
+            || self.faults.database_down
+            || self.service_stopped(crate::config::Service::JobCreation)
+        {
             return;
         }
         let hour = self.now.rem_euclid(DAY) / HOUR;

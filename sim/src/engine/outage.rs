@@ -91,6 +91,7 @@ impl Engine {
             Action::Stop => self.stop(),
             Action::Start => self.start(),
             Action::SetParam { name, value } => self.set_param(&name, &value),
+            a @ (Action::StopService(_) | Action::StartService(_)) => self.service_action(&a),
             fault => self.fault(&fault),
         }
         self.steps_done += 1;
@@ -184,13 +185,9 @@ impl Engine {
         if let Some(o) = self.outages.last_mut() {
             o.1 = Some(self.now);
         }
-        self.loops = [
-            "job_creation_loop_sleep",
-            "job_configuration_loop_sleep",
-            "job_execution_loop_sleep",
-            "job_publication_loop_sleep",
-        ]
-        .map(|n| self.params.int(n).unwrap_or(5).max(1) * SECOND);
+        self.loops = services::LOOP_SLEEPS.map(|n| self.params.int(n).unwrap_or(5).max(1) * SECOND);
+        // `prod_env_apply.sh` registers every service job again: those stopped by hand too.
+        self.stopped_services = 0;
         self.types = self.params.job_types();
         if matches!(self.types, JobTypesList::UnknownType(_)) {
             self.halted = true;
@@ -254,25 +251,15 @@ impl Engine {
     }
 
     pub(super) fn kick_all(&mut self) {
-        for t in ALL_TYPES {
-            if !self.to_create[t.idx()].is_empty()
-                || (t == JobType::SwsWdsJob && !self.fsc_for_wds.is_empty())
-                || (t == JobType::Rlies1s2Job && self.s1s2_uncreated > 0)
-            {
-                self.tick(Svc::Creation, t);
-            }
-            if !self.to_config[t.idx()].is_empty() {
-                self.tick(Svc::Configuration, t);
-            }
-            if !self.to_exec[t.idx()].is_empty() {
-                self.tick(Svc::Execution, t);
-            }
-            if !self.to_publish[t.idx()].is_empty() {
-                self.tick(Svc::Publication, t);
-            }
+        for svc in [
+            Svc::Creation,
+            Svc::Configuration,
+            Svc::Execution,
+            Svc::Publication,
+        ] {
+            self.kick_service(svc);
         }
         self.wake_wpm();
         self.wake_monitor(self.now);
-        self.schedule_daily(self.now);
     }
 }

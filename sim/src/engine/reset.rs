@@ -63,6 +63,8 @@ impl Engine {
         self.timeline = w.timeline.clone();
         // The neighbours' faults are not in the database: the restore leaves them as they are.
         self.faults = w.faults;
+        // Nomad's service jobs are not in the database either: one stopped by hand stays so.
+        self.stopped_services = w.stopped_services;
         self.refresh_enabled();
         self.overdue_samples = w.overdue_samples.clone();
         self.published = w.published;

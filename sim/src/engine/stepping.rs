@@ -20,6 +20,7 @@ pub(crate) struct View<'e> {
     pub steps: &'e [Step],
     pub steps_done: usize,
     pub faults: Faults,
+    pub stopped_services: u8,
 }
 
 impl Engine {
@@ -100,6 +101,7 @@ impl Engine {
             steps: &self.steps,
             steps_done: self.steps_done,
             faults: self.faults,
+            stopped_services: self.stopped_services,
         }
     }
 

@@ -303,6 +303,14 @@ impl Engine {
         list.splice(0..0, rest);
     }
 
+    /// Service `s` alone stops (by hand): its iteration in progress ends as at a full stop.
+    pub(super) fn serial_stop(&mut self, s: usize) {
+        self.serial_requeue_one(s);
+        let sv = &mut self.serial[s];
+        sv.want = 0;
+        sv.served = 0;
+    }
+
     /// The services stop or their type list changes: the iterations in progress end, their
     /// unworked jobs go back to their lists (the inserts already posted keep their time).
     pub(super) fn serial_interrupt(&mut self) {

@@ -3,6 +3,7 @@
 //! which a loop would do anything (the others are not simulated).
 
 use super::*;
+use crate::config::Service;
 
 impl Engine {
     pub(super) fn on_boot(&mut self, w: u16, epoch: u32) {
@@ -114,7 +115,10 @@ impl Engine {
     }
 
     fn wpm_at_or_earlier(&mut self, at: Ms) {
-        if self.wpm_at.is_some_and(|x| x <= at) || !self.nomad_callers_ok() {
+        if self.wpm_at.is_some_and(|x| x <= at)
+            || !self.nomad_callers_ok()
+            || self.service_stopped(Service::WorkerPoolManagement)
+        {
             return;
         }
         self.wpm_at = Some(at);
@@ -145,7 +149,7 @@ impl Engine {
     }
 
     pub(super) fn wpm(&mut self) {
-        if !self.nomad_callers_ok() {
+        if !self.nomad_callers_ok() || self.service_stopped(Service::WorkerPoolManagement) {
             return;
         }
         let mut list = [JobType::FscRlieJob; 5];

@@ -147,10 +147,11 @@ impl Snapshot {
             let h = histories
                 .get_mut(j as usize)
                 .ok_or(SnapshotError::NotRecorded)?;
+            let after = h.last().map(|c| c.status);
             h.push(Change {
                 status,
                 at,
-                error_subtype: error_subtype(status),
+                error_subtype: error_subtype(after, status),
             });
         }
         let first = opts.first_id;
@@ -401,9 +402,14 @@ fn tile_matters(t: JobType) -> bool {
     t != JobType::Rlies1Job
 }
 
-/// Error subtypes the services write with an error status (database.md §2.3).
-fn error_subtype(s: Status) -> Option<String> {
+/// Error subtypes the services write with an error status (database.md §2.3), `after` the
+/// job's previous status. Only job execution takes a job out of `ready` into `internal_error`:
+/// a dispatch Nomad refused (5xx, 400, 404), "Nomad Command Error" (orchestration.md §1.3).
+fn error_subtype(after: Option<Status>, s: Status) -> Option<String> {
     match s {
+        Status::InternalError if after == Some(Status::Ready) => {
+            Some("Nomad Command Error".to_owned())
+        }
         Status::InternalError => Some("Processing Error".to_owned()),
         Status::ExternalError => Some("Input Download Error".to_owned()),
         _ => None,

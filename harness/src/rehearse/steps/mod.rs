@@ -205,7 +205,12 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .send()
                 .await
                 .map_err(|e| redact(&e.to_string()))?;
-            nomad_answer(w, r, &format!("nomad job run {file}"), out).await;
+            if nomad_answer(w, r, &format!("nomad job run {file}"), out)
+                .await
+                .is_some()
+            {
+                follow_service(w, job, true, out);
+            }
             Ok(())
         }
         StepKind::NomadStop { job } => {
@@ -214,7 +219,12 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .send()
                 .await
                 .map_err(|e| redact(&e.to_string()))?;
-            nomad_answer(w, r, &format!("nomad job stop {job}"), out).await;
+            if nomad_answer(w, r, &format!("nomad job stop {job}"), out)
+                .await
+                .is_some()
+            {
+                follow_service(w, job, false, out);
+            }
             Ok(())
         }
         StepKind::NomadWaitGone { job, within } => {
@@ -342,7 +352,7 @@ fn advance(w: &mut World, ms: Ms, out: &mut Outcome) {
         if w.course.up { "up" } else { "down" },
         per_type(&f.backlog),
         f.workers,
-        faults_felt(&w.course.faults())
+        felt(w)
     ));
     nomad_window_ended(w, out);
     if w.now > w.course.horizon() {
@@ -406,7 +416,7 @@ fn run_until(w: &mut World, caught_up: &CaughtUp, within: Option<Ms>, out: &mut 
         w.instant().iso(),
         per_type(&f.backlog),
         f.workers,
-        faults_felt(&w.course.faults())
+        felt(w)
     ));
     nomad_window_ended(w, out);
     sync_workers(w, f.workers as usize, out);
@@ -494,6 +504,17 @@ fn tell_quota(w: &mut World) {
     w.course.worker_quota(others);
 }
 
+/// The faults in force and the services stopped by hand, for the `simulated system` lines.
+fn felt(w: &World) -> String {
+    let mut s = faults_felt(&w.course.faults());
+    let stopped = w.course.world().stopped_services();
+    if !stopped.is_empty() {
+        let names: Vec<&str> = stopped.iter().map(|s| s.nomad_job()).collect();
+        s.push_str(&format!("; stopped by hand: {}", names.join(", ")));
+    }
+    s
+}
+
 /// What the faults in force do to the simulated services, for the `simulated system` lines.
 fn faults_felt(f: &hrsi_sim::Faults) -> String {
     let mut s = String::new();
@@ -571,7 +592,7 @@ async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result
     drop(guard);
     w.last.exit_code = Some(a.exit_code);
     out.observed.push(
-        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically); the simulated system does not see it"
+        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically); the simulated system does not follow it (see the note)"
             .into(),
     );
     Ok(())

@@ -8,6 +8,7 @@ use crate::{
     rehearse::{transcript::redact, world::World},
 };
 use hrsi_scenario::NomadChange;
+use hrsi_sim::{Action, Service};
 pub(super) fn job_file(job: &str) -> String {
     SERVICE_JOBS
         .iter()
@@ -169,4 +170,70 @@ pub(super) fn nomad_job_file(
             .into(),
     );
     Ok(())
+}
+
+/// A `nomad job stop` (`run: false`) or `nomad job run` that Nomad accepted, of an orchestrator
+/// service: the simulated one stops or starts with it (orchestration.md §1). Starting one that
+/// runs changes nothing in the world (Nomad keeps its allocation when the file is unchanged).
+pub(super) fn follow_service(w: &mut World, job: &str, run: bool, out: &mut Outcome) {
+    let Some(s) = Service::of_nomad_job(job) else {
+        return;
+    };
+    let running = w.course.world().service_running(s);
+    if run == running {
+        if run {
+            out.observed
+                .push(format!("the simulated {job} was running: it keeps running"));
+        }
+        return;
+    }
+    let now = w.now;
+    let action = if run {
+        Action::StartService(s)
+    } else {
+        Action::StopService(s)
+    };
+    tokio::task::block_in_place(|| w.course.act(now, action));
+    out.observed.push(if run {
+        format!("the simulated {job} starts again: {}", resumes(s))
+    } else {
+        format!(
+            "the simulated {job} stops; the other services, Nomad and the runs already placed carry on: {}",
+            stops(s)
+        )
+    });
+}
+
+/// What waits while a service is stopped.
+fn stops(s: Service) -> &'static str {
+    match s {
+        Service::JobCreation => {
+            "no job is created (the inputs wait in the catalogues; GFSC's night pass waits too)"
+        }
+        Service::JobConfiguration => "new jobs stay initialized or configured",
+        Service::JobExecution => {
+            "ready jobs are not dispatched (the jobs already queued in Nomad are still placed and run)"
+        }
+        Service::JobPublication => {
+            "processed jobs are not published (nothing downstream of them is created)"
+        }
+        Service::WorkerPoolManagement => "no worker VM is created or deleted",
+        Service::Monitor => {
+            "jobs stuck in Nomad (queued over 60 min, unknown to Nomad after a restart) are not dispatched again"
+        }
+    }
+}
+
+/// What a service started again does first.
+fn resumes(s: Service) -> &'static str {
+    match s {
+        Service::JobCreation => {
+            "it resumes from the last inserted job of each type (the night pass from yesterday)"
+        }
+        Service::JobConfiguration => "it configures the jobs that waited",
+        Service::JobExecution => "its first loop dispatches every ready job (no cap per loop)",
+        Service::JobPublication => "it publishes the processed jobs that waited",
+        Service::WorkerPoolManagement => "the pool follows the Nomad queue again",
+        Service::Monitor => "its first loop dispatches the stuck jobs again",
+    }
 }
