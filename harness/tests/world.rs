@@ -624,3 +624,92 @@ async fn a_status_time_out_of_range_fails_the_streamed_load_and_leaves_nothing()
     let back = world::import(&mut c, s.epoch, s.at).await.unwrap();
     assert_eq!(back.snapshot, s);
 }
+
+/// `[jobs, sum of last_status_id, status rows, largest status id, sum of job_status]`, as the
+/// rehearsal's fingerprint reads them.
+async fn sums(c: &Client) -> [i64; 5] {
+    let r = c
+        .query_one(
+            "select (select count(*) from cosims.parent_jobs),
+                    (select coalesce(sum(coalesce(last_status_id, 0)), 0)::bigint from cosims.parent_jobs),
+                    (select count(*) from cosims.job_status_changes),
+                    (select coalesce(max(id), 0) from cosims.job_status_changes),
+                    (select coalesce(sum(job_status), 0)::bigint from cosims.job_status_changes)",
+            &[],
+        )
+        .await
+        .unwrap();
+    [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)]
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_pipelined_incremental_export_is_all_or_nothing_and_says_what_it_wrote() {
+    let db = Db::start().await;
+    let mut c = db.fresh().await;
+    let a = record(DAY);
+    let b = record(DAY + HOUR);
+    world::export(&mut c, &a).await.unwrap();
+    let before = sums(&c).await;
+    let seq = "select last_value from cosims.parent_jobs_id_seq";
+    let seq_before = count(&c, seq).await;
+    // A constraint the server checks on the last table copied (the status rows, after the
+    // parent and child rows of the new jobs went through): the whole export is refused.
+    c.batch_execute(
+        "alter table cosims.job_status_changes add constraint no_queued check (job_status <> 3) not valid",
+    )
+    .await
+    .unwrap();
+    let opts = world::DeltaOptions {
+        job_ids_from: Some(1_000_000_000),
+    };
+    let e = world::export_delta_with(&mut c, &a, &b, &opts)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no_queued"), "{e}");
+    assert_eq!(sums(&c).await, before, "nothing written");
+    assert_eq!(count(&c, seq).await, seq_before, "the sequence not moved");
+    // The session is usable again (no transaction left open), and the trigger is on.
+    assert!(trigger_enabled(&c).await);
+    c.batch_execute("alter table cosims.job_status_changes drop constraint no_queued")
+        .await
+        .unwrap();
+    let w = world::export_delta_with(&mut c, &a, &b, &opts)
+        .await
+        .unwrap();
+    let delta = b.delta_since(&a).unwrap();
+    assert_eq!(w.summary.status_changes as usize, delta.status_changes());
+    // What it says it wrote is what the tables' sums moved by.
+    let after = sums(&c).await;
+    assert_eq!(after[0] - before[0], w.summary.jobs_inserted as i64);
+    assert_eq!(after[1] - before[1], w.last_status_sum);
+    assert_eq!(after[2] - before[2], w.summary.status_changes as i64);
+    assert_eq!(Some(after[3]), w.last_status_row);
+    assert_eq!(after[4] - before[4], w.status_sum);
+    // The jobs' sequence is in the range kept for hand inserts, in the same transaction.
+    let next: i64 = c
+        .query_one("select nextval('cosims.parent_jobs_id_seq')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 1_000_000_000);
+    assert_eq!(
+        world::import(&mut c, b.epoch, b.at).await.unwrap().snapshot,
+        b
+    );
+    // Nothing to write: the sequence is still moved past a hand insert's id.
+    c.batch_execute("select setval('cosims.parent_jobs_id_seq', 5)")
+        .await
+        .unwrap();
+    assert_eq!(
+        world::export_delta_with(&mut c, &b, &b, &opts)
+            .await
+            .unwrap(),
+        world::DeltaWritten::default()
+    );
+    let next: i64 = c
+        .query_one("select nextval('cosims.parent_jobs_id_seq')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 1_000_000_000);
+}

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use hrsi_scenario::StepKind;
 use hrsi_sim::{
-    snapshot::{BuildOptions, Change, Job, Resume, ResumePoints, Snapshot},
+    snapshot::{BuildOptions, Change, Job, KeptSnapshot, Resume, ResumePoints, Snapshot},
     status::Status,
     world::Skipped,
 };
@@ -50,13 +50,37 @@ pub struct Truth {
     rebased: BTreeMap<i64, (usize, Vec<Change>)>,
     /// The world ran since the last export reached the database.
     pending: bool,
+    /// An import found the fingerprint moved but could not take the database's jobs (not
+    /// reachable, a partial restore): the fingerprint is not to be followed by arithmetic.
+    stale: bool,
     /// The backup (archive or dump file) a restore step just loaded.
     pub restore_pending: Option<String>,
+    /// The world's snapshot as last built, built again only where the world moved.
+    kept: KeptSnapshot,
 }
 
 /// Cheap summary of the job tables: any insert, delete or status change by hand moves it.
+/// `[jobs, sum of last_status_id, status rows, largest status row id, sum of job_status]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint([i64; 5]);
+
+impl Fingerprint {
+    /// The fingerprint after an incremental export that started from this one: the export's
+    /// transaction checked every job it changed to hold the base's status and history, and
+    /// wrote `w`, so the sums follow without a scan. When the database had moved elsewhere
+    /// before (rows of jobs the export did not touch), the database's own fingerprint differs
+    /// from this one just as it differed from the one before: the next import still sees it.
+    fn after(&self, w: &dbworld::DeltaWritten) -> Fingerprint {
+        let [jobs, last, rows, max, sum] = self.0;
+        Fingerprint([
+            jobs + w.summary.jobs_inserted as i64,
+            last + w.last_status_sum,
+            rows + w.summary.status_changes as i64,
+            w.last_status_row.unwrap_or(max),
+            sum + w.status_sum,
+        ])
+    }
+}
 
 /// One scan per table (the five figures of two subqueries each scanning their table once).
 const FINGERPRINT: &str = "select j.n, j.s, c.n, c.m, c.s
@@ -83,8 +107,14 @@ async fn fingerprint(c: &tokio_postgres::Client) -> Result<Fingerprint, String> 
 /// The database's view of the world as it stands: every job with its history so far (no
 /// parameters: the world reads them, it never writes them).
 pub fn world_snapshot(course: &Course) -> Result<Snapshot, String> {
+    kept_snapshot(&mut KeptSnapshot::default(), course)
+}
+
+/// [`world_snapshot`], built again only where the world moved since `kept` was last built.
+pub fn kept_snapshot(kept: &mut KeptSnapshot, course: &Course) -> Result<Snapshot, String> {
     let out = course.outcome();
-    let mut s = Snapshot::from_outcome(course.config(), &out, &BuildOptions::default())
+    let mut s = kept
+        .build(course.config(), &out, &BuildOptions::default())
         .map_err(|e| format!("the simulated world cannot be written: {e}"))?;
     s.at = course.now();
     // Parameters flow one way, from the database into the world (an operator's value the
@@ -142,12 +172,20 @@ fn count_by_status(jobs: &[Job]) -> String {
 }
 
 impl Truth {
+    /// Nothing given to the database yet; `kept`: the world's snapshot as built at the start.
+    pub fn with_kept(kept: KeptSnapshot) -> Truth {
+        Truth {
+            kept,
+            ..Truth::default()
+        }
+    }
+
     /// At the start of a scenario whose world runs: the database's jobs become the world's so
     /// far (its warm start), in place of the history it was given. Returns the setup line.
     pub async fn first_export(w: &mut World) -> Result<String, String> {
         let (snap, holder) = match w.start_world.take() {
             Some(x) => x,
-            None => (world_snapshot(&w.course)?, None),
+            None => (kept_snapshot(&mut w.truth.kept, &w.course)?, None),
         };
         let s = &snap;
         let summary = w
@@ -211,21 +249,30 @@ impl Truth {
             return Ok(());
         };
         w.truth.pending = true;
-        let mut next = world_snapshot(&w.course)?;
+        let mut next = kept_snapshot(&mut w.truth.kept, &w.course)?;
         rebase(&mut next, &w.truth.rebased);
         hold(&mut next, &w.truth.held);
         let (b, n) = (&base, &next);
+        // A fingerprint that may not be the database's (an import that could not read it)
+        // is taken again after the export, as it always was.
+        let known = w.truth.fingerprint.clone().filter(|_| !w.truth.stale);
         let r = w
             .with_server(
                 async |srv: &Server,
                        db: &str|
                        -> Result<(dbworld::ExportSummary, Fingerprint), String> {
                     let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
-                    let s = dbworld::export_delta(&mut c, b, n)
+                    let opts = dbworld::DeltaOptions {
+                        job_ids_from: Some(FIRST_HAND_JOB_ID),
+                    };
+                    let s = dbworld::export_delta_with(&mut c, b, n, &opts)
                         .await
                         .map_err(|e| e.to_string())?;
-                    hand_ids(&c).await?;
-                    Ok((s, fingerprint(&c).await?))
+                    let fp = match &known {
+                        Some(fp) => fp.after(&s),
+                        None => fingerprint(&c).await?,
+                    };
+                    Ok((s.summary, fp))
                 },
             )
             .await;
@@ -237,6 +284,7 @@ impl Truth {
                 ));
                 w.truth.base = Some(next);
                 w.truth.fingerprint = Some(fp);
+                w.truth.stale = false;
                 w.truth.pending = false;
                 Ok(())
             }
@@ -292,18 +340,23 @@ impl Truth {
             // A restore that did not finish (PostgreSQL killed mid-load) leaves rows without
             // their parents: the world does not take them, the restore is to be run again.
             Ok(Err(e)) if w.truth.restore_pending.is_some() => {
+                w.truth.stale = true;
                 out.observed.push(format!(
                     "the database holds a partial restore ({e}): the simulated system does not take it (the restore is to be run again)"
                 ));
                 return Ok(());
             }
             Ok(Err(e)) => {
+                w.truth.stale = true;
                 return Err(format!(
                     "reading the jobs back from the database failed: {e}"
                 ));
             }
             // Not reachable: read when it is again (the fingerprint still differs then).
-            Err(_) => return Ok(()),
+            Err(_) => {
+                w.truth.stale = true;
+                return Ok(());
+            }
         };
         let base = w.truth.base.take().expect("checked");
         let db = &imported.snapshot;
@@ -345,9 +398,11 @@ impl Truth {
                     ));
                     w.truth.held.clear();
                     w.truth.rebased.clear();
+                    // The world's history was rebuilt: its snapshot is built whole again.
+                    w.truth.kept.forget();
                     // What the rebuilt world holds differently from the database stays as the
                     // database has it.
-                    let mine = world_snapshot(&w.course)?;
+                    let mine = kept_snapshot(&mut w.truth.kept, &w.course)?;
                     let mut same = 0usize;
                     let mine_by: BTreeMap<i64, &Job> = mine.jobs.iter().map(|j| (j.id, j)).collect();
                     for j in &db.jobs {
@@ -373,6 +428,7 @@ impl Truth {
                     base.params = None;
                     w.truth.base = Some(base);
                     w.truth.fingerprint = Some(fp);
+                    w.truth.stale = false;
                     return Ok(());
                 }
                 Err(e) => out.observed.push(format!(
@@ -387,7 +443,7 @@ impl Truth {
         let for_world = if w.truth.rebased.is_empty() {
             db
         } else {
-            let mine = world_snapshot(&w.course)?;
+            let mine = kept_snapshot(&mut w.truth.kept, &w.course)?;
             let mut m = db.clone();
             for j in &mut m.jobs {
                 if let (Some((k, prefix)), Some(own)) = (w.truth.rebased.get(&j.id), mine.job(j.id))
@@ -407,7 +463,7 @@ impl Truth {
         if !taken.is_empty() {
             // The world's own history of those jobs now ends with the operator's rows at its
             // own instant; the database keeps them at the instants it gave them.
-            let mine = world_snapshot(&w.course)?;
+            let mine = kept_snapshot(&mut w.truth.kept, &w.course)?;
             for id in &taken {
                 if let (Some(Some(j)), Some(m)) = (differs.get(id), mine.job(*id)) {
                     w.truth.held.remove(id);
@@ -485,6 +541,7 @@ impl Truth {
         base.params = None;
         w.truth.base = Some(base);
         w.truth.fingerprint = Some(fp);
+        w.truth.stale = false;
         Ok(())
     }
 }

@@ -11,13 +11,14 @@ use std::{
 };
 
 use hrsi_scenario::{Plan, Scenario, StepKind};
+use hrsi_sim::snapshot::KeptSnapshot;
 use hrsi_sim::time::{Instant, MINUTE, Ms};
 use tokio::sync::Mutex;
 
 use super::{
     bases::{DataDir, Prepared, WorldTemplate, world_runs},
     course::Course,
-    truth::{Truth, world_snapshot},
+    truth::{Truth, kept_snapshot},
 };
 use crate::{
     backup::Borg,
@@ -314,8 +315,11 @@ impl World {
         let course = tokio::task::block_in_place(|| Course::new(sc));
         timings.push(("simulator baseline", t.elapsed().as_millis() as u64));
         let t = std::time::Instant::now();
+        let mut kept = KeptSnapshot::default();
         let start_snap = if world_runs(sc) {
-            Some(tokio::task::block_in_place(|| world_snapshot(&course))?)
+            Some(tokio::task::block_in_place(|| {
+                kept_snapshot(&mut kept, &course)
+            })?)
         } else {
             None
         };
@@ -439,7 +443,7 @@ impl World {
             workdir,
             scenario_dir,
             course,
-            truth: Truth::default(),
+            truth: Truth::with_kept(kept),
             backups: BTreeMap::new(),
             files: BTreeMap::new(),
             produced: BTreeSet::new(),

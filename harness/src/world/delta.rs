@@ -12,18 +12,21 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::future::try_join_all;
+use std::pin::pin;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, future::try_join_all};
 use hrsi_sim::snapshot::{Delta, Job, JobChange, Snapshot};
 use tokio_postgres::{
-    Client, Row, Transaction,
+    Client, Row, Statement,
     types::{ToSql, Type},
 };
 
 use super::{
     Error, Result,
     export::{
-        ExportSummary, REPLICA, SETVAL, TABLES_WRITTEN, TRIGGERS_SQL, check_triggers, copy_in,
-        finish, sql, status_order, write_params,
+        ExportSummary, REPLICA, SETVAL, TABLES_WRITTEN, TRIGGERS_SQL, check_triggers, sql,
+        status_order, write_params,
     },
     rows::{
         CHILDREN, COLUMN_TYPES_SQL, Catalogue, CopyBuf, Encoded, PARENT_COLUMNS, STATUS_COLUMNS,
@@ -53,32 +56,118 @@ pub async fn export_delta(
     base: &Snapshot,
     next: &Snapshot,
 ) -> Result<ExportSummary> {
+    export_delta_with(client, base, next, &DeltaOptions::default())
+        .await
+        .map(|w| w.summary)
+}
+
+/// What the incremental export does besides writing the delta.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeltaOptions {
+    /// Moves `parent_jobs`'s id sequence, in the export's own transaction, to this id or past
+    /// every job if that is more (the ids kept for jobs inserted by hand: the world's next job
+    /// never takes the id an operator's `INSERT` gets).
+    pub job_ids_from: Option<i64>,
+}
+
+/// What an incremental export wrote, with the figures a caller needs to follow sums over the
+/// job tables without scanning them (the database cannot move during the export's
+/// transaction, and every changed job was checked to hold the base's status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeltaWritten {
+    /// Rows written.
+    pub summary: ExportSummary,
+    /// The sum of `job_status` over the status rows written.
+    pub status_sum: i64,
+    /// How much the sum of `parent_jobs.last_status_id` moved (new jobs' statuses, and the new
+    /// minus the base's status of changed jobs).
+    pub last_status_sum: i64,
+    /// The largest `job_status_changes.id` written (`None`: no status row).
+    pub last_status_row: Option<i64>,
+}
+
+/// [`export_delta`], with the sequence of hand-inserted jobs moved in the same transaction,
+/// returning what a caller needs to follow the job tables' sums.
+///
+/// Round trips: one for `BEGIN`, every check and the `COPY` statements (pipelined), then one
+/// per table copied, the updates, the sequences and `COMMIT` queued behind them (the
+/// connection sends requests in order, so `COMMIT` leaves only after the last `COPY` ended;
+/// any failure before it aborts the transaction, and the `COMMIT` then rolls it back).
+pub async fn export_delta_with(
+    client: &mut Client,
+    base: &Snapshot,
+    next: &Snapshot,
+    opts: &DeltaOptions,
+) -> Result<DeltaWritten> {
     let delta = next.delta_since(base)?;
     if delta.is_empty() {
-        return Ok(ExportSummary::default());
+        if let Some(from) = opts.job_ids_from {
+            move_job_ids(client, from).await?;
+        }
+        return Ok(DeltaWritten::default());
     }
     if let Some(&id) = delta.missing.first() {
         return Err(Error::Missing { job: id });
     }
-    let tx = client
-        .transaction()
+    let r = write_delta(client, base, next, &delta, opts).await;
+    if r.is_err() {
+        // Nothing is kept of a failed export (a failed `COMMIT` already ended the
+        // transaction: the rollback then only warns).
+        let _ = client.batch_execute("rollback").await;
+    }
+    r
+}
+
+/// `parent_jobs`'s sequence moved to `from`, or past every job.
+fn job_ids_sql(from: i64) -> String {
+    format!(
+        "select setval(pg_get_serial_sequence('cosims.parent_jobs', 'id'),
+                greatest((select max(id) from cosims.parent_jobs) + 1, {from}), false)"
+    )
+}
+
+async fn move_job_ids(client: &Client, from: i64) -> Result<()> {
+    client
+        .batch_execute(&job_ids_sql(from))
         .await
-        .map_err(sql("begin the incremental export"))?;
+        .map_err(sql("move the job id sequence past the world's ids"))
+}
+
+/// The export's transaction (rolled back by the caller on an error).
+async fn write_delta(
+    client: &Client,
+    base: &Snapshot,
+    next: &Snapshot,
+    delta: &Delta,
+    opts: &DeltaOptions,
+) -> Result<DeltaWritten> {
     let changed_ids: Vec<i64> = delta.changed.iter().map(|c| c.job.id).collect();
     let new_ids: Vec<i64> = delta.new_jobs.iter().map(|j| j.id).collect();
     let tables = TABLES_WRITTEN.to_vec();
-    // Every check in one round trip (tokio-postgres pipelines concurrent requests).
-    let (triggers, found, conflict, next_id, types) = futures_util::future::try_join5(
-        tx.query_typed(TRIGGERS_SQL, &[(&tables, Type::TEXT_ARRAY)]),
-        tx.query_typed(BASE_SQL, &[(&changed_ids, Type::INT8_ARRAY)]),
-        tx.query_typed(CONFLICT_SQL, &[(&new_ids, Type::INT8_ARRAY)]),
-        tx.query_typed(NEXT_ID_SQL, &[]),
-        tx.query_typed(COLUMN_TYPES_SQL, &[(&tables, Type::TEXT_ARRAY)]),
-    )
-    .await
-    .map_err(sql("read what the incremental export checks"))?;
+    let targets = copy_targets(delta);
+    // `BEGIN`, every check and the binary `COPY` statements in one round trip (tokio-postgres
+    // pipelines concurrent requests, and sends them in the order they are first polled).
+    let sqls: Vec<String> = targets.iter().map(|t| copy_sql(t, true)).collect();
+    let (tp, bp, cp) = (
+        [(&tables as &(dyn ToSql + Sync), Type::TEXT_ARRAY)],
+        [(&changed_ids as &(dyn ToSql + Sync), Type::INT8_ARRAY)],
+        [(&new_ids as &(dyn ToSql + Sync), Type::INT8_ARRAY)],
+    );
+    let begin = client.batch_execute("begin");
+    let checks = futures_util::future::try_join5(
+        client.query_typed(TRIGGERS_SQL, &tp),
+        client.query_typed(BASE_SQL, &bp),
+        client.query_typed(CONFLICT_SQL, &cp),
+        client.query_typed(NEXT_ID_SQL, &[]),
+        client.query_typed(COLUMN_TYPES_SQL, &tp),
+    );
+    let prepared = try_join_all(sqls.iter().map(|q| client.prepare(q)));
+    let (_, (triggers, found, conflict, next_id, types), statements) =
+        futures_util::future::try_join3(begin, checks, prepared)
+            .await
+            .map_err(sql("read what the incremental export checks"))?;
     check_triggers(&triggers)?;
-    check_base(base, &delta, &found)?;
+    let old_statuses = check_base(base, delta, &found)?;
     if let Some(r) = conflict.first() {
         return Err(Error::Moved {
             job: r.get(0),
@@ -87,27 +176,76 @@ pub async fn export_delta(
         });
     }
     let first_id: i64 = next_id[0].get(0);
-    let rows = Rows::new(next, &delta, first_id.max(1), &catalogue(&types));
-    let mut summary = ExportSummary {
-        jobs_inserted: delta.new_jobs.len() as u64,
-        jobs_updated: delta.changed.len() as u64,
-        status_changes: rows.statuses as u64,
-        params_changed: 0,
+    let first_id = first_id.max(1);
+    let rows = Rows::new(next, delta, first_id, &catalogue(&types));
+    let mut written = DeltaWritten {
+        summary: ExportSummary {
+            jobs_inserted: delta.new_jobs.len() as u64,
+            jobs_updated: delta.changed.len() as u64,
+            status_changes: rows.statuses as u64,
+            params_changed: 0,
+        },
+        status_sum: rows.status_sum,
+        last_status_sum: rows.last_status_sum - old_statuses,
+        last_status_row: (rows.statuses > 0).then(|| first_id + rows.statuses as i64 - 1),
     };
-    rows.write(&tx).await?;
+    let prepared: BTreeMap<&str, Statement> =
+        targets.iter().map(String::as_str).zip(statements).collect();
     if let Some(p) = &delta.params {
-        summary.params_changed = write_params(&tx, p.as_ref()).await?;
+        rows.write(client, &prepared, None).await?;
+        written.summary.params_changed = write_params(client, p.as_ref()).await?;
+        let mut tail = String::new();
+        if let Some(from) = opts.job_ids_from {
+            tail.push_str(&job_ids_sql(from));
+            tail.push_str(";\n");
+        }
+        tail.push_str("commit");
+        client
+            .batch_execute(&tail)
+            .await
+            .map_err(sql("move the id sequences and commit the export"))?;
+    } else {
+        rows.write(client, &prepared, Some(opts)).await?;
     }
-    finish(tx).await?;
-    Ok(summary)
+    Ok(written)
 }
 
-/// Checks that the database still holds the base of the delta for every changed job.
-fn check_base(base: &Snapshot, delta: &Delta, rows: &[Row]) -> Result<()> {
+/// The tables a delta copies into: the parent and child tables of its new jobs, the status
+/// table.
+fn copy_targets(delta: &Delta) -> Vec<String> {
+    let mut t = Vec::new();
+    if !delta.new_jobs.is_empty() {
+        t.push(format!("cosims.parent_jobs ({PARENT_COLUMNS})"));
+        for (c, ch) in CHILDREN.iter().enumerate() {
+            if delta
+                .new_jobs
+                .iter()
+                .any(|j| child_index(&j.detail) == Some(c))
+            {
+                t.push(format!("cosims.{} ({})", ch.table, ch.columns));
+            }
+        }
+    }
+    t.push(format!("cosims.job_status_changes ({STATUS_COLUMNS})"));
+    t
+}
+
+fn copy_sql(target: &str, binary: bool) -> String {
+    if binary {
+        format!("copy {target} from stdin (format binary)")
+    } else {
+        format!("copy {target} from stdin")
+    }
+}
+
+/// Checks that the database still holds the base of the delta for every changed job. Returns
+/// the sum of the changed jobs' status ids there (what their `last_status_id` held).
+fn check_base(base: &Snapshot, delta: &Delta, rows: &[Row]) -> Result<i64> {
     let found: BTreeMap<i64, (Option<i16>, i64)> = rows
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
+    let mut statuses = 0i64;
     for c in &delta.changed {
         let b = base.job(c.job.id).expect("changed jobs are in the base");
         let expected = (
@@ -115,7 +253,9 @@ fn check_base(base: &Snapshot, delta: &Delta, rows: &[Row]) -> Result<()> {
             b.history.len() as i64,
         );
         match found.get(&c.job.id) {
-            Some(&got) if got == expected => {}
+            Some(&got) if got == expected => {
+                statuses += i64::from(expected.0.unwrap_or(0));
+            }
             got => {
                 return Err(Error::Moved {
                     job: c.job.id,
@@ -127,7 +267,7 @@ fn check_base(base: &Snapshot, delta: &Delta, rows: &[Row]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(statuses)
 }
 
 /// A statement's parameters, typed (no prepare round trip).
@@ -141,6 +281,10 @@ struct Rows {
     updates: Vec<(&'static str, &'static str, &'static str, String)>,
     /// Status rows written.
     statuses: usize,
+    /// The sum of their `job_status`.
+    status_sum: i64,
+    /// The sum of the new and changed jobs' last status ids.
+    last_status_sum: i64,
 }
 
 impl Rows {
@@ -152,11 +296,22 @@ impl Rows {
         for (n, &(_, _, _, slot)) in order.iter().enumerate() {
             last_id[slot as usize] = Some(first_id + n as i64);
         }
+        let status_id = |j: &Job| j.status().map_or(0, |s| i64::from(s.id()));
         let mut r = Rows {
             inserts: Vec::new(),
             updates: Vec::new(),
             statuses: order.len(),
+            status_sum: 0,
+            last_status_sum: new.iter().map(|j| status_id(j)).sum::<i64>()
+                + changed.iter().map(|c| status_id(&c.job)).sum::<i64>(),
         };
+        for &(_, _, k, slot) in &order {
+            let job = match new.get(slot as usize) {
+                Some(j) => *j,
+                None => &changed[slot as usize - new.len()].job,
+            };
+            r.status_sum += i64::from(job.history[k as usize].status.id());
+        }
         r.inserts
             .extend(job_tables(s.epoch, cat, &new, &last_id[..new.len()]));
         let statuses = encode(
@@ -208,9 +363,15 @@ impl Rows {
         r
     }
 
-    /// Triggers off (this transaction only) and the updates in one round trip, then the new
-    /// rows with COPY (multi-row inserts, no JSON to parse), then the sequences.
-    async fn write(self, tx: &Transaction<'_>) -> Result<()> {
+    /// Triggers off (this transaction only) and the updates, then the new rows with COPY
+    /// (multi-row inserts, no JSON to parse), then the sequences and, with `commit`, the
+    /// sequence of hand-inserted jobs and `COMMIT`: all queued at once, answered in order.
+    async fn write(
+        self,
+        client: &Client,
+        prepared: &BTreeMap<&str, Statement>,
+        commit: Option<&DeltaOptions>,
+    ) -> Result<()> {
         let mut statements: Vec<(String, Params<'_>)> = vec![(REPLICA.to_owned(), Vec::new())];
         for (table, key, columns, json) in &self.updates {
             let set: Vec<String> = columns
@@ -235,19 +396,67 @@ impl Rows {
                 vec![(json as &(dyn ToSql + Sync), Type::TEXT)],
             ));
         }
-        try_join_all(
+        // A table whose rows fell back to text (a column type a patch changed) gets its
+        // statement now; the binary ones were prepared with the checks.
+        let mut text: BTreeMap<String, Statement> = BTreeMap::new();
+        for (target, rows) in &self.inserts {
+            if !rows.binary && !rows.data.is_empty() {
+                let st = client
+                    .prepare(&copy_sql(target, false))
+                    .await
+                    .map_err(sql(&format!("copy into {target}")))?;
+                text.insert(target.clone(), st);
+            }
+        }
+        let updates = try_join_all(
             statements
                 .iter()
-                .map(|(q, p)| tx.query_typed(q, p.as_slice())),
-        )
-        .await
-        .map_err(sql("write the incremental export"))?;
-        for (target, rows) in self.inserts {
-            copy_in(tx, &target, rows, false).await?;
+                .map(|(q, p)| client.query_typed(q, p.as_slice())),
+        );
+        let copies = futures_util::future::join_all(
+            self.inserts
+                .into_iter()
+                .filter(|(_, rows)| !rows.data.is_empty())
+                .map(|(target, rows)| {
+                    let st = if rows.binary {
+                        prepared.get(target.as_str())
+                    } else {
+                        text.get(target.as_str())
+                    }
+                    .cloned();
+                    async move {
+                        let action = format!("copy into {target}");
+                        let st = st.expect("a statement for every table copied");
+                        let sink = client.copy_in(&st).await.map_err(sql(&action))?;
+                        let mut sink = pin!(sink);
+                        sink.send(Bytes::from(rows.data))
+                            .await
+                            .map_err(sql(&action))?;
+                        sink.as_mut().finish().await.map_err(sql(&action))?;
+                        Ok::<(), Error>(())
+                    }
+                }),
+        );
+        let mut tail = SETVAL.to_owned();
+        if let Some(from) = commit.and_then(|o| o.job_ids_from) {
+            tail.push_str(&job_ids_sql(from));
         }
-        tx.batch_execute(SETVAL)
-            .await
-            .map_err(sql("move the id sequences past the exported rows"))?;
+        if commit.is_some() {
+            tail.push_str(";\ncommit");
+        }
+        let tail = client.batch_execute(&tail);
+        let (u, c, t) = futures_util::future::join3(updates, copies, tail).await;
+        // The first failure in the order the server ran them (those after it only say that
+        // the transaction is aborted).
+        u.map_err(sql("write the incremental export"))?;
+        for r in c {
+            r?;
+        }
+        t.map_err(sql(if commit.is_some() {
+            "move the id sequences and commit the export"
+        } else {
+            "move the id sequences past the exported rows"
+        }))?;
         Ok(())
     }
 }

@@ -430,7 +430,7 @@ pub(super) async fn copy_in(
 /// Updates the parameter columns whose value differs from the database's (one `UPDATE`,
 /// through the history trigger). `None`: the world has no parameter row (left as it is).
 pub(super) async fn write_params(
-    tx: &Transaction<'_>,
+    tx: &impl tokio_postgres::GenericClient,
     params: Option<&BTreeMap<String, Option<String>>>,
 ) -> Result<u64> {
     let Some(params) = params else { return Ok(0) };

@@ -29,7 +29,7 @@ mod rows;
 mod stream;
 mod template;
 
-pub use delta::export_delta;
+pub use delta::{DeltaOptions, DeltaWritten, export_delta, export_delta_with};
 pub use export::{ExportSummary, export};
 pub use import::{Drift, Imported, MAX_JOBS, MAX_STATUS_CHANGES, import};
 pub use template::{HistorySpec, HistoryTemplate, MAX_HISTORY_DAYS, history_template};

@@ -130,37 +130,74 @@ impl Snapshot {
         out: &Outcome,
         opts: &BuildOptions,
     ) -> Result<Snapshot, SnapshotError> {
-        if !cfg.keep_jobs || !cfg.keep_history {
-            return Err(SnapshotError::NotRecorded);
-        }
+        super::kept::KeptSnapshot::default().build(cfg, out, opts)
+    }
+}
+
+/// What the rows of every job are built from besides the job itself: the inputs regenerated
+/// from the seed, the names' epoch, the config's figures. Fixed for one config.
+pub(super) struct Env {
+    pub(super) seed: u64,
+    pub(super) start: Instant,
+    pub(super) horizon: Ms,
+    pub(super) calibration: crate::calibration::Calibration,
+    pub(super) first: i64,
+    pub(super) gap: i64,
+    pub(super) indexing: Ms,
+    pub(super) t0: Ms,
+    geo: Geometry,
+    inputs: Vec<Input>,
+}
+
+impl Env {
+    pub(super) fn new(cfg: &Config, opts: &BuildOptions) -> Env {
         let cal = &cfg.calibration;
         // The engine's inputs, regenerated exactly as it draws them (same seed, same window).
         let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
         let geo = Geometry::draw(cfg.seed, cal, cfg.start.0.div_euclid(DAY));
         let inputs = geo.products(cfg.seed, cal, t0, cfg.horizon);
-        let names = Names {
-            epoch: cfg.start,
-            geo: &geo,
-        };
-        let mut histories: Vec<Vec<Change>> = vec![Vec::new(); out.jobs.len()];
-        for &(j, status, at) in &out.history {
-            let h = histories
-                .get_mut(j as usize)
-                .ok_or(SnapshotError::NotRecorded)?;
-            let after = h.last().map(|c| c.status);
-            h.push(Change {
-                status,
-                at,
-                error_subtype: error_subtype(after, status),
-            });
+        Env {
+            seed: cfg.seed,
+            start: cfg.start,
+            horizon: cfg.horizon,
+            calibration: cal.clone(),
+            first: opts.first_id,
+            gap: gap_days(cfg),
+            indexing: (cal.indexing_minutes * MINUTE as f64) as Ms,
+            t0,
+            geo,
+            inputs,
         }
-        let first = opts.first_id;
-        let id_of = |j: u32| first + SERVICES.len() as i64 + i64::from(j);
-        let mut jobs: Vec<Job> = SERVICES
+    }
+
+    /// Whether the rows of `cfg` and `opts` are built from this.
+    pub(super) fn serves(&self, cfg: &Config, opts: &BuildOptions) -> bool {
+        self.seed == cfg.seed
+            && self.start == cfg.start
+            && self.horizon == cfg.horizon
+            && self.first == opts.first_id
+            && self.gap == gap_days(cfg)
+            && self.calibration == cfg.calibration
+    }
+
+    fn names(&self) -> Names<'_> {
+        Names {
+            epoch: self.start,
+            geo: &self.geo,
+        }
+    }
+
+    pub(super) fn id_of(&self, j: u32) -> i64 {
+        self.first + SERVICES.len() as i64 + i64::from(j)
+    }
+
+    /// The six service jobs, first in the table.
+    pub(super) fn services(&self) -> Vec<Job> {
+        SERVICES
             .iter()
             .enumerate()
             .map(|(k, s)| Job {
-                id: first + k as i64,
+                id: self.first + k as i64,
                 name: (*s).to_owned(),
                 priority: None,
                 nomad_id: None,
@@ -168,234 +205,335 @@ impl Snapshot {
                 detail: Detail::Service,
                 history: vec![Change {
                     status: Status::Started,
-                    at: t0,
+                    at: self.t0,
                     error_subtype: None,
                 }],
             })
-            .collect();
-        let indexing = (cal.indexing_minutes * MINUTE as f64) as Ms;
-        let gap = cfg
-            .params
-            .int("gapfilling_search_default_duration_in_days")
-            .unwrap_or(7);
-        let mut ctx = Contexts::default();
-        for (j, (job, history)) in out.jobs.iter().zip(histories).enumerate() {
-            let units = units_of(out, job);
-            let published = first_at(&history, Status::Published);
-            let processed = first_at(&history, Status::Processed);
-            let tile = tile_name(job.tile);
-            let day = job.meas.div_euclid(DAY);
-            let id = id_of(j as u32);
-            let detail = match job.ty {
-                JobType::FscRlieJob => {
-                    let (l1c_id, dias, cloudy) = match inputs.get(job.input as usize) {
-                        Some(inp) if job.input != NONE => {
-                            let cloudy = matches!(inp.product, Product::L1c { cloudy: true, .. });
-                            (
-                                names.l1c(job.tile, inp.sensing, inp.available),
-                                inp.available,
-                                cloudy,
-                            )
-                        }
-                        // A backward re-run: the older L1C of that date, published long ago.
-                        _ => {
-                            let dias = job.meas + 2 * HOUR;
-                            (names.l1c(job.tile, job.meas, dias), dias, false)
-                        }
-                    };
-                    let nrt = !job.reprocessing;
-                    let reprocessing_context = if nrt {
-                        "None".to_owned()
-                    } else {
-                        ctx.backward(&l1c_id)
-                    };
-                    let has_product = processed.is_some() && !job.no_product;
-                    Detail::FscRlie(FscRlie {
-                        nrt,
-                        l1c_path: format!(
-                            "/eodata/Sentinel-2/MSI/L1C/{}/{l1c_id}.SAFE",
-                            names.ymd(job.meas)
-                        ),
-                        l1c_id,
-                        l1c_cloud_cover: if cloudy { 95 } else { (job.key % 70) as i32 },
-                        l1c_snow_cover: ((job.key >> 8) % 100) as i32,
-                        measurement_date: job.meas,
-                        l1c_esa_creation_date: job.meas + (dias - job.meas) / 3,
-                        l1c_dias_publication_date: Some(dias),
-                        maja_mode: Some(if nrt { "nominal" } else { "backward" }.to_owned()),
-                        l2a_status: Some(
-                            match (processed, job.no_product) {
-                                (None, _) => "pending",
-                                (Some(_), true) => "generation_aborted",
-                                (Some(_), false) => "generated",
-                            }
-                            .to_owned(),
-                        ),
-                        fsc_path: has_product.then(|| {
-                            format!(
-                                "s3://hrsi/FSC/{}/{}",
-                                names.ymd(job.meas),
-                                names.fsc(job.tile, day)
-                            )
-                        }),
-                        fsc_completion_date: processed,
-                        fsc_json_publication_date: published,
-                        reprocessing_context,
-                    })
-                }
-                JobType::Rlies1Job => {
-                    let inp = grd_input(&inputs, job.input);
-                    let (track, s) = inp.map_or((0, job.meas), |(t, i)| (t, i.sensing));
-                    Detail::RlieS1(RlieS1 {
-                        s1grd_id: names.grd(track, s),
-                        measurement_date_start: s,
-                        measurement_date_end: s + 25 * SECOND,
-                        s1grd_dias_publication_date: inp.map(|(_, i)| i.available),
-                        completion_date: processed,
-                        publication_date: published,
-                        reprocessing_context: Some("nrt".to_owned()),
-                    })
-                }
-                JobType::Rlies1s2Job => Detail::RlieS1S2(RlieS1S2 {
-                    process_date: day * DAY,
-                    tile_id_dup: tile.clone(),
-                    measurement_date: job.meas,
-                    completion_date: processed,
-                    publication_date: published,
-                }),
-                JobType::SwsWdsJob => {
-                    let g = units.first().map_or(NONE, |u| u.aux as u32);
-                    let inp = grd_input(&inputs, g);
-                    let (track, slice) = match inp.map(|(_, i)| i.product) {
-                        Some(Product::Grd { track, slice }) => (track, slice),
-                        _ => (0, 0),
-                    };
-                    let s = inp.map_or(job.meas, |(_, i)| i.sensing);
-                    let fsc = job.parts.1.then(|| names.fsc(job.tile, day));
-                    Detail::SwsWds(SwsWds {
-                        nrt: true,
-                        measurement_date: job.meas,
-                        s1_id_list: names.grd(track, s),
-                        fsc_publication_latest_date: fsc
-                            .as_ref()
-                            .and_then(|_| ctx.fsc_published.get(&(job.tile, day)).copied()),
-                        fsc_id_list: fsc,
-                        s1_dias_publication_latest_date: inp.map(|(_, i)| i.available),
-                        assembly_id: Some(format!(
-                            "S1_{track:03}_{}_{}",
-                            names.ymd(job.meas),
-                            slice / 2
-                        )),
-                        assembly_master_job_id: Some(if job.master == NONE {
-                            id
-                        } else {
-                            id_of(job.master)
-                        }),
-                        assembly_status: Some(
-                            if processed.is_some() {
-                                "generated"
-                            } else {
-                                "pending"
-                            }
-                            .to_owned(),
-                        ),
-                        completion_date: processed,
-                        publication_date: published,
-                    })
-                }
-                JobType::GfscJob => {
-                    let s1 = units.iter().any(|u| u.kind == UnitKind::TrigS1);
-                    let trigger = units
-                        .iter()
-                        .filter(|u| matches!(u.kind, UnitKind::TrigFsc | UnitKind::TrigS1))
-                        .map(|u| u.avail - indexing)
-                        .max();
-                    let pub_date = if job.gfsc == GfscKind::Daily {
-                        ctx.gfsc_watermark
-                    } else {
-                        trigger
-                    };
-                    if let Some(t) = trigger {
-                        ctx.gfsc_watermark = Some(ctx.gfsc_watermark.map_or(t, |w| w.max(t)));
-                    }
-                    let n = ctx.gfsc_seen.entry((job.tile, day)).or_insert(0);
-                    *n += 1;
-                    let missions = if s1 { "S1-S2" } else { "S2" };
-                    Detail::Gfsc(Gfsc {
-                        nrt: true,
-                        missions: Some(missions.to_owned()),
-                        triggering_product_id: match job.gfsc {
-                            GfscKind::Daily => None,
-                            GfscKind::S1 => Some(format!("WDS_{}_T{tile}", names.ymd(job.meas))),
-                            GfscKind::Fsc => Some(names.fsc(job.tile, day)),
-                        },
-                        triggering_product_publication_date: pub_date,
-                        gfsc_id: format!(
-                            "GFSC_{}-{gap:03}_{missions}_T{tile}_V101_{n}",
-                            names.ymd(job.meas)
-                        ),
-                        product_date: day * DAY,
-                        sensing_start_date: Some(job.start_date),
-                        sensing_end_date: Some(day * DAY + DAY - SECOND),
-                        aggregation_timespan: Some(gap as i16),
-                        completion_date: processed,
-                        publication_date: published,
-                    })
-                }
-            };
-            if job.ty == JobType::FscRlieJob
-                && !job.reprocessing
-                && let Some(p) = published
-            {
-                ctx.fsc_published.entry((job.tile, day)).or_insert(p);
+            .collect()
+    }
+
+    /// The L1C of an FSC/RLIE job: its id, DIAS publication, whether cloudy.
+    fn l1c(&self, job: &model::Job) -> (String, Ms, bool) {
+        let names = self.names();
+        match self.inputs.get(job.input as usize) {
+            Some(inp) if job.input != NONE => {
+                let cloudy = matches!(inp.product, Product::L1c { cloudy: true, .. });
+                (
+                    names.l1c(job.tile, inp.sensing, inp.available),
+                    inp.available,
+                    cloudy,
+                )
             }
-            let queued = first_at(&history, Status::Queued);
-            jobs.push(Job {
-                id,
-                name: format!(
-                    "{}_{}_{}",
-                    job.ty.name(),
-                    if tile_matters(job.ty) { &tile } else { "S1" },
-                    compact(cfg.start, job.meas)
-                ),
-                priority: Some(if job.reprocessing {
-                    Priority::Reprocessing
+            // A backward re-run: the older L1C of that date, published long ago.
+            _ => {
+                let dias = job.meas + 2 * HOUR;
+                (names.l1c(job.tile, job.meas, dias), dias, false)
+            }
+        }
+    }
+}
+
+fn gap_days(cfg: &Config) -> i64 {
+    cfg.params
+        .int("gapfilling_search_default_duration_in_days")
+        .unwrap_or(7)
+}
+
+/// A change row of the engine's history, `after` the job's previous status.
+pub(super) fn change(after: Option<Status>, status: Status, at: Ms) -> Change {
+    Change {
+        status,
+        at,
+        error_subtype: error_subtype(after, status),
+    }
+}
+
+/// What a job's rows read besides its own fields and history: the builder's running contexts
+/// at its place (the jobs before it) and its units. Equal reads, fields and history give
+/// equal rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Reads {
+    /// FSC/RLIE backward re-runs of the same L1C so far, this one included (0: NRT).
+    backward: u32,
+    /// SWS/WDS: the FSC publication of its tile-day.
+    fsc_published: Option<Ms>,
+    /// SWS/WDS: its first unit's GRD input.
+    sws_input: u32,
+    /// GFSC: an S1 trigger among its units, the latest trigger, the publication date it
+    /// carries, its number among the GFSC jobs of its tile-day.
+    gfsc: (bool, Option<Ms>, Option<Ms>, u32),
+}
+
+/// The builder's running state: contexts of backward re-runs, published FSCs per tile-day,
+/// the GFSC watermark and GFSC jobs per tile-day.
+#[derive(Default)]
+pub(super) struct Contexts {
+    backward: HashMap<String, u32>,
+    fsc_published: HashMap<(u16, i64), Ms>,
+    gfsc_watermark: Option<Ms>,
+    gfsc_seen: HashMap<(u16, i64), u32>,
+}
+
+impl Contexts {
+    /// What `job` reads at its place, moving the contexts past it. `l1c`: its L1C id
+    /// (FSC/RLIE backward re-runs only).
+    pub(super) fn reads(
+        &mut self,
+        env: &Env,
+        out: &Outcome,
+        job: &model::Job,
+        history: &[Change],
+        l1c: Option<&str>,
+    ) -> Reads {
+        let day = job.meas.div_euclid(DAY);
+        let mut r = Reads {
+            backward: 0,
+            fsc_published: None,
+            sws_input: NONE,
+            gfsc: (false, None, None, 0),
+        };
+        match job.ty {
+            JobType::FscRlieJob => {
+                if job.reprocessing {
+                    let n = self
+                        .backward
+                        .entry(l1c.expect("the L1C of a backward re-run").to_owned())
+                        .or_insert(0);
+                    *n += 1;
+                    r.backward = *n;
+                } else if let Some(p) = first_at(history, Status::Published) {
+                    self.fsc_published.entry((job.tile, day)).or_insert(p);
+                }
+            }
+            JobType::SwsWdsJob => {
+                let units = units_of(out, job);
+                r.sws_input = units.first().map_or(NONE, |u| u.aux as u32);
+                if job.parts.1 {
+                    r.fsc_published = self.fsc_published.get(&(job.tile, day)).copied();
+                }
+            }
+            JobType::GfscJob => {
+                let units = units_of(out, job);
+                let s1 = units.iter().any(|u| u.kind == UnitKind::TrigS1);
+                let trigger = units
+                    .iter()
+                    .filter(|u| matches!(u.kind, UnitKind::TrigFsc | UnitKind::TrigS1))
+                    .map(|u| u.avail - env.indexing)
+                    .max();
+                let pub_date = if job.gfsc == GfscKind::Daily {
+                    self.gfsc_watermark
                 } else {
-                    Priority::Nrt
-                }),
-                nomad_id: queued.map(|q| {
+                    trigger
+                };
+                if let Some(t) = trigger {
+                    self.gfsc_watermark = Some(self.gfsc_watermark.map_or(t, |w| w.max(t)));
+                }
+                let n = self.gfsc_seen.entry((job.tile, day)).or_insert(0);
+                *n += 1;
+                r.gfsc = (s1, trigger, pub_date, *n);
+            }
+            JobType::Rlies1Job | JobType::Rlies1s2Job => {}
+        }
+        r
+    }
+}
+
+/// The rows of engine job `j` from its fields, history and reads.
+pub(super) fn build_job(
+    env: &Env,
+    j: u32,
+    job: &model::Job,
+    history: Vec<Change>,
+    reads: &Reads,
+    l1c: Option<(String, Ms, bool)>,
+) -> Job {
+    let names = env.names();
+    let inputs = &env.inputs;
+    let published = first_at(&history, Status::Published);
+    let processed = first_at(&history, Status::Processed);
+    let tile = tile_name(job.tile);
+    let day = job.meas.div_euclid(DAY);
+    let id = env.id_of(j);
+    let detail = match job.ty {
+        JobType::FscRlieJob => {
+            let (l1c_id, dias, cloudy) = l1c.unwrap_or_else(|| env.l1c(job));
+            let nrt = !job.reprocessing;
+            let reprocessing_context = match reads.backward {
+                _ if nrt => "None".to_owned(),
+                1 => "backward".to_owned(),
+                n => format!("backward_{n}"),
+            };
+            let has_product = processed.is_some() && !job.no_product;
+            Detail::FscRlie(FscRlie {
+                nrt,
+                l1c_path: format!(
+                    "/eodata/Sentinel-2/MSI/L1C/{}/{l1c_id}.SAFE",
+                    names.ymd(job.meas)
+                ),
+                l1c_id,
+                l1c_cloud_cover: if cloudy { 95 } else { (job.key % 70) as i32 },
+                l1c_snow_cover: ((job.key >> 8) % 100) as i32,
+                measurement_date: job.meas,
+                l1c_esa_creation_date: job.meas + (dias - job.meas) / 3,
+                l1c_dias_publication_date: Some(dias),
+                maja_mode: Some(if nrt { "nominal" } else { "backward" }.to_owned()),
+                l2a_status: Some(
+                    match (processed, job.no_product) {
+                        (None, _) => "pending",
+                        (Some(_), true) => "generation_aborted",
+                        (Some(_), false) => "generated",
+                    }
+                    .to_owned(),
+                ),
+                fsc_path: has_product.then(|| {
                     format!(
-                        "{}/dispatch-{}-{:08x}",
-                        job.ty.nomad_job(),
-                        (cfg.start.0 + q) / 1000,
-                        id
+                        "s3://hrsi/FSC/{}/{}",
+                        names.ymd(job.meas),
+                        names.fsc(job.tile, day)
                     )
                 }),
-                tile_id: if tile_matters(job.ty) {
-                    tile
-                } else {
-                    String::new()
-                },
-                detail,
-                history,
-            });
+                fsc_completion_date: processed,
+                fsc_json_publication_date: published,
+                reprocessing_context,
+            })
         }
-        let mut s = Snapshot {
-            epoch: cfg.start,
-            at: cfg.horizon,
-            params: Some(params_text(&cfg.params)),
-            resume: super::ResumePoints {
-                fsc_rlie: super::Resume::Empty,
-                rlies1: super::Resume::Empty,
-                sws_wds_s1: super::Resume::Empty,
-                sws_wds_fsc: super::Resume::Empty,
-                gfsc: super::Resume::Empty,
-            },
-            jobs,
-        };
-        s.resume = s.derived_resume();
-        Ok(s)
+        JobType::Rlies1Job => {
+            let inp = grd_input(inputs, job.input);
+            let (track, s) = inp.map_or((0, job.meas), |(t, i)| (t, i.sensing));
+            Detail::RlieS1(RlieS1 {
+                s1grd_id: names.grd(track, s),
+                measurement_date_start: s,
+                measurement_date_end: s + 25 * SECOND,
+                s1grd_dias_publication_date: inp.map(|(_, i)| i.available),
+                completion_date: processed,
+                publication_date: published,
+                reprocessing_context: Some("nrt".to_owned()),
+            })
+        }
+        JobType::Rlies1s2Job => Detail::RlieS1S2(RlieS1S2 {
+            process_date: day * DAY,
+            tile_id_dup: tile.clone(),
+            measurement_date: job.meas,
+            completion_date: processed,
+            publication_date: published,
+        }),
+        JobType::SwsWdsJob => {
+            let inp = grd_input(inputs, reads.sws_input);
+            let (track, slice) = match inp.map(|(_, i)| i.product) {
+                Some(Product::Grd { track, slice }) => (track, slice),
+                _ => (0, 0),
+            };
+            let s = inp.map_or(job.meas, |(_, i)| i.sensing);
+            let fsc = job.parts.1.then(|| names.fsc(job.tile, day));
+            Detail::SwsWds(SwsWds {
+                nrt: true,
+                measurement_date: job.meas,
+                s1_id_list: names.grd(track, s),
+                fsc_publication_latest_date: fsc.as_ref().and(reads.fsc_published),
+                fsc_id_list: fsc,
+                s1_dias_publication_latest_date: inp.map(|(_, i)| i.available),
+                assembly_id: Some(format!(
+                    "S1_{track:03}_{}_{}",
+                    names.ymd(job.meas),
+                    slice / 2
+                )),
+                assembly_master_job_id: Some(if job.master == NONE {
+                    id
+                } else {
+                    env.id_of(job.master)
+                }),
+                assembly_status: Some(
+                    if processed.is_some() {
+                        "generated"
+                    } else {
+                        "pending"
+                    }
+                    .to_owned(),
+                ),
+                completion_date: processed,
+                publication_date: published,
+            })
+        }
+        JobType::GfscJob => {
+            let (s1, _, pub_date, n) = reads.gfsc;
+            let missions = if s1 { "S1-S2" } else { "S2" };
+            let gap = env.gap;
+            Detail::Gfsc(Gfsc {
+                nrt: true,
+                missions: Some(missions.to_owned()),
+                triggering_product_id: match job.gfsc {
+                    GfscKind::Daily => None,
+                    GfscKind::S1 => Some(format!("WDS_{}_T{tile}", names.ymd(job.meas))),
+                    GfscKind::Fsc => Some(names.fsc(job.tile, day)),
+                },
+                triggering_product_publication_date: pub_date,
+                gfsc_id: format!(
+                    "GFSC_{}-{gap:03}_{missions}_T{tile}_V101_{n}",
+                    names.ymd(job.meas)
+                ),
+                product_date: day * DAY,
+                sensing_start_date: Some(job.start_date),
+                sensing_end_date: Some(day * DAY + DAY - SECOND),
+                aggregation_timespan: Some(gap as i16),
+                completion_date: processed,
+                publication_date: published,
+            })
+        }
+    };
+    let queued = first_at(&history, Status::Queued);
+    Job {
+        id,
+        name: format!(
+            "{}_{}_{}",
+            job.ty.name(),
+            if tile_matters(job.ty) { &tile } else { "S1" },
+            compact(env.start, job.meas)
+        ),
+        priority: Some(if job.reprocessing {
+            Priority::Reprocessing
+        } else {
+            Priority::Nrt
+        }),
+        nomad_id: queued.map(|q| {
+            format!(
+                "{}/dispatch-{}-{:08x}",
+                job.ty.nomad_job(),
+                (env.start.0 + q) / 1000,
+                id
+            )
+        }),
+        tile_id: if tile_matters(job.ty) {
+            tile
+        } else {
+            String::new()
+        },
+        detail,
+        history,
     }
+}
+
+/// The L1C of an FSC/RLIE job, when it needs one built.
+pub(super) fn l1c_of(env: &Env, job: &model::Job) -> Option<(String, Ms, bool)> {
+    (job.ty == JobType::FscRlieJob).then(|| env.l1c(job))
+}
+
+/// The snapshot of `jobs` at the config's horizon, with its resume points.
+pub(super) fn assemble(cfg: &Config, jobs: Vec<Job>) -> Snapshot {
+    let mut s = Snapshot {
+        epoch: cfg.start,
+        at: cfg.horizon,
+        params: Some(params_text(&cfg.params)),
+        resume: super::ResumePoints {
+            fsc_rlie: super::Resume::Empty,
+            rlies1: super::Resume::Empty,
+            sws_wds_s1: super::Resume::Empty,
+            sws_wds_fsc: super::Resume::Empty,
+            gfsc: super::Resume::Empty,
+        },
+        jobs,
+    };
+    s.resume = s.derived_resume();
+    s
 }
 
 fn tile_matters(t: JobType) -> bool {
@@ -437,28 +575,5 @@ fn grd_input(inputs: &[Input], i: u32) -> Option<(u16, &Input)> {
     match inp.product {
         Product::Grd { track, .. } => Some((track, inp)),
         Product::L1c { .. } => None,
-    }
-}
-
-/// Running state of the builder: contexts of backward re-runs, published FSCs per tile-day,
-/// the GFSC watermark and GFSC jobs per tile-day.
-#[derive(Default)]
-struct Contexts {
-    backward: HashMap<String, u32>,
-    fsc_published: HashMap<(u16, i64), Ms>,
-    gfsc_watermark: Option<Ms>,
-    gfsc_seen: HashMap<(u16, i64), u32>,
-}
-
-impl Contexts {
-    /// `backward`, then `backward_2`, … when one L1C is re-run again (unique key).
-    fn backward(&mut self, l1c: &str) -> String {
-        let n = self.backward.entry(l1c.to_owned()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            "backward".to_owned()
-        } else {
-            format!("backward_{n}")
-        }
     }
 }

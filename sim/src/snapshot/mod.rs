@@ -16,6 +16,7 @@
 mod check;
 mod delta;
 mod from_run;
+mod kept;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,7 @@ use crate::time::{Instant, Ms};
 pub use check::SnapshotError;
 pub use delta::{Delta, JobChange};
 pub use from_run::{BuildOptions, SERVICES, tile_name};
+pub use kept::KeptSnapshot;
 
 /// The database's view of the world at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
