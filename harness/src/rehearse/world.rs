@@ -317,9 +317,9 @@ impl World {
         let t = std::time::Instant::now();
         let mut kept = KeptSnapshot::default();
         let start_snap = if world_runs(sc) {
-            Some(tokio::task::block_in_place(|| {
-                kept_snapshot(&mut kept, &course)
-            })?)
+            let (k, snap) = tokio::task::block_in_place(|| start_snapshot(&course))?;
+            kept = k;
+            Some(snap)
         } else {
             None
         };
@@ -634,4 +634,25 @@ pub fn as_server_user(cmd: &mut Command) {
         cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
         cmd.env("HOME", "/tmp");
     }
+}
+
+/// The database's view of a world at its start, with the kept builder that made it: the same
+/// for every scenario of a run whose world is the same (the warm start is shared, see
+/// `course`), so built once per config (bounded, like the warm starts).
+fn start_snapshot(course: &Course) -> Result<(KeptSnapshot, hrsi_sim::snapshot::Snapshot), String> {
+    type Memo =
+        std::collections::BTreeMap<String, Arc<(KeptSnapshot, hrsi_sim::snapshot::Snapshot)>>;
+    static STARTS: std::sync::LazyLock<std::sync::Mutex<Memo>> =
+        std::sync::LazyLock::new(Default::default);
+    let key = format!("{:?}", course.config());
+    if let Some(v) = STARTS.lock().expect("memo lock").get(&key) {
+        return Ok((v.0.clone(), v.1.clone()));
+    }
+    let mut kept = KeptSnapshot::default();
+    let snap = kept_snapshot(&mut kept, course)?;
+    let mut m = STARTS.lock().expect("memo lock");
+    if m.len() < 32 {
+        m.insert(key, Arc::new((kept.clone(), snap.clone())));
+    }
+    Ok((kept, snap))
 }

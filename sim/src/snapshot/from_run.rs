@@ -136,6 +136,7 @@ impl Snapshot {
 
 /// What the rows of every job are built from besides the job itself: the inputs regenerated
 /// from the seed, the names' epoch, the config's figures. Fixed for one config.
+#[derive(Clone)]
 pub(super) struct Env {
     pub(super) seed: u64,
     pub(super) start: Instant,

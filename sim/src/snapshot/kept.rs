@@ -25,7 +25,7 @@ use crate::time::Ms;
 use super::BuildOptions;
 
 /// The snapshot of one world kept between builds (see the module's documentation).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct KeptSnapshot {
     /// What every job's rows are built from besides the job (`None`: nothing kept).
     env: Option<Env>,
