@@ -69,14 +69,7 @@ fn bench(c: &mut Criterion) {
     // On a shared machine wall time mostly measures the queue for a core: CPU time (client and
     // server backend) says what the work itself costs.
     rt.block_on(async {
-        let admin = server.admin().await.unwrap();
-        let db = schema.clone_db(&admin).await.unwrap();
-        let mut client = server.connect(&db).await.unwrap();
-        let pid: i32 = client
-            .query_one("select pg_backend_pid()", &[])
-            .await
-            .unwrap()
-            .get(0);
+        let (mut client, pid) = clone_session(&server, &schema).await;
         let all0 = server_cpu(&server);
         let (w, c0, s0) = (Instant::now(), cpu("self"), cpu(&pid.to_string()));
         world::export(&mut client, &a).await.unwrap();
@@ -93,14 +86,7 @@ fn bench(c: &mut Criterion) {
             s2 - s1
         );
         // The incremental export once, on a clone of the history, with its CPU.
-        let admin = server.admin().await.unwrap();
-        let db = history.clone_db(&admin).await.unwrap();
-        let mut client = server.connect(&db).await.unwrap();
-        let pid: i32 = client
-            .query_one("select pg_backend_pid()", &[])
-            .await
-            .unwrap()
-            .get(0);
+        let (mut client, pid) = clone_session(&server, &history).await;
         let (w, c0, s0) = (Instant::now(), cpu("self"), cpu(&pid.to_string()));
         world::export_delta(&mut client, &a, &b).await.unwrap();
         let (wd, c1, s1) = (w.elapsed(), cpu("self"), cpu(&pid.to_string()));
@@ -243,6 +229,19 @@ fn pooled_clones(rt: &tokio::runtime::Runtime, server: &Server, history: &Templa
 
 /// CPU seconds of every process of the server: the live children of the postmaster (backends,
 /// parallel workers, checkpointer …) and those it reaped.
+/// A session on a fresh clone of `template`, and its backend's pid (for its CPU time).
+async fn clone_session(server: &Server, template: &Template) -> (tokio_postgres::Client, i32) {
+    let admin = server.admin().await.unwrap();
+    let db = template.clone_db(&admin).await.unwrap();
+    let client = server.connect(&db).await.unwrap();
+    let pid: i32 = client
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (client, pid)
+}
+
 fn server_cpu(server: &Server) -> f64 {
     let Some(pm) = server.cluster().and_then(|c| c.pid()) else {
         return 0.0;

@@ -48,16 +48,21 @@ pub fn run(cfg: &Config, baseline: Option<&Baseline>) -> Outcome {
     World::new(cfg.clone(), baseline).finish()
 }
 
-/// The baseline of a config: the same seed, calibration and parameters, no operator step.
-pub fn baseline(cfg: &Config) -> Baseline {
-    let base = Config {
+/// The config a baseline of `cfg` runs: the same seed, calibration and parameters, no operator
+/// step, nothing recorded. Configs with the same baseline config have the same baseline.
+pub fn baseline_config(cfg: &Config) -> Config {
+    Config {
         steps: Vec::new(),
         timeline: false,
         keep_jobs: false,
         keep_history: false,
         ..cfg.clone()
-    };
-    let out = run(&base, None);
+    }
+}
+
+/// The baseline of a config: the same seed, calibration and parameters, no operator step.
+pub fn baseline(cfg: &Config) -> Baseline {
+    let out = run(&baseline_config(cfg), None);
     levels(cfg, &out)
 }
 

@@ -278,17 +278,23 @@ pub fn predict(sc: &Scenario) -> (Vec<String>, Report) {
 /// At most this many simulator runs are kept for the scenarios of one process.
 const MEMO_MAX: usize = 32;
 
+/// Runs of the simulator by the debug text of their config ([`memo`]).
+pub(super) type Memo<T> = LazyLock<Mutex<BTreeMap<String, Arc<T>>>>;
+
 /// Baselines by the config they are run from (`hrsi_sim::baseline` of it).
-static BASELINES: LazyLock<Mutex<BTreeMap<String, Arc<Baseline>>>> =
-    LazyLock::new(Default::default);
+static BASELINES: Memo<Baseline> = LazyLock::new(Default::default);
 /// Worlds at the start (their warm start run), by their config.
-static STARTS: LazyLock<Mutex<BTreeMap<String, Arc<World>>>> = LazyLock::new(Default::default);
+static STARTS: Memo<World> = LazyLock::new(Default::default);
 
 /// The simulator is pure: a run is a function of its config, so the scenarios of a suite that
 /// share a seed, a start, a horizon, a calibration and parameters share their baseline and
 /// their warm start instead of each running them again. Keyed by the whole config's debug
 /// text; bounded (a suite of many distinct configs runs the extra ones unshared).
-fn memo<T>(m: &Mutex<BTreeMap<String, Arc<T>>>, key: String, make: impl FnOnce() -> T) -> Arc<T> {
+pub(super) fn memo<T>(
+    m: &Mutex<BTreeMap<String, Arc<T>>>,
+    key: String,
+    make: impl FnOnce() -> T,
+) -> Arc<T> {
     if let Some(v) = m.lock().expect("memo lock").get(&key) {
         return v.clone();
     }
@@ -302,13 +308,7 @@ fn memo<T>(m: &Mutex<BTreeMap<String, Arc<T>>>, key: String, make: impl FnOnce()
 
 /// The baseline of `cfg` (its steps left out), shared by the scenarios of the run.
 fn baseline_of(cfg: &Config) -> Arc<Baseline> {
-    let base = Config {
-        steps: Vec::new(),
-        timeline: false,
-        keep_jobs: false,
-        keep_history: false,
-        ..cfg.clone()
-    };
+    let base = hrsi_sim::baseline_config(cfg);
     memo(&BASELINES, format!("{base:?}"), || {
         hrsi_sim::baseline(&base)
     })

@@ -638,21 +638,14 @@ pub fn as_server_user(cmd: &mut Command) {
 
 /// The database's view of a world at its start, with the kept builder that made it: the same
 /// for every scenario of a run whose world is the same (the warm start is shared, see
-/// `course`), so built once per config (bounded, like the warm starts).
+/// `course`), so built once per config (bounded, like the warm starts; an error is as
+/// deterministic as the snapshot and kept alike).
 fn start_snapshot(course: &Course) -> Result<(KeptSnapshot, hrsi_sim::snapshot::Snapshot), String> {
-    type Memo =
-        std::collections::BTreeMap<String, Arc<(KeptSnapshot, hrsi_sim::snapshot::Snapshot)>>;
-    static STARTS: std::sync::LazyLock<std::sync::Mutex<Memo>> =
-        std::sync::LazyLock::new(Default::default);
-    let key = format!("{:?}", course.config());
-    if let Some(v) = STARTS.lock().expect("memo lock").get(&key) {
-        return Ok((v.0.clone(), v.1.clone()));
-    }
-    let mut kept = KeptSnapshot::default();
-    let snap = kept_snapshot(&mut kept, course)?;
-    let mut m = STARTS.lock().expect("memo lock");
-    if m.len() < 32 {
-        m.insert(key, Arc::new((kept.clone(), snap.clone())));
-    }
-    Ok((kept, snap))
+    type Built = Result<(KeptSnapshot, hrsi_sim::snapshot::Snapshot), String>;
+    static SNAPSHOTS: super::course::Memo<Built> = std::sync::LazyLock::new(Default::default);
+    let built = super::course::memo(&SNAPSHOTS, format!("{:?}", course.config()), || {
+        let mut kept = KeptSnapshot::default();
+        kept_snapshot(&mut kept, course).map(|snap| (kept, snap))
+    });
+    Built::clone(&built)
 }
