@@ -505,18 +505,18 @@ async fn failing_services(w: &World) -> Vec<(&'static str, String)> {
 
 async fn query_direct(w: &World) -> Option<String> {
     let r = w
-        .with_server(async |srv: &Server, db: &str| -> Option<String> {
-            let c = srv.connect(db).await.ok()?;
+        .with_session(async |c: &mut tokio_postgres::Client| {
             let row = c
                 .query_one(
                     "select job_types_list::text from cosims.system_parameters",
                     &[],
                 )
                 .await
-                .ok()?;
-            row.get(0)
+                .map_err(|e| e.to_string())?;
+            Ok(row.get::<_, Option<String>>(0))
         })
         .await
+        .ok()?
         .ok()?;
     let _ = matches!(w.db, Db::Own(_));
     r

@@ -16,6 +16,7 @@ pub mod expect;
 pub mod files;
 pub mod guard;
 pub mod junit;
+pub mod session;
 pub mod steps;
 pub mod transcript;
 pub mod truth;

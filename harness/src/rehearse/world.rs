@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 use super::{
     bases::{DataDir, Prepared, WorldTemplate, world_runs},
     course::Course,
+    session::Session,
     truth::{Truth, kept_snapshot},
 };
 use crate::{
@@ -269,6 +270,8 @@ pub struct World {
     /// The simulated world at the start (when it runs), and what already holds it in the
     /// database (the run's template, a prepared data directory), if anything does.
     pub start_world: Option<(hrsi_sim::snapshot::Snapshot, Option<&'static str>)>,
+    /// The harness's own session on the database, kept between steps.
+    pub session: Session,
 }
 
 impl World {
@@ -455,6 +458,7 @@ impl World {
             worker_servers: 0,
             timings,
             start_world: start_snap.map(|s| (s, holder)),
+            session: Session::default(),
         })
     }
 
@@ -493,6 +497,17 @@ impl World {
         }
     }
 
+    /// [`World::with_server`] on the harness's session to the database (kept between steps,
+    /// opened again when the server behind it changed): `Err` when the database does not
+    /// answer, `Ok(Err)` when `f` (or opening the session) failed.
+    pub async fn with_session<R>(
+        &self,
+        f: impl AsyncFnOnce(&mut tokio_postgres::Client) -> Result<R, String>,
+    ) -> Result<Result<R, String>, String> {
+        self.with_server(async |srv: &Server, db: &str| self.session.run(srv, db, f).await)
+            .await
+    }
+
     /// What production's autovacuum does within a minute of a bulk load (a restore, the
     /// world's jobs written in place of the history): the planner's statistics of the loaded
     /// tables. Without them the status trigger's `last_job_status_id()` is planned as one index
@@ -501,10 +516,9 @@ impl World {
     /// database that does not answer is left as it is.
     pub async fn autoanalyze(&self) {
         let _ = self
-            .with_server(async |srv: &Server, db: &str| {
-                if let Ok(c) = srv.connect(db).await {
-                    let _ = c.batch_execute("analyze").await;
-                }
+            .with_session(async |c: &mut tokio_postgres::Client| {
+                let _ = c.batch_execute("analyze").await;
+                Ok(())
             })
             .await;
     }
@@ -524,6 +538,7 @@ impl World {
 
     /// Drops what the rehearsal created on a shared server.
     pub async fn teardown(self) {
+        self.session.close().await;
         if let Db::Clone { server, name } = &self.db
             && let Ok(admin) = server.admin().await
         {

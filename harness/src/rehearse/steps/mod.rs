@@ -740,10 +740,9 @@ fn sim_text(text: String) -> String {
 /// truth at every step boundary), through its import.
 pub async fn import_params(w: &mut World, out: &mut Outcome) {
     let Ok(Ok(rows)) = w
-        .with_server(
-            async |srv: &Server, db: &str| -> Result<Vec<(String, Option<String>)>, String> {
-                let c = srv.connect(db).await.map_err(|e| e.to_string())?;
-                read_params(&c).await
+        .with_session(
+            async |c: &mut tokio_postgres::Client| -> Result<Vec<(String, Option<String>)>, String> {
+                read_params(c).await
             },
         )
         .await

@@ -12,7 +12,6 @@ use hrsi_sim::{
 
 use super::{FIRST_HAND_JOB_ID, Fingerprint, Truth, count_by_status, fingerprint, kept_snapshot};
 use crate::{
-    postgres::Server,
     rehearse::{steps::Outcome, transcript::redact, world::World},
     world as dbworld,
 };
@@ -27,16 +26,14 @@ impl Truth {
         let (epoch, at) = (w.start, w.now);
         let known = w.truth.fingerprint.clone();
         let r = w
-            .with_server(
-                async |srv: &Server,
-                       db: &str|
+            .with_session(
+                async |c: &mut tokio_postgres::Client|
                        -> Result<Option<(dbworld::Imported, Fingerprint)>, String> {
-                    let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
-                    let fp = fingerprint(&c).await?;
+                    let fp = fingerprint(c).await?;
                     if Some(&fp) == known.as_ref() {
                         return Ok(None);
                     }
-                    let i = dbworld::import(&mut c, epoch, at)
+                    let i = dbworld::import(c, epoch, at)
                         .await
                         .map_err(|e| e.to_string())?;
                     Ok(Some((i, fp)))

@@ -30,7 +30,7 @@ use hrsi_sim::{
 };
 
 use super::{course::Course, steps::Outcome, world::World};
-use crate::{postgres::Server, world as dbworld};
+use crate::world as dbworld;
 
 mod import;
 pub use import::import_params;
@@ -192,27 +192,25 @@ impl Truth {
         };
         let s = &snap;
         let summary = w
-            .with_server(
-                async |srv: &Server,
-                       db: &str|
+            .with_session(
+                async |c: &mut tokio_postgres::Client|
                        -> Result<(Option<dbworld::ExportSummary>, Fingerprint), String> {
-                    let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
                     if holder.is_some() {
                         // The database already holds this very world: nothing to write but
                         // the sequences' place for jobs inserted by hand.
-                        hand_ids(&c).await?;
-                        return Ok((None, fingerprint(&c).await?));
+                        hand_ids(c).await?;
+                        return Ok((None, fingerprint(c).await?));
                     }
                     // The history the database was given is replaced, not added to: the
                     // world's warm start covers the same days.
                     c.batch_execute("truncate cosims.parent_jobs cascade")
                         .await
                         .map_err(|e| format!("empty the job tables for the world: {e}"))?;
-                    let summary = dbworld::export(&mut c, s)
+                    let summary = dbworld::export(c, s)
                         .await
                         .map_err(|e| e.to_string())?;
-                    hand_ids(&c).await?;
-                    Ok((Some(summary), fingerprint(&c).await?))
+                    hand_ids(c).await?;
+                    Ok((Some(summary), fingerprint(c).await?))
                 },
             )
             .await??;
@@ -260,20 +258,18 @@ impl Truth {
         // is taken again after the export, as it always was.
         let known = w.truth.fingerprint.clone().filter(|_| !w.truth.stale);
         let r = w
-            .with_server(
-                async |srv: &Server,
-                       db: &str|
+            .with_session(
+                async |c: &mut tokio_postgres::Client|
                        -> Result<(dbworld::ExportSummary, Fingerprint), String> {
-                    let mut c = srv.connect(db).await.map_err(|e| e.to_string())?;
                     let opts = dbworld::DeltaOptions {
                         job_ids_from: Some(FIRST_HAND_JOB_ID),
                     };
-                    let s = dbworld::export_delta_with(&mut c, b, n, &opts)
+                    let s = dbworld::export_delta_with(c, b, n, &opts)
                         .await
                         .map_err(|e| e.to_string())?;
                     let fp = match &known {
                         Some(fp) => fp.after(&s),
-                        None => fingerprint(&c).await?,
+                        None => fingerprint(c).await?,
                     };
                     Ok((s.summary, fp))
                 },
