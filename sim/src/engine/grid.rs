@@ -6,7 +6,7 @@ use super::*;
 /// A fast, deterministic hasher for the engine's small integer keys (no DoS concern: keys are
 /// ours, not user input).
 #[derive(Default, Clone, Copy)]
-pub(super) struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -31,7 +31,7 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-pub(super) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Values keyed by (UTC day, small integer), stored flat: the engine's hottest lookups
 /// (tile-days, track passes) without hashing.

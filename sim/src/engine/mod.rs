@@ -58,7 +58,7 @@ mod configuration;
 mod creation;
 mod execution;
 mod faults;
-mod grid;
+pub(crate) mod grid;
 mod import;
 mod jobs;
 mod monitor;

@@ -6,7 +6,6 @@
 //! GFSC names) without claiming their exact checksums or orbit numbers: they are assumptions,
 //! stable for one seed, unique where the schema has a unique key.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
@@ -15,6 +14,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::engine::Outcome;
+use crate::engine::grid::FastMap;
 use crate::inputs::{Geometry, Input, Product};
 use crate::job_type::JobType;
 use crate::model::{self, GfscKind, NONE, UnitKind};
@@ -278,51 +278,14 @@ pub(super) struct Reads {
 
 /// The builder's running state: contexts of backward re-runs, published FSCs per tile-day,
 /// the GFSC watermark and GFSC jobs per tile-day. Rebuilt at every build, one lookup per job
-/// of 20 000 to 60 000: keyed with [`Fx`], not SipHash (the keys are ours, not an attacker's).
+/// of 20 000 to 60 000: keyed with the engine's integer hasher, not SipHash (the keys are
+/// ours, not an attacker's).
 #[derive(Default)]
 pub(super) struct Contexts {
-    backward: HashMap<String, u32, BuildFx>,
-    fsc_published: HashMap<(u16, i64), Ms, BuildFx>,
+    backward: FastMap<String, u32>,
+    fsc_published: FastMap<(u16, i64), Ms>,
     gfsc_watermark: Option<Ms>,
-    gfsc_seen: HashMap<(u16, i64), u32, BuildFx>,
-}
-
-/// A multiply-rotate hash (the Firefox one): a few cycles per word.
-#[derive(Default, Clone, Copy)]
-pub(super) struct Fx(u64);
-
-type BuildFx = std::hash::BuildHasherDefault<Fx>;
-
-impl std::hash::Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
+    gfsc_seen: FastMap<(u16, i64), u32>,
 }
 
 impl Contexts {
