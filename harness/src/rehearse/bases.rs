@@ -107,7 +107,7 @@ impl Choice {
     /// The template holds the most common start world among the scenarios that clone it
     /// (those whose world runs; else the first clone's); every other start world shared by
     /// two scenarios or more is prepared too; the generated history of the own clusters ends
-    /// at their most common start.
+    /// at their most common start (prepared when two of them or more start on it).
     pub fn of(files: &[ScenarioFile]) -> Choice {
         let clones = || files.iter().filter(|f| !needs_own_cluster(&f.scenario));
         let own = || files.iter().filter(|f| needs_own_cluster(&f.scenario));
@@ -132,7 +132,22 @@ impl Choice {
             groups(own().filter(|f| world_runs(&f.scenario)), start_key),
             None,
         );
-        let own_start = most_common(&groups(own(), |s| s.start.0)).map(|s| s.start);
+        // The generated history pays for its data directory (prepared, stopped, copied) when
+        // two own clusters or more start on it: those not given a shared start world.
+        let on_generated = || {
+            own().filter(|f| {
+                !(world_runs(&f.scenario)
+                    && own_groups.iter().any(|(k, _)| *k == start_key(&f.scenario)))
+            })
+        };
+        let own_start = most_common(&groups(on_generated(), |s| s.start.0))
+            .filter(|sc| {
+                on_generated()
+                    .filter(|f| f.scenario.start == sc.start)
+                    .count()
+                    >= 2
+            })
+            .map(|s| s.start);
         Choice {
             clone_from: clone_from.cloned(),
             clone_groups: shared_by_two(clone_groups, main.as_ref()),
@@ -551,4 +566,32 @@ async fn own_world(sc: &Scenario) -> Result<DataDir, String> {
         server,
         world: Some(world.snapshot),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearse::files::discover;
+
+    fn suite(names: &[&str]) -> Vec<ScenarioFile> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let paths: Vec<_> = names.iter().map(|n| root.join(n)).collect();
+        discover(&paths).expect("shipped scenarios load")
+    }
+
+    #[test]
+    fn the_generated_history_is_prepared_only_for_two_own_clusters_or_more() {
+        // Own clusters whose world does not run: both start on the generated history.
+        let two = suite(&["procedures/stop.yaml", "procedures/start-confirm-no.yaml"]);
+        assert!(two.iter().all(|f| needs_own_cluster(&f.scenario)));
+        assert_eq!(two[0].scenario.start, two[1].scenario.start);
+        assert!(Choice::of(&two).own_start.is_some());
+        // One alone builds its cluster directly: a prepared copy would cost a stop, a copy and
+        // a start more.
+        assert_eq!(Choice::of(&two[..1]).own_start, None);
+        assert_eq!(
+            Choice::of(&suite(&["procedures/long-downtime-waves.yaml"])).own_start,
+            None
+        );
+    }
 }
