@@ -33,6 +33,8 @@ use super::*;
 /// What [`Engine::empty_database`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EmptySummary {
+    /// When the database was emptied.
+    pub at: Ms,
     /// Jobs the database held: all gone.
     pub jobs_removed: usize,
     /// Units the services find again and will do again (their inputs inside the look-back).
@@ -81,6 +83,7 @@ impl Engine {
             gfsc: (today - 1) * DAY,
         };
         let mut sum = EmptySummary {
+            at: self.now,
             jobs_removed: self.jobs.len(),
             ..EmptySummary::default()
         };
