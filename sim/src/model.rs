@@ -69,6 +69,20 @@ impl LostReason {
         LostReason::ClosedByHand,
     ];
 
+    /// Every reason a unit can be lost for: [`LostReason::ALL`] and those only a rehearsal
+    /// gives ([`LostReason::DatabaseEmptied`]); what a scenario's `lost_reasons` may name.
+    pub const EVERY: [LostReason; 9] = [
+        LostReason::OutsideSearchWindow,
+        LostReason::DailyJobNotCreated,
+        LostReason::DailyInputNotReady,
+        LostReason::Failed,
+        LostReason::StuckInExternalError,
+        LostReason::InputFailed,
+        LostReason::TriggerBeforeWindow,
+        LostReason::ClosedByHand,
+        LostReason::DatabaseEmptied,
+    ];
+
     /// The name used in reports.
     pub fn name(self) -> &'static str {
         match self {

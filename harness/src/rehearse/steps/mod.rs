@@ -23,6 +23,7 @@ mod nomad;
 mod operator;
 mod patch_test;
 
+pub use nomad::{describe_allocations, live_allocations};
 pub use patch_test::patch_path;
 
 use database::*;
@@ -180,6 +181,7 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
         StepKind::NomadEdit(change) => nomad_edit(w, change, out).await,
         StepKind::NomadJobFile(change) => nomad_job_file(w, change, out),
         StepKind::NomadRun { job } => {
+            let before = registered(w, job);
             let file = job_file(job);
             let src = w
                 .nomad
@@ -209,7 +211,7 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .await
                 .is_some()
             {
-                follow_service(w, job, true, out);
+                follow_service(w, job, true, before, out);
             }
             Ok(())
         }
@@ -223,7 +225,7 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .await
                 .is_some()
             {
-                follow_service(w, job, false, out);
+                follow_service(w, job, false, None, out);
             }
             Ok(())
         }
