@@ -348,7 +348,9 @@ pub async fn run_scenario(f: &ScenarioFile, prepared: &Prepared) -> ScenarioResu
             ));
         }
         phases.add(phase_of(&st.kind), te);
+        let wall_ms = ts.elapsed().as_millis() as u64;
         res.steps.push(StepResult {
+            wall_ms,
             index: i + 1,
             line: st.line,
             kind: st.kind.name().into(),
