@@ -145,3 +145,35 @@ fn what_went_with_the_database_is_counted_lost_reprocessed_or_kept_and_nothing_t
         "RLIE-S1 since yesterday done again: {s1:?}"
     );
 }
+
+#[test]
+fn a_backup_of_the_emptied_database_restores_the_world_after_the_empty_start() {
+    use hrsi_sim::snapshot::BuildOptions;
+    let (mut w, _) = world(true, &[]);
+    // The world at 20:00 (6 h after the fresh start) is backed up, runs on 3 h, is reset to it.
+    let backup = w.snapshot(&BuildOptions::default()).expect("kept");
+    let at_backup = w.outcome().jobs.len();
+    w.run_until(LATER + 3 * HOUR);
+    let before_reset = w.outcome().jobs.len();
+    assert!(before_reset > at_backup);
+    let r = w
+        .reset(&backup, &BuildOptions::default())
+        .expect("the replay of the empty database is the backup's world");
+    assert_eq!(r.jobs_removed, before_reset - at_backup);
+    assert_eq!(w.outcome().jobs.len(), at_backup);
+    // And a backup from before the fresh volume brings the history back: every job of the
+    // emptied database is gone with the reset.
+    let c = cfg();
+    let b = hrsi_sim::baseline(&c);
+    let mut old = World::new(c, Some(&b));
+    old.run_until(STOP);
+    let history = old.snapshot(&BuildOptions::default()).expect("kept");
+    let (mut e, _) = world(true, &[]);
+    let emptied = e.outcome().jobs.len();
+    let r = e.reset(&history, &BuildOptions::default()).expect("reset");
+    assert_eq!(
+        r.jobs_removed, emptied,
+        "all the jobs since the empty start"
+    );
+    assert!(e.outcome().jobs.len() > emptied, "the history is back");
+}

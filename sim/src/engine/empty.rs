@@ -206,6 +206,8 @@ impl Engine {
             f.clear();
         }
         self.queued_watch.clear();
+        // The status trigger's serial clocks hold work lists of jobs (fidelity switch only).
+        self.serial = Default::default();
         // Events of the jobs (runs, restarts, waits) go with them; the plan's steps stay.
         self.heap.retain(|e| matches!(e.ev, Ev::Control(_)));
         self.assemblies.clear();

@@ -581,7 +581,7 @@ fn fresh_database(w: &mut World, out: &mut Outcome) {
         at(yesterday),
     ));
     out.observed.push(format!(
-        "{} unit(s) found again ({} published before: done again, counted under reprocessed), {} pending one(s) older than the look-back lost (database_emptied); the FSC/RLIE tiles have no L2A history: with activate_backward_reprocessing {backward}, their first jobs {}",
+        "{} unit(s) found again ({} of them published before: done again, counted under reprocessed in the reported period), {} pending one(s) older than the look-back lost (database_emptied); the FSC/RLIE tiles have no L2A history: with activate_backward_reprocessing {backward}, their first jobs {}",
         sum.units_again,
         sum.units_to_redo,
         sum.units_lost,
