@@ -1,5 +1,7 @@
 //! The world in PostgreSQL: export of 30 days of production (target ≤ 3 s), an incremental
-//! export after a 1-hour step (≤ 50 ms), the import of that database (≤ 1 s) and the clone of a
+//! export after a 1-hour step of the world (≤ 50 ms: the snapshot built again where the world
+//! moved and the delta written, as a rehearsal does after `advance: 1h`; beside it the delta of
+//! two independent records, whose every job is compared), the import of that database (≤ 1 s) and the clone of a
 //! template holding that history (p50 ≤ 20 ms), unpooled (the copy) and pooled (what a caller
 //! of `Template::clone_db` waits for when the pool made the clone ahead).
 //!
@@ -11,11 +13,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hrsi_harness::{
     postgres::{Server, Template},
     schema::Schema,
-    world,
+    world::{self, ExportSummary},
 };
 use hrsi_sim::{
-    Config,
-    snapshot::{BuildOptions, Snapshot},
+    Config, World,
+    snapshot::{BuildOptions, KeptSnapshot, Snapshot},
     time::{DAY, HOUR},
 };
 
@@ -26,6 +28,58 @@ fn thirty_days(extra: i64) -> Snapshot {
     Snapshot::record(&c, &BuildOptions::default()).expect("recorded")
 }
 
+/// Hours a stepped world can run on past its 30 days (its horizon).
+const STEPS: i64 = 96;
+
+/// A rehearsal's world after 30 days: the world, its kept snapshot builder and the snapshot it
+/// built (what the database was last given).
+#[derive(Clone)]
+struct Stepped {
+    world: World,
+    kept: KeptSnapshot,
+    base: Snapshot,
+}
+
+fn stepped() -> Stepped {
+    let mut cfg = Config::new(1);
+    cfg.horizon = 20 * DAY + STEPS * HOUR;
+    cfg.keep_jobs = true;
+    cfg.keep_history = true;
+    let baseline = hrsi_sim::baseline(&cfg);
+    let mut world = World::new(cfg, Some(&baseline));
+    world.run_until(20 * DAY);
+    let mut kept = KeptSnapshot::default();
+    let base = kept
+        .build(world.config(), &world.outcome(), &BuildOptions::default())
+        .expect("recorded");
+    Stepped { world, kept, base }
+}
+
+impl Stepped {
+    /// The world runs one more hour (not timed: the simulation), then what the rehearsal does
+    /// after the step, timed: the world's outcome, its snapshot built again where it moved, the
+    /// incremental export of what changed (found by pointer). Returns the time taken and the
+    /// delta's figures.
+    async fn step(&mut self, client: &mut tokio_postgres::Client) -> (Duration, ExportSummary) {
+        self.world.run_until(self.world.now() + HOUR);
+        let t = Instant::now();
+        let next = self
+            .kept
+            .build(
+                self.world.config(),
+                &self.world.outcome(),
+                &BuildOptions::default(),
+            )
+            .expect("recorded");
+        let s = world::export_delta(client, &self.base, &next)
+            .await
+            .unwrap();
+        let took = t.elapsed();
+        self.base = next;
+        (took, s)
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -34,16 +88,19 @@ fn bench(c: &mut Criterion) {
     let t = Instant::now();
     let a = thirty_days(0);
     let b = thirty_days(HOUR);
+    let t_rows = Instant::now();
     let delta = b.delta_since(&a).unwrap();
+    let by_rows = t_rows.elapsed();
     eprintln!(
-        "30 days: {} jobs, {} status changes (recorded twice in {:?}); the 1-hour step: {} new jobs, {} changed, {} status changes",
+        "30 days: {} jobs, {} status changes (recorded twice in {:?}); the 1-hour step: {} new jobs, {} changed, {} status changes; the delta of two records (no job shared) found in {by_rows:?}",
         a.jobs.len(),
         a.status_changes(),
-        t.elapsed(),
+        t.elapsed() - by_rows,
         delta.new_jobs.len(),
         delta.changed.len(),
         delta.status_changes()
     );
+    let world = stepped();
     let server = Server::ephemeral().expect("cluster");
     let schema = rt
         .block_on(Template::create(&server, &Schema::builtin()))
@@ -66,6 +123,17 @@ fn bench(c: &mut Criterion) {
         eprintln!("history template: {size}");
         Template::existing(name)
     });
+    // The stepped world's 30 days, as a rehearsal's database holds them before the step.
+    let stepped_history = rt.block_on(async {
+        let admin = server.admin().await.unwrap();
+        let name = schema.clone_db(&admin).await.unwrap();
+        let mut client = server.connect(&name).await.unwrap();
+        world::export(&mut client, &world.base).await.unwrap();
+        client.batch_execute("analyze").await.unwrap();
+        drop(client);
+        admin.wait_until_unused(&name).await.unwrap();
+        Template::existing(name)
+    });
     // On a shared machine wall time mostly measures the queue for a core: CPU time (client and
     // server backend) says what the work itself costs.
     rt.block_on(async {
@@ -85,13 +153,29 @@ fn bench(c: &mut Criterion) {
             c2 - c1,
             s2 - s1
         );
-        // The incremental export once, on a clone of the history, with its CPU.
+        // The incremental export once, on a clone of the history, with its CPU: the
+        // rehearsal's (built again where the world moved, found by pointer), then the one of
+        // two records (every job compared).
+        let (mut client, pid) = clone_session(&server, &stepped_history).await;
+        let mut run = world.clone();
+        let (c0, s0) = (cpu("self"), cpu(&pid.to_string()));
+        let (wd, d) = run.step(&mut client).await;
+        let (c1, s1) = (cpu("self"), cpu(&pid.to_string()));
+        eprintln!(
+            "delta once, after the world's step of an hour: {} jobs, {} new, {} updated, {} status changes; wall {wd:?}, CPU client {:.3} s + server {:.3} s (10 ms ticks; the builder's first build after a clone, cold)",
+            world.base.jobs.len(),
+            d.jobs_inserted,
+            d.jobs_updated,
+            d.status_changes,
+            c1 - c0,
+            s1 - s0
+        );
         let (mut client, pid) = clone_session(&server, &history).await;
         let (w, c0, s0) = (Instant::now(), cpu("self"), cpu(&pid.to_string()));
         world::export_delta(&mut client, &a, &b).await.unwrap();
         let (wd, c1, s1) = (w.elapsed(), cpu("self"), cpu(&pid.to_string()));
         eprintln!(
-            "delta once: wall {wd:?}, CPU client {:.3} s + server {:.3} s (10 ms ticks)",
+            "delta once, between two records: wall {wd:?}, CPU client {:.3} s + server {:.3} s (10 ms ticks)",
             c1 - c0,
             s1 - s0
         );
@@ -116,7 +200,36 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
+    // A rehearsal's session is warm: load the catalogue caches first.
+    const WARM: &str =
+        "select 1 from cosims.parent_jobs, cosims.job_status_changes, cosims.fsc_rlie_jobs,
+         cosims.rlies1_jobs, cosims.rlies1s2_jobs, cosims.sws_wds_jobs, cosims.gfsc_jobs,
+         cosims.other_jobs, cosims.system_parameters limit 1";
+    // Hour after hour on one database, as a rehearsal's `advance` steps do (a fresh clone of
+    // the history and of the world every `STEPS` hours).
     g.bench_function("export_delta_1_hour", |bch| {
+        bch.iter_custom(|iters| {
+            rt.block_on(async {
+                let admin = server.admin().await.unwrap();
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let db = stepped_history.clone_db(&admin).await.unwrap();
+                    let mut client = server.connect(&db).await.unwrap();
+                    client.batch_execute(WARM).await.unwrap();
+                    let mut run = world.clone();
+                    for _ in 0..left.min(STEPS as u64) {
+                        total += run.step(&mut client).await.0;
+                        left -= 1;
+                    }
+                    drop(client);
+                    admin.drop_database(&db).await.unwrap();
+                }
+                total
+            })
+        })
+    });
+    g.bench_function("export_delta_1_hour_of_two_records", |bch| {
         bch.iter_custom(|iters| {
             rt.block_on(async {
                 let admin = server.admin().await.unwrap();
@@ -124,15 +237,7 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..iters {
                     let db = history.clone_db(&admin).await.unwrap();
                     let mut client = server.connect(&db).await.unwrap();
-                    // A rehearsal's session is warm: load the catalogue caches first.
-                    client
-                        .batch_execute(
-                            "select 1 from cosims.parent_jobs, cosims.job_status_changes, cosims.fsc_rlie_jobs,
-                             cosims.rlies1_jobs, cosims.rlies1s2_jobs, cosims.sws_wds_jobs, cosims.gfsc_jobs,
-                             cosims.other_jobs, cosims.system_parameters limit 1",
-                        )
-                        .await
-                        .unwrap();
+                    client.batch_execute(WARM).await.unwrap();
                     let t = Instant::now();
                     world::export_delta(&mut client, &a, &b).await.unwrap();
                     total += t.elapsed();
@@ -227,8 +332,6 @@ fn pooled_clones(rt: &tokio::runtime::Runtime, server: &Server, history: &Templa
     }
 }
 
-/// CPU seconds of every process of the server: the live children of the postmaster (backends,
-/// parallel workers, checkpointer …) and those it reaped.
 /// A session on a fresh clone of `template`, and its backend's pid (for its CPU time).
 async fn clone_session(server: &Server, template: &Template) -> (tokio_postgres::Client, i32) {
     let admin = server.admin().await.unwrap();
@@ -242,6 +345,8 @@ async fn clone_session(server: &Server, template: &Template) -> (tokio_postgres:
     (client, pid)
 }
 
+/// CPU seconds of every process of the server: the live children of the postmaster (backends,
+/// parallel workers, checkpointer …) and those it reaped.
 fn server_cpu(server: &Server) -> f64 {
     let Some(pm) = server.cluster().and_then(|c| c.pid()) else {
         return 0.0;

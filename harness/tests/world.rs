@@ -5,6 +5,8 @@
 //! world exported, imported into a fresh world and continued gives the report of the world
 //! continued in memory.
 
+use std::sync::Arc;
+
 use hrsi_harness::{
     postgres::{Server, Template},
     schema::Schema,
@@ -73,8 +75,8 @@ async fn export_then_import_gives_the_same_world_and_leaves_the_trigger_on() {
     let mut c = db.fresh().await;
     let mut s = record(DAY);
     // Hostile text survives the COPY escaping.
-    s.jobs[7].name = "quote'back\\slash\"x".into();
-    s.jobs[8].nomad_id = Some("tab\tnew\nline".into());
+    Arc::make_mut(&mut s.jobs[7]).name = "quote'back\\slash\"x".into();
+    Arc::make_mut(&mut s.jobs[8]).nomad_id = Some("tab\tnew\nline".into());
     let indexes = "select string_agg(indexdef, '; ' order by indexname) from pg_indexes where schemaname = 'cosims'";
     let before: String = c.query_one(indexes, &[]).await.unwrap().get(0);
     let sum = world::export(&mut c, &s).await.unwrap();
@@ -197,14 +199,14 @@ async fn a_hand_patch_through_the_real_trigger_is_seen_by_the_import() {
             assert_eq!(j.history[..was.history.len()], was.history[..]);
             assert!(j.error_raised());
         } else {
-            assert_eq!(j, was);
+            assert_eq!(**j, *was);
         }
     }
     // The world carries on from the database: the patched jobs are dispatched again, and the
     // incremental export appends after the operator's rows.
     let mut next = back.snapshot.clone();
     for j in next.jobs.iter_mut().filter(|j| ids.contains(&j.id)) {
-        j.history.push(Change {
+        Arc::make_mut(j).history.push(Change {
             status: Status::Queued,
             at: s.at + HOUR,
             error_subtype: None,
@@ -230,7 +232,7 @@ async fn a_hand_patch_through_the_real_trigger_is_seen_by_the_import() {
     let mut stale = s.clone();
     stale.at += HOUR;
     let k = stale.jobs.iter().position(|j| j.id == ids[0]).unwrap();
-    stale.jobs[k].history.push(Change {
+    Arc::make_mut(&mut stale.jobs[k]).history.push(Change {
         status: Status::InternalError,
         at: s.at + HOUR,
         error_subtype: None,
@@ -253,7 +255,7 @@ async fn an_illegal_transition_is_refused_before_anything_is_written() {
         .unwrap();
     let at = s.jobs[k].last_change().unwrap();
     // queued → ready: the trigger refuses it.
-    s.jobs[k].history.push(Change {
+    Arc::make_mut(&mut s.jobs[k]).history.push(Change {
         status: Status::Ready,
         at,
         error_subtype: None,
@@ -286,11 +288,11 @@ async fn an_illegal_transition_is_refused_before_anything_is_written() {
     assert!(trigger_enabled(&c).await);
     // The same in an incremental export, and a failure inside the transaction (a job the
     // operator inserted by hand under an id the world wants) rolls everything back.
-    s.jobs[k].history.pop();
+    Arc::make_mut(&mut s.jobs[k]).history.pop();
     world::export(&mut c, &s).await.unwrap();
     let statuses = count(&c, "select count(*) from cosims.job_status_changes").await;
     let mut bad = s.clone();
-    bad.jobs[k].history.push(Change {
+    Arc::make_mut(&mut bad.jobs[k]).history.push(Change {
         status: Status::Ready,
         at,
         error_subtype: None,
@@ -307,11 +309,11 @@ async fn an_illegal_transition_is_refused_before_anything_is_written() {
     .await
     .unwrap();
     let mut more = s.clone();
-    let mut extra = s.jobs[k].clone();
+    let mut extra = (*s.jobs[k]).clone();
     extra.id = new_id;
     extra.detail = Detail::Unclassified;
-    more.jobs.push(extra);
-    more.jobs[k].history.push(Change {
+    more.jobs.push(Arc::new(extra));
+    Arc::make_mut(&mut more.jobs[k]).history.push(Change {
         status: Status::Started,
         at,
         error_subtype: None,
@@ -607,7 +609,7 @@ async fn a_status_time_out_of_range_fails_the_streamed_load_and_leaves_nothing()
     // Far beyond PostgreSQL's timestamps (an earlier row of a job: the job's own last status
     // stays valid, so only the streamed status rows meet it).
     let j = s.jobs.iter_mut().find(|j| j.history.len() >= 2).unwrap();
-    j.history[0].at = i64::MAX / 4;
+    Arc::make_mut(j).history[0].at = i64::MAX / 4;
     let e = world::export(&mut c, &s).await.unwrap_err();
     assert!(e.to_string().contains("job_status_changes"), "{e}");
     for table in ["parent_jobs", "job_status_changes", "fsc_rlie_jobs"] {

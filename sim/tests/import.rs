@@ -23,11 +23,13 @@ fn patch(s: &mut Snapshot, ids: &[i64], rows: &[Status]) {
     for &id in ids {
         let i = s.jobs.binary_search_by_key(&id, |j| j.id).expect("job");
         for &st in rows {
-            s.jobs[i].history.push(Change {
-                status: st,
-                at: s.at,
-                error_subtype: None,
-            });
+            std::sync::Arc::make_mut(&mut s.jobs[i])
+                .history
+                .push(Change {
+                    status: st,
+                    at: s.at,
+                    error_subtype: None,
+                });
         }
     }
 }
@@ -220,13 +222,13 @@ fn rows_the_world_cannot_take_are_reported_and_change_nothing() {
     // The parameters row deleted by hand: the world keeps its own.
     s.params = None;
     // A job inserted by hand (not one of the world's inputs), and a job without history.
-    let mut extra = s.jobs.last().expect("jobs").clone();
+    let mut extra = (**s.jobs.last().expect("jobs")).clone();
     extra.id += 1_000;
     let mut bare = extra.clone();
     bare.id += 1;
     bare.history.clear();
-    s.jobs.push(extra.clone());
-    s.jobs.push(bare.clone());
+    s.jobs.push(extra.clone().into());
+    s.jobs.push(bare.clone().into());
     let before = w.snapshot(&OPTS).expect("recorded");
     let sum = w.import(&s, &OPTS);
     assert!(sum.params_missing);

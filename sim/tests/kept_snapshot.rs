@@ -1,6 +1,8 @@
 //! The snapshot kept between exports ([`KeptSnapshot`]) is the whole build's
 //! ([`Snapshot::from_outcome`]) after every step of a world that runs on irregularly, takes jobs
 //! patched by hand, changes a parameter and is reset to a backup.
+use std::sync::Arc;
+
 use hrsi_sim::snapshot::{BuildOptions, Change, KeptSnapshot, Snapshot};
 use hrsi_sim::status::Status;
 use hrsi_sim::time::{DAY, HOUR, MINUTE};
@@ -18,23 +20,56 @@ fn cfg() -> Config {
     c
 }
 
-/// The kept build and the whole build of the world as it stands, compared.
-fn same(kept: &mut KeptSnapshot, w: &World, what: &str) -> Snapshot {
+/// The kept builder, and its last build beside the whole build of the same world.
+#[derive(Default)]
+struct Builds {
+    kept: KeptSnapshot,
+    last: Option<(Snapshot, Snapshot)>,
+}
+
+/// The kept build and the whole build of the world as it stands, compared; and the delta
+/// from the last kept build (found through the jobs the two builds share) compared with the
+/// delta between the whole builds (no job shared: every row compared).
+fn same(b: &mut Builds, w: &World, what: &str) -> Snapshot {
     let out = w.outcome();
     let whole = Snapshot::from_outcome(w.config(), &out, &OPTS).expect("recorded");
-    let k = kept.build(w.config(), &out, &OPTS).expect("recorded");
+    let k = b.kept.build(w.config(), &out, &OPTS).expect("recorded");
     assert_eq!(k.jobs.len(), whole.jobs.len(), "{what}: jobs");
     for (a, b) in k.jobs.iter().zip(&whole.jobs) {
         assert_eq!(a, b, "{what}: job {}", b.id);
     }
     assert_eq!(k, whole, "{what}");
+    if let Some((last_kept, last_whole)) = &b.last {
+        let shared = k
+            .jobs
+            .iter()
+            .zip(&last_kept.jobs)
+            .filter(|(x, y)| Arc::ptr_eq(x, y))
+            .count();
+        let by_pointer = k.delta_since(last_kept).map_err(|e| e.to_string());
+        let by_rows = whole.delta_since(last_whole).map_err(|e| e.to_string());
+        assert_eq!(
+            by_pointer, by_rows,
+            "{what}: the delta ({shared} jobs shared)"
+        );
+        if let Ok(d) = &by_pointer {
+            // Every job the delta does not list is shared with the last build: nothing was
+            // copied for it.
+            assert_eq!(
+                shared + d.changed.len() + d.new_jobs.len(),
+                k.jobs.len(),
+                "{what}: jobs shared with the last build"
+            );
+        }
+    }
+    b.last = Some((k, whole.clone()));
     whole
 }
 
 #[test]
 fn the_kept_snapshot_is_the_whole_build_after_irregular_steps_a_hand_patch_and_a_reset() {
     let mut w = World::new(cfg(), None);
-    let mut kept = KeptSnapshot::default();
+    let mut kept = Builds::default();
     same(&mut kept, &w, "the warm start");
     let mut at = 0;
     let mut backup = None;
@@ -69,7 +104,7 @@ fn the_kept_snapshot_is_the_whole_build_after_irregular_steps_a_hand_patch_and_a
     assert!(!ids.is_empty(), "{:?}", s.by_status());
     for j in s.jobs.iter_mut().filter(|j| ids.contains(&j.id)) {
         for st in [Status::ErrorChecked, Status::Ready] {
-            j.history.push(Change {
+            std::sync::Arc::make_mut(j).history.push(Change {
                 status: st,
                 at: s.at,
                 error_subtype: None,

@@ -249,11 +249,13 @@ fn a_backup_patched_by_hand_is_taken_with_its_patches_and_a_running_world_restar
     for &id in &ids {
         let i = backup.jobs.binary_search_by_key(&id, |j| j.id).unwrap();
         for st in [Status::InternalError, Status::ErrorChecked, Status::Ready] {
-            backup.jobs[i].history.push(Change {
-                status: st,
-                at: backup.at,
-                error_subtype: None,
-            });
+            std::sync::Arc::make_mut(&mut backup.jobs[i])
+                .history
+                .push(Change {
+                    status: st,
+                    at: backup.at,
+                    error_subtype: None,
+                });
         }
     }
     w.run_until(3 * DAY);

@@ -1,6 +1,8 @@
 //! The database's view of a run: built from the engine, valid against the status table and the
 //! unique keys, incremental between two instants of one line of history.
 
+use std::sync::Arc;
+
 use hrsi_sim::{
     Config,
     snapshot::{BuildOptions, Change, Detail, Resume, Snapshot, SnapshotError},
@@ -89,7 +91,7 @@ fn an_illegal_transition_is_refused_with_the_job_and_the_pair() {
         .unwrap();
     let at = s.jobs[k].last_change().unwrap();
     // done → ready is not allowed (recovery goes through error_checked).
-    s.jobs[k].history.push(Change {
+    Arc::make_mut(&mut s.jobs[k]).history.push(Change {
         status: Status::Ready,
         at,
         error_subtype: None,
@@ -114,7 +116,7 @@ fn an_illegal_transition_is_refused_with_the_job_and_the_pair() {
             at,
             error_subtype: None,
         };
-        s.jobs[k].history.insert(last + n, c);
+        Arc::make_mut(&mut s.jobs[k]).history.insert(last + n, c);
     }
     s.check()
         .expect("done → internal_error → error_checked → ready is allowed");
@@ -129,9 +131,9 @@ fn duplicate_keys_bad_names_and_bad_parameters_are_refused() {
         .iter()
         .position(|j| matches!(j.detail, Detail::Gfsc(_)))
         .unwrap();
-    let mut twin = dup.jobs[i].clone();
+    let mut twin = (*dup.jobs[i]).clone();
     twin.id = dup.jobs.last().unwrap().id + 1;
-    dup.jobs.push(twin);
+    dup.jobs.push(Arc::new(twin));
     assert!(matches!(
         dup.check(),
         Err(SnapshotError::DuplicateKey {
@@ -140,7 +142,7 @@ fn duplicate_keys_bad_names_and_bad_parameters_are_refused() {
         })
     ));
     let mut name = s.clone();
-    name.jobs[10].name = "a job".into();
+    Arc::make_mut(&mut name.jobs[10]).name = "a job".into();
     assert!(matches!(name.check(), Err(SnapshotError::BadName { .. })));
     let mut p = s.clone();
     p.params
@@ -167,7 +169,7 @@ fn an_hour_later_only_appends_and_the_delta_leads_from_one_to_the_other() {
     // A rewritten history cannot be exported incrementally.
     let mut c = b.clone();
     let k = c.jobs.iter().position(|j| j.history.len() > 3).unwrap();
-    c.jobs[k].history[1].at += 1;
+    Arc::make_mut(&mut c.jobs[k]).history[1].at += 1;
     assert!(matches!(
         c.delta_since(&a),
         Err(SnapshotError::HistoryRewritten { .. })
@@ -182,4 +184,20 @@ fn snapshots_are_deterministic_and_survive_json() {
     assert_eq!(ja, serde_json::to_string(&b).unwrap());
     let back: Snapshot = serde_json::from_str(&ja).unwrap();
     assert_eq!(back, a);
+}
+
+#[test]
+fn a_snapshot_read_back_shares_its_unchanged_jobs_and_the_delta_stays_the_same() {
+    let a = record(DAY);
+    let b = record(DAY + HOUR);
+    // Read back (fresh allocations), one job changed by hand.
+    let mut read: Snapshot = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+    let k = read.jobs.len() / 2;
+    Arc::make_mut(&mut read.jobs[k]).nomad_id = Some("by-hand".into());
+    let by_rows = b.delta_since(&read).map_err(|e| e.to_string());
+    assert_eq!(read.share_unchanged(&a), a.jobs.len() - 1);
+    assert!(!Arc::ptr_eq(&read.jobs[k], &a.jobs[k]));
+    assert!(Arc::ptr_eq(&read.jobs[k + 1], &a.jobs[k + 1]));
+    // Shared or not, the same delta (the changed job is compared row by row).
+    assert_eq!(b.delta_since(&read).map_err(|e| e.to_string()), by_rows);
 }

@@ -289,7 +289,7 @@ struct Rows {
 
 impl Rows {
     fn new(s: &Snapshot, delta: &Delta, first_id: i64, cat: &Catalogue) -> Rows {
-        let new: Vec<&Job> = delta.new_jobs.iter().collect();
+        let new: Vec<&Job> = delta.new_jobs.iter().map(|j| &**j).collect();
         let changed: &[JobChange] = &delta.changed;
         let order = status_order(&new, changed);
         let mut last_id = vec![None; new.len() + changed.len()];

@@ -84,7 +84,7 @@ pub async fn export(client: &mut Client, snapshot: &Snapshot) -> Result<ExportSu
     let mut summary = write_jobs(
         &tx,
         snapshot,
-        &snapshot.jobs.iter().collect::<Vec<_>>(),
+        &snapshot.jobs.iter().map(|j| &**j).collect::<Vec<_>>(),
         fresh,
         &cat,
     )

@@ -8,6 +8,7 @@
 //! Sizes are bounded while streaming, before anything grows past them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use hrsi_sim::{
     snapshot::{
@@ -222,7 +223,7 @@ pub async fn import(client: &mut Client, epoch: Instant, at: Ms) -> Result<Impor
         at,
         params,
         resume,
-        jobs,
+        jobs: jobs.into_iter().map(Arc::new).collect(),
     };
     let problem = snapshot.check().err();
     Ok(Imported {

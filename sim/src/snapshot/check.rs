@@ -4,6 +4,7 @@
 //! parameter values that do not parse as their column's type.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{Detail, Job, Snapshot};
 use crate::status::{Status, allowed_change};
@@ -160,7 +161,7 @@ pub(crate) fn check_history(
 }
 
 /// The unique keys of the child tables (NULLs are distinct, as in PostgreSQL).
-fn check_unique(jobs: &[Job]) -> Result<(), SnapshotError> {
+fn check_unique(jobs: &[Arc<Job>]) -> Result<(), SnapshotError> {
     let mut seen: HashMap<(&'static str, String), i64> = HashMap::new();
     for j in jobs {
         let key = match &j.detail {

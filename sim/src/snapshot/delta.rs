@@ -6,6 +6,7 @@
 //! world (an operator's `DELETE` is seen by the next import).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,7 @@ pub struct JobChange {
     /// Whether the parent or child fields changed (not only the history).
     pub fields_changed: bool,
     /// The job as it is now.
-    pub job: Job,
+    pub job: Arc<Job>,
 }
 
 impl JobChange {
@@ -42,7 +43,7 @@ pub struct Delta {
     /// The new resume points.
     pub resume: ResumePoints,
     /// Jobs the base did not have, sorted by id.
-    pub new_jobs: Vec<Job>,
+    pub new_jobs: Vec<Arc<Job>>,
     /// Jobs of the base that changed, sorted by id.
     pub changed: Vec<JobChange>,
     /// Ids of base jobs missing from the new snapshot (the world never deletes; non-empty only
@@ -83,6 +84,11 @@ impl Snapshot {
     /// Refuses a job whose history is not an extension of the base's (append-only) and any
     /// change the database would refuse ([`Snapshot::check`] rules for the new and changed
     /// jobs).
+    ///
+    /// A job both snapshots share (the same allocation: built once and kept by the
+    /// [`KeptSnapshot`](super::KeptSnapshot) that built both) is unchanged without a look at
+    /// its rows, so a delta between two builds of one world costs the jobs that moved, not
+    /// every job.
     pub fn delta_since(&self, base: &Snapshot) -> Result<Delta, SnapshotError> {
         let mut new_jobs = Vec::new();
         let mut changed = Vec::new();
@@ -91,6 +97,10 @@ impl Snapshot {
         let (a, b) = (&base.jobs, &self.jobs);
         while i < a.len() || k < b.len() {
             match (a.get(i), b.get(k)) {
+                (Some(x), Some(y)) if Arc::ptr_eq(x, y) => {
+                    i += 1;
+                    k += 1;
+                }
                 (Some(x), Some(y)) if x.id == y.id => {
                     let n = x.history.len();
                     if y.history.len() < n || y.history[..n] != x.history[..] {
@@ -117,7 +127,7 @@ impl Snapshot {
                         changed.push(JobChange {
                             base_len: n,
                             fields_changed,
-                            job: y.clone(),
+                            job: Arc::clone(y),
                         });
                     }
                     i += 1;
@@ -129,7 +139,7 @@ impl Snapshot {
                 }
                 (_, Some(y)) => {
                     check::check_job(y)?;
-                    new_jobs.push(y.clone());
+                    new_jobs.push(Arc::clone(y));
                     k += 1;
                 }
                 (None, None) => unreachable!("loop condition"),
@@ -147,9 +157,31 @@ impl Snapshot {
         })
     }
 
+    /// Every job equal to `other`'s job of the same id takes `other`'s allocation, so that a
+    /// delta between this snapshot and the builds that share `other`'s jobs finds them by
+    /// pointer (a snapshot read back from the database, made of fresh allocations, becomes the
+    /// base of the next incremental export). Returns how many jobs are shared.
+    pub fn share_unchanged(&mut self, other: &Snapshot) -> usize {
+        let (mut k, mut shared) = (0, 0);
+        for j in &mut self.jobs {
+            while other.jobs.get(k).is_some_and(|o| o.id < j.id) {
+                k += 1;
+            }
+            match other.jobs.get(k) {
+                Some(o) if Arc::ptr_eq(o, j) => shared += 1,
+                Some(o) if o.id == j.id && **o == **j => {
+                    *j = Arc::clone(o);
+                    shared += 1;
+                }
+                _ => {}
+            }
+        }
+        shared
+    }
+
     /// The snapshot `delta` leads to from this one (the inverse of [`Snapshot::delta_since`]).
     pub fn apply(&self, delta: &Delta) -> Snapshot {
-        let mut jobs: BTreeMap<i64, Job> = self
+        let mut jobs: BTreeMap<i64, Arc<Job>> = self
             .jobs
             .iter()
             .filter(|j| !delta.missing.contains(&j.id))

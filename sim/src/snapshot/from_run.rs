@@ -7,6 +7,7 @@
 //! stable for one seed, unique where the schema has a unique key.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{
     Change, Detail, FscRlie, Gfsc, Job, Priority, RlieS1, RlieS1S2, Snapshot, SnapshotError,
@@ -148,6 +149,8 @@ pub(super) struct Env {
     pub(super) t0: Ms,
     geo: Geometry,
     inputs: Vec<Input>,
+    /// The six service jobs, built once: every snapshot of the world shares them.
+    services: Vec<Arc<Job>>,
 }
 
 impl Env {
@@ -157,7 +160,7 @@ impl Env {
         let t0 = -((cal.warm_start_days * DAY as f64) as Ms);
         let geo = Geometry::draw(cfg.seed, cal, cfg.start.0.div_euclid(DAY));
         let inputs = geo.products(cfg.seed, cal, t0, cfg.horizon);
-        Env {
+        let mut env = Env {
             seed: cfg.seed,
             start: cfg.start,
             horizon: cfg.horizon,
@@ -168,7 +171,10 @@ impl Env {
             t0,
             geo,
             inputs,
-        }
+            services: Vec::new(),
+        };
+        env.services = env.build_services();
+        env
     }
 
     /// Whether the rows of `cfg` and `opts` are built from this.
@@ -193,7 +199,11 @@ impl Env {
     }
 
     /// The six service jobs, first in the table.
-    pub(super) fn services(&self) -> Vec<Job> {
+    pub(super) fn services(&self) -> &[Arc<Job>] {
+        &self.services
+    }
+
+    fn build_services(&self) -> Vec<Arc<Job>> {
         SERVICES
             .iter()
             .enumerate()
@@ -210,6 +220,7 @@ impl Env {
                     error_subtype: None,
                 }],
             })
+            .map(Arc::new)
             .collect()
     }
 
@@ -266,24 +277,64 @@ pub(super) struct Reads {
 }
 
 /// The builder's running state: contexts of backward re-runs, published FSCs per tile-day,
-/// the GFSC watermark and GFSC jobs per tile-day.
+/// the GFSC watermark and GFSC jobs per tile-day. Rebuilt at every build, one lookup per job
+/// of 20 000 to 60 000: keyed with [`Fx`], not SipHash (the keys are ours, not an attacker's).
 #[derive(Default)]
 pub(super) struct Contexts {
-    backward: HashMap<String, u32>,
-    fsc_published: HashMap<(u16, i64), Ms>,
+    backward: HashMap<String, u32, BuildFx>,
+    fsc_published: HashMap<(u16, i64), Ms, BuildFx>,
     gfsc_watermark: Option<Ms>,
-    gfsc_seen: HashMap<(u16, i64), u32>,
+    gfsc_seen: HashMap<(u16, i64), u32, BuildFx>,
+}
+
+/// A multiply-rotate hash (the Firefox one): a few cycles per word.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Fx(u64);
+
+type BuildFx = std::hash::BuildHasherDefault<Fx>;
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 impl Contexts {
-    /// What `job` reads at its place, moving the contexts past it. `l1c`: its L1C id
+    /// What `job` reads at its place, moving the contexts past it. `published`: when its
+    /// history first entered `published` (read by NRT FSC/RLIE jobs only); `l1c`: its L1C id
     /// (FSC/RLIE backward re-runs only).
     pub(super) fn reads(
         &mut self,
         env: &Env,
         out: &Outcome,
         job: &model::Job,
-        history: &[Change],
+        published: Option<Ms>,
         l1c: Option<&str>,
     ) -> Reads {
         let day = job.meas.div_euclid(DAY);
@@ -296,28 +347,27 @@ impl Contexts {
         match job.ty {
             JobType::FscRlieJob => {
                 if job.reprocessing {
-                    let n = self
-                        .backward
-                        .entry(l1c.expect("the L1C of a backward re-run").to_owned())
-                        .or_insert(0);
+                    let l1c = l1c.expect("the L1C of a backward re-run");
+                    let n = match self.backward.get_mut(l1c) {
+                        Some(n) => n,
+                        None => self.backward.entry(l1c.to_owned()).or_insert(0),
+                    };
                     *n += 1;
                     r.backward = *n;
-                } else if let Some(p) = first_at(history, Status::Published) {
+                } else if let Some(p) = published {
                     self.fsc_published.entry((job.tile, day)).or_insert(p);
                 }
             }
             JobType::SwsWdsJob => {
-                let units = units_of(out, job);
-                r.sws_input = units.first().map_or(NONE, |u| u.aux as u32);
+                // The first unit attached (the chain runs newest first).
+                r.sws_input = units(out, job).last().map_or(NONE, |u| u.aux as u32);
                 if job.parts.1 {
                     r.fsc_published = self.fsc_published.get(&(job.tile, day)).copied();
                 }
             }
             JobType::GfscJob => {
-                let units = units_of(out, job);
-                let s1 = units.iter().any(|u| u.kind == UnitKind::TrigS1);
-                let trigger = units
-                    .iter()
+                let s1 = units(out, job).any(|u| u.kind == UnitKind::TrigS1);
+                let trigger = units(out, job)
                     .filter(|u| matches!(u.kind, UnitKind::TrigFsc | UnitKind::TrigS1))
                     .map(|u| u.avail - env.indexing)
                     .max();
@@ -518,23 +568,15 @@ pub(super) fn l1c_of(env: &Env, job: &model::Job) -> Option<(String, Ms, bool)> 
     (job.ty == JobType::FscRlieJob).then(|| env.l1c(job))
 }
 
-/// The snapshot of `jobs` at the config's horizon, with its resume points.
-pub(super) fn assemble(cfg: &Config, jobs: Vec<Job>) -> Snapshot {
-    let mut s = Snapshot {
+/// The snapshot of `jobs` at the config's horizon, with the resume points they give.
+pub(super) fn assemble(cfg: &Config, jobs: Vec<Arc<Job>>, resume: super::ResumePoints) -> Snapshot {
+    Snapshot {
         epoch: cfg.start,
         at: cfg.horizon,
         params: Some(params_text(&cfg.params)),
-        resume: super::ResumePoints {
-            fsc_rlie: super::Resume::Empty,
-            rlies1: super::Resume::Empty,
-            sws_wds_s1: super::Resume::Empty,
-            sws_wds_fsc: super::Resume::Empty,
-            gfsc: super::Resume::Empty,
-        },
+        resume,
         jobs,
-    };
-    s.resume = s.derived_resume();
-    s
+    }
 }
 
 fn tile_matters(t: JobType) -> bool {
@@ -555,20 +597,15 @@ fn error_subtype(after: Option<Status>, s: Status) -> Option<String> {
     }
 }
 
-fn first_at(h: &[Change], s: Status) -> Option<Ms> {
+pub(super) fn first_at(h: &[Change], s: Status) -> Option<Ms> {
     h.iter().find(|c| c.status == s).map(|c| c.at)
 }
 
-fn units_of<'a>(out: &'a Outcome, job: &model::Job) -> Vec<&'a model::Unit> {
-    let mut v = Vec::new();
-    let mut u = job.first_unit;
-    while let Some(unit) = out.units.get(u as usize) {
-        v.push(unit);
-        u = unit.next;
-    }
-    // Attached newest first: oldest first reads like creation.
-    v.reverse();
-    v
+/// The units of a job, newest first (as they were attached).
+fn units<'a>(out: &'a Outcome, job: &model::Job) -> impl Iterator<Item = &'a model::Unit> {
+    std::iter::successors(out.units.get(job.first_unit as usize), |u| {
+        out.units.get(u.next as usize)
+    })
 }
 
 fn grd_input(inputs: &[Input], i: u32) -> Option<(u16, &Input)> {

@@ -13,8 +13,10 @@
 //! outcome's first rows; otherwise (a reset of the world truncates its history) everything is
 //! built again.
 
-use super::from_run::{Contexts, Env, Reads, assemble, build_job, change};
-use super::{Change, Detail, Job, Snapshot, SnapshotError};
+use std::sync::Arc;
+
+use super::from_run::{Contexts, Env, Reads, assemble, build_job, change, first_at};
+use super::{Change, Detail, Job, ResumeCell, ResumePoints, Snapshot, SnapshotError};
 use crate::config::Config;
 use crate::engine::Outcome;
 use crate::job_type::JobType;
@@ -34,7 +36,21 @@ pub struct KeptSnapshot {
     /// Per engine job: its history so far.
     histories: Vec<Vec<Change>>,
     /// Per engine job: what its rows were built from, and the rows.
-    built: Vec<(Inputs, Job)>,
+    built: Vec<Built>,
+}
+
+/// One engine job's rows as last built.
+#[derive(Clone)]
+struct Built {
+    /// What they were built from.
+    inputs: Inputs,
+    /// When the job first entered `published` (NRT FSC/RLIE jobs; `None` for the others).
+    published: Option<Ms>,
+    /// What they give the resume points (kept here, beside the other jobs', so that a build
+    /// reads no job it does not build again).
+    resume: ResumeCell,
+    /// The rows, shared with every snapshot built since.
+    job: Arc<Job>,
 }
 
 /// The fields of an engine job its rows read.
@@ -120,51 +136,80 @@ impl KeptSnapshot {
         }
         rows.extend_from_slice(&out.history[rows.len()..]);
         let mut ctx = Contexts::default();
-        let mut jobs = env.services();
-        jobs.reserve(out.jobs.len());
+        let mut jobs = Vec::with_capacity(env.services().len() + out.jobs.len());
+        let mut resume = ResumePoints::empty();
+        for s in env.services() {
+            resume = resume.with(ResumeCell::of(&s.detail));
+            jobs.push(Arc::clone(s));
+        }
         for (j, job) in out.jobs.iter().enumerate() {
             let history = &histories[j];
             let f = fields(job);
-            let kept = built.get(j).filter(|(i, _)| i.fields == f);
             let backward = job.ty == JobType::FscRlieJob && job.reprocessing;
             // The L1C id keys the backward re-runs' contexts: the kept one while the job's
-            // fields are the same.
+            // fields are the same (only a backward re-run reads its kept rows here: the rows
+            // of the others are not touched while they stay the same).
+            let kept = built
+                .get(j)
+                .filter(|k| backward && k.inputs.fields == f)
+                .map(|k| &*k.job);
             let fresh = (backward && kept.is_none()).then(|| env_l1c(env, job));
             let l1c = match (&fresh, kept) {
                 (Some(x), _) => Some(x.0.as_str()),
                 (
                     None,
-                    Some((
-                        _,
-                        Job {
-                            detail: Detail::FscRlie(x),
-                            ..
-                        },
-                    )),
-                ) if backward => Some(x.l1c_id.as_str()),
+                    Some(Job {
+                        detail: Detail::FscRlie(x),
+                        ..
+                    }),
+                ) => Some(x.l1c_id.as_str()),
                 _ => None,
             };
-            let reads = ctx.reads(env, out, job, history, l1c);
+            // Only NRT FSC/RLIE jobs read their publication; the history of a job whose
+            // history did not grow is not read again.
+            let published = match built.get(j) {
+                _ if job.ty != JobType::FscRlieJob || job.reprocessing => None,
+                Some(k) if k.inputs.history == history.len() => k.published,
+                _ => first_at(history, Status::Published),
+            };
+            let reads = ctx.reads(env, out, job, published, l1c);
             let inputs = Inputs {
                 fields: f,
                 history: history.len(),
                 reads,
             };
             match built.get(j) {
-                Some((i, b)) if *i == inputs => jobs.push(b.clone()),
+                Some(k) if k.inputs == inputs => {
+                    resume = resume.with(k.resume);
+                    jobs.push(Arc::clone(&k.job));
+                }
                 _ => {
-                    let b = build_job(env, j as u32, job, history.clone(), &inputs.reads, fresh);
-                    jobs.push(b.clone());
+                    let b = Arc::new(build_job(
+                        env,
+                        j as u32,
+                        job,
+                        history.clone(),
+                        &inputs.reads,
+                        fresh,
+                    ));
+                    let k = Built {
+                        inputs,
+                        published,
+                        resume: ResumeCell::of(&b.detail),
+                        job: Arc::clone(&b),
+                    };
+                    resume = resume.with(k.resume);
+                    jobs.push(b);
                     if j < built.len() {
-                        built[j] = (inputs, b);
+                        built[j] = k;
                     } else {
-                        built.push((inputs, b));
+                        built.push(k);
                     }
                 }
             }
         }
         built.truncate(out.jobs.len());
-        Ok(assemble(cfg, jobs))
+        Ok(assemble(cfg, jobs, resume))
     }
 }
 

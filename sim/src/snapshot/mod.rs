@@ -19,6 +19,7 @@ mod from_run;
 mod kept;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,8 +46,10 @@ pub struct Snapshot {
     pub params: Option<BTreeMap<String, Option<String>>>,
     /// The last inserted job per type, as the creation services read them at a (re)start.
     pub resume: ResumePoints,
-    /// Every job, sorted by id.
-    pub jobs: Vec<Job>,
+    /// Every job, sorted by id. Shared: the snapshots of one world built one after the other
+    /// hold the same allocation for a job that did not move, so the next incremental export
+    /// finds what changed by pointer, and a build copies no job it did not build again.
+    pub jobs: Vec<Arc<Job>>,
 }
 
 mod iso {
@@ -349,61 +352,93 @@ pub struct ResumePoints {
     pub gfsc: Resume,
 }
 
-/// Greatest value with NULLs first, as `order by col desc limit 1` sorts.
-fn desc_nulls_first(vals: impl Iterator<Item = Option<Ms>>) -> Resume {
-    let mut out = Resume::Empty;
-    for v in vals {
-        out = match (out, v) {
-            (Resume::Null, _) | (_, None) => Resume::Null,
-            (Resume::Empty, Some(t)) => Resume::At(t),
-            (Resume::At(a), Some(t)) => Resume::At(a.max(t)),
-        };
+/// Greatest value with NULLs first, as `order by col desc limit 1` sorts: `out` after one
+/// more row.
+fn desc_nulls_first(out: Resume, v: Option<Ms>) -> Resume {
+    match (out, v) {
+        (Resume::Null, _) | (_, None) => Resume::Null,
+        (Resume::Empty, Some(t)) => Resume::At(t),
+        (Resume::At(a), Some(t)) => Resume::At(a.max(t)),
     }
-    out
 }
 
-/// Greatest non-NULL value (`nullslast`); `Null` when every row is NULL.
-fn desc_nulls_last(vals: impl Iterator<Item = Option<Ms>>) -> Resume {
-    let mut out = Resume::Empty;
-    for v in vals {
-        out = match (out, v) {
-            (Resume::At(a), Some(t)) => Resume::At(a.max(t)),
-            (Resume::At(a), None) => Resume::At(a),
-            (_, Some(t)) => Resume::At(t),
-            (_, None) => Resume::Null,
-        };
+/// Greatest non-NULL value (`nullslast`); `Null` when every row is NULL: `out` after one more
+/// row.
+fn desc_nulls_last(out: Resume, v: Option<Ms>) -> Resume {
+    match (out, v) {
+        (Resume::At(a), Some(t)) => Resume::At(a.max(t)),
+        (Resume::At(a), None) => Resume::At(a),
+        (_, Some(t)) => Resume::At(t),
+        (_, None) => Resume::Null,
     }
-    out
+}
+
+/// What one job's child row gives the resume points: the date columns the creation services
+/// sort on. Small and copied beside a job's rows, so the resume points of a snapshot built
+/// again follow without reading the jobs that did not move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResumeCell {
+    /// A row no creation service reads (a service job, RLIE-S1-S2, unclassified).
+    Nothing,
+    /// `fsc_rlie_jobs.l1c_dias_publication_date`.
+    FscRlie(Option<Ms>),
+    /// `rlies1_jobs.s1grd_dias_publication_date`.
+    RlieS1(Option<Ms>),
+    /// `sws_wds_jobs.s1_dias_publication_latest_date`, `fsc_publication_latest_date`.
+    SwsWds(Option<Ms>, Option<Ms>),
+    /// `gfsc_jobs.triggering_product_publication_date`.
+    Gfsc(Option<Ms>),
+}
+
+impl ResumeCell {
+    pub(crate) fn of(d: &Detail) -> ResumeCell {
+        match d {
+            Detail::FscRlie(x) => ResumeCell::FscRlie(x.l1c_dias_publication_date),
+            Detail::RlieS1(x) => ResumeCell::RlieS1(x.s1grd_dias_publication_date),
+            Detail::SwsWds(x) => ResumeCell::SwsWds(
+                x.s1_dias_publication_latest_date,
+                x.fsc_publication_latest_date,
+            ),
+            Detail::Gfsc(x) => ResumeCell::Gfsc(x.triggering_product_publication_date),
+            _ => ResumeCell::Nothing,
+        }
+    }
+}
+
+impl ResumePoints {
+    /// Nothing read yet: every table empty.
+    pub(crate) fn empty() -> ResumePoints {
+        ResumePoints {
+            fsc_rlie: Resume::Empty,
+            rlies1: Resume::Empty,
+            sws_wds_s1: Resume::Empty,
+            sws_wds_fsc: Resume::Empty,
+            gfsc: Resume::Empty,
+        }
+    }
+
+    /// The resume points after one more job's row.
+    pub(crate) fn with(mut self, c: ResumeCell) -> ResumePoints {
+        match c {
+            ResumeCell::Nothing => {}
+            ResumeCell::FscRlie(v) => self.fsc_rlie = desc_nulls_first(self.fsc_rlie, v),
+            ResumeCell::RlieS1(v) => self.rlies1 = desc_nulls_first(self.rlies1, v),
+            ResumeCell::SwsWds(s1, fsc) => {
+                self.sws_wds_s1 = desc_nulls_first(self.sws_wds_s1, s1);
+                self.sws_wds_fsc = desc_nulls_last(self.sws_wds_fsc, fsc);
+            }
+            ResumeCell::Gfsc(v) => self.gfsc = desc_nulls_first(self.gfsc, v),
+        }
+        self
+    }
 }
 
 impl Snapshot {
     /// The resume points the jobs give, read as the services read them.
     pub fn derived_resume(&self) -> ResumePoints {
-        let of = |f: fn(&Detail) -> Option<Option<Ms>>| {
-            self.jobs.iter().filter_map(move |j| f(&j.detail))
-        };
-        ResumePoints {
-            fsc_rlie: desc_nulls_first(of(|d| match d {
-                Detail::FscRlie(x) => Some(x.l1c_dias_publication_date),
-                _ => None,
-            })),
-            rlies1: desc_nulls_first(of(|d| match d {
-                Detail::RlieS1(x) => Some(x.s1grd_dias_publication_date),
-                _ => None,
-            })),
-            sws_wds_s1: desc_nulls_first(of(|d| match d {
-                Detail::SwsWds(x) => Some(x.s1_dias_publication_latest_date),
-                _ => None,
-            })),
-            sws_wds_fsc: desc_nulls_last(of(|d| match d {
-                Detail::SwsWds(x) => Some(x.fsc_publication_latest_date),
-                _ => None,
-            })),
-            gfsc: desc_nulls_first(of(|d| match d {
-                Detail::Gfsc(x) => Some(x.triggering_product_publication_date),
-                _ => None,
-            })),
-        }
+        self.jobs.iter().fold(ResumePoints::empty(), |r, j| {
+            r.with(ResumeCell::of(&j.detail))
+        })
     }
 
     /// The job with this id (jobs are sorted by id).
@@ -411,14 +446,14 @@ impl Snapshot {
         self.jobs
             .binary_search_by_key(&id, |j| j.id)
             .ok()
-            .map(|i| &self.jobs[i])
+            .map(|i| &*self.jobs[i])
     }
 
     /// Production jobs in flight: dispatched to Nomad and not finished (`queued` to
     /// `post_processing`, the statuses the monitor watches; the service jobs, `started` for as
     /// long as they run, are not). At a restart their allocations are the Nomad stand-in's.
     pub fn in_flight(&self) -> impl Iterator<Item = &Job> {
-        self.jobs.iter().filter(|j| {
+        self.jobs.iter().map(|j| &**j).filter(|j| {
             j.job_type().is_some() && j.status().is_some_and(|s| (4..=8).contains(&s.id()))
         })
     }

@@ -3,6 +3,7 @@
 //! restore, a new volume), and what the simulated system takes of them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hrsi_sim::{
     snapshot::{Job, Resume, ResumePoints, Snapshot},
@@ -66,12 +67,12 @@ impl Truth {
                 return Ok(());
             }
         };
-        let base = w.truth.base.take().expect("checked");
+        let old = w.truth.base.take().expect("checked");
         let db = &imported.snapshot;
         // What the database holds differently from what it was given.
-        let mut differs: BTreeMap<i64, Option<&Job>> = BTreeMap::new();
+        let mut differs: BTreeMap<i64, Option<&Arc<Job>>> = BTreeMap::new();
         {
-            let mut by_id: BTreeMap<i64, &Job> = base.jobs.iter().map(|j| (j.id, j)).collect();
+            let mut by_id: BTreeMap<i64, &Arc<Job>> = old.jobs.iter().map(|j| (j.id, j)).collect();
             for j in &db.jobs {
                 match by_id.remove(&j.id) {
                     Some(b) if b == j => {}
@@ -112,12 +113,13 @@ impl Truth {
                     // database has it.
                     let mine = kept_snapshot(&mut w.truth.kept, &w.course)?;
                     let mut same = 0usize;
-                    let mine_by: BTreeMap<i64, &Job> = mine.jobs.iter().map(|j| (j.id, j)).collect();
+                    let mine_by: BTreeMap<i64, &Arc<Job>> =
+                        mine.jobs.iter().map(|j| (j.id, j)).collect();
                     for j in &db.jobs {
                         if mine_by.get(&j.id) == Some(&j) {
                             same += 1;
                         } else {
-                            w.truth.held.insert(j.id, Some(j.clone()));
+                            w.truth.held.insert(j.id, Some(Arc::clone(j)));
                         }
                     }
                     for id in mine_by.keys() {
@@ -134,6 +136,7 @@ impl Truth {
                     }
                     let mut base = imported.snapshot;
                     base.params = None;
+                    base.share_unchanged(&mine);
                     w.truth.base = Some(base);
                     w.truth.fingerprint = Some(fp);
                     w.truth.stale = false;
@@ -158,6 +161,7 @@ impl Truth {
                     && j.history.starts_with(prefix)
                     && own.history.len() >= *k
                 {
+                    let j = Arc::make_mut(j);
                     let rest = j.history[prefix.len()..].to_vec();
                     j.history = own.history[..*k].to_vec();
                     j.history.extend(rest);
@@ -180,7 +184,7 @@ impl Truth {
                         .insert(*id, (m.history.len(), j.history.clone()));
                 }
             }
-            let patched: Vec<Job> = taken
+            let patched: Vec<Arc<Job>> = taken
                 .iter()
                 .filter_map(|id| differs.get(id).copied().flatten().cloned())
                 .collect();
@@ -199,8 +203,8 @@ impl Truth {
             match j {
                 Some(j) => {
                     w.truth.rebased.remove(id);
-                    w.truth.held.insert(*id, Some((*j).clone()));
-                    kept.push((*j).clone());
+                    w.truth.held.insert(*id, Some(Arc::clone(j)));
+                    kept.push(Arc::clone(j));
                 }
                 None => {
                     w.truth.rebased.remove(id);
@@ -247,6 +251,9 @@ impl Truth {
         }
         let mut base = imported.snapshot;
         base.params = None;
+        // The jobs no one changed stay the ones the world's builds share: the next export
+        // finds what moved by pointer.
+        base.share_unchanged(&old);
         w.truth.base = Some(base);
         w.truth.fingerprint = Some(fp);
         w.truth.stale = false;

@@ -21,6 +21,7 @@
 //!   and nothing is lost: the next export that reaches it writes all the world did since.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hrsi_scenario::StepKind;
 use hrsi_sim::{
@@ -44,7 +45,7 @@ pub struct Truth {
     fingerprint: Option<Fingerprint>,
     /// Jobs the database holds differently from the world (changed by hand, inserted, or gone
     /// in a restore: `None`), kept as the database has them in every later export.
-    held: BTreeMap<i64, Option<Job>>,
+    held: BTreeMap<i64, Option<Arc<Job>>>,
     /// Jobs whose status an operator changed and the world took: the database's history up
     /// to the import (the operator's rows at the times the database gave them), and how many
     /// rows of the world's own history that prefix stands for. Later exports append the
@@ -161,7 +162,7 @@ pub fn may_write(k: &StepKind) -> bool {
     )
 }
 
-fn count_by_status(jobs: &[Job]) -> String {
+fn count_by_status(jobs: &[Arc<Job>]) -> String {
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
     for j in jobs {
         let s = j.status().map_or("no status", Status::name);
@@ -349,6 +350,7 @@ impl Truth {
 fn rebase(next: &mut Snapshot, rebased: &BTreeMap<i64, (usize, Vec<Change>)>) {
     for j in &mut next.jobs {
         if let Some((k, prefix)) = rebased.get(&j.id) {
+            let j = Arc::make_mut(j);
             let since = j.history.get(*k..).unwrap_or_default().to_vec();
             j.history = prefix.clone();
             j.history.extend(since);
@@ -357,18 +359,18 @@ fn rebase(next: &mut Snapshot, rebased: &BTreeMap<i64, (usize, Vec<Change>)>) {
 }
 
 /// The jobs the database holds differently stay as it holds them.
-fn hold(next: &mut Snapshot, held: &BTreeMap<i64, Option<Job>>) {
+fn hold(next: &mut Snapshot, held: &BTreeMap<i64, Option<Arc<Job>>>) {
     if held.is_empty() {
         return;
     }
-    let mut jobs: BTreeMap<i64, Job> = std::mem::take(&mut next.jobs)
+    let mut jobs: BTreeMap<i64, Arc<Job>> = std::mem::take(&mut next.jobs)
         .into_iter()
         .map(|j| (j.id, j))
         .collect();
     for (id, j) in held {
         match j {
             Some(j) => {
-                jobs.insert(*id, j.clone());
+                jobs.insert(*id, Arc::clone(j));
             }
             None => {
                 jobs.remove(id);
@@ -415,7 +417,7 @@ mod tests {
                 sws_wds_fsc: Resume::Empty,
                 gfsc: Resume::Empty,
             },
-            jobs,
+            jobs: jobs.into_iter().map(Arc::new).collect(),
         }
     }
 
@@ -465,8 +467,8 @@ mod tests {
         ]);
         let held = BTreeMap::from([
             (2, None),
-            (3, Some(job(3, vec![change(Cancelled, 3)]))),
-            (4, Some(job(4, vec![change(InternalError, 4)]))),
+            (3, Some(Arc::new(job(3, vec![change(Cancelled, 3)])))),
+            (4, Some(Arc::new(job(4, vec![change(InternalError, 4)])))),
         ]);
         hold(&mut next, &held);
         let ids: Vec<i64> = next.jobs.iter().map(|j| j.id).collect();
