@@ -177,3 +177,22 @@ fn a_backup_of_the_emptied_database_restores_the_world_after_the_empty_start() {
     );
     assert!(e.outcome().jobs.len() > emptied, "the history is back");
 }
+
+#[test]
+fn turning_backward_reprocessing_off_frees_the_tiles_waiting_without_history() {
+    let (mut w, _) = world(true, &[]);
+    let done = |w: &World| {
+        w.outcome()
+            .jobs
+            .iter()
+            .filter(|j| j.ty == JobType::FscRlieJob && j.status == Status::Done)
+            .count()
+    };
+    assert_eq!(done(&w), 0);
+    w.act(Action::SetParam {
+        name: "activate_backward_reprocessing".into(),
+        value: "false".into(),
+    });
+    w.run_until(LATER + 4 * HOUR);
+    assert!(done(&w) > 100, "init mode runs: {} done", done(&w));
+}

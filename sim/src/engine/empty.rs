@@ -18,7 +18,9 @@
 //! And the FSC/RLIE time series has no history: the first job of a tile finds no predecessor
 //! at all and, with `activate_backward_reprocessing` on (the default), waits "to perform
 //! backward initialisation" for ever; every later job of the tile waits on it (jobs.md §3
-//! rule 2, the facts' inference: a deadlock, only on an empty database).
+//! rule 2, the facts' inference: a deadlock, only on an empty database). Turning
+//! `activate_backward_reprocessing` off frees them: the next configuration loop starts each tile
+//! in init mode.
 //!
 //! Units (simulation.md "Lost"): a unit whose input the services find again is done again:
 //! pending, and if it had been published, flagged `reprocessed` (counted once). A unit still
@@ -161,6 +163,25 @@ impl Engine {
             self.start();
         }
         sum
+    }
+
+    /// Backward reprocessing turned off: the configuration service, which evaluates every
+    /// `configured` job each loop, finds the first job of a tile without history ready for
+    /// init mode (only tiles of an empty database wait so; none in a batch run).
+    pub(super) fn wake_fsc_without_history(&mut self) {
+        let mut any = false;
+        for t in 0..self.tiles.len() {
+            let ts = &self.tiles[t];
+            let Some(&j) = ts.fsc.first() else { continue };
+            let job = &self.jobs[j as usize];
+            if ts.no_history && job.waiting && job.status == Status::Configured {
+                self.to_config[0].push(j);
+                any = true;
+            }
+        }
+        if any {
+            self.tick(Svc::Configuration, JobType::FscRlieJob);
+        }
     }
 
     /// A unit settled before (published, or lost or cancelled with its job) is pending again:

@@ -248,6 +248,8 @@ impl Engine {
             }
         } else if name.starts_with("max_number_of") {
             self.wake_wpm();
+        } else if name == "activate_backward_reprocessing" && !self.hot.backward_active {
+            self.wake_fsc_without_history();
         }
     }
 
