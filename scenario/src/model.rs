@@ -404,6 +404,10 @@ pub struct NomadSpec {
     pub image: Option<String>,
     /// The CPU ask, MHz.
     pub cpu: Option<u64>,
+    /// `yes`: a running allocation runs this very definition (the job's current version), as
+    /// `nomad job status` shows it; `no`: none does (an old version still runs, or the new one
+    /// is not placed).
+    pub running: Option<bool>,
 }
 
 /// The OpenStack project's servers.

@@ -422,6 +422,7 @@ pub(crate) struct RawExpect {
 pub(crate) struct RawNomadSpec {
     pub image: Option<String>,
     pub cpu: Option<u64>,
+    pub running: Option<bool>,
 }
 
 /// The project's servers.

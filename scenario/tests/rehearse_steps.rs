@@ -31,7 +31,7 @@ steps:
       no_errors: no
       output: ['Plan: .* 10 to destroy']
       nomad_jobs: { worker-pool-management: pending }
-      nomad_spec: { job-creation: { image: git-b7e71dc4, cpu: 2500 } }
+      nomad_spec: { job-creation: { image: git-b7e71dc4, cpu: 2500, running: yes } }
       openstack_servers: { count: '<= 40', include: [tf-tutu], exclude: [tf-proxy] }
       caught_up: [fsc_rlie_job]
       backlog: { gfsc_job: '> 0' }
@@ -63,6 +63,7 @@ fn every_rehearsal_step_parses_and_the_simulator_skips_it() {
     let e = steps[19].expect.as_ref().expect("expect");
     assert_eq!(e.exit_code, Some(3));
     assert_eq!(e.nomad_spec["job-creation"].cpu, Some(2500));
+    assert_eq!(e.nomad_spec["job-creation"].running, Some(true));
 }
 
 fn first_error(src: &str) -> String {
@@ -253,4 +254,12 @@ fn nomad_5xx_takes_a_count_or_a_length_of_virtual_time() {
     );
     let e = first_error("steps:\n  - fault: { nomad_5xx: -4 }\n");
     assert!(e.contains("between 1 and 1000 requests"), "{e}");
+}
+
+#[test]
+fn a_nomad_spec_running_must_be_yes_or_no() {
+    let e = first_error(
+        "steps:\n  - expect:\n      nomad_spec: { job-creation: { image: git-b7e71dc4, running: maybe } }\n",
+    );
+    assert!(e.contains("s.yaml:3:"), "{e}");
 }

@@ -100,6 +100,10 @@ pub enum Action {
     /// `nomad job run SERVICE.nomad` of a stopped service: it starts again (a fresh process:
     /// it reads its loop sleep, and job creation remembers no night pass).
     StartService(Service),
+    /// A fresh database volume under the services: `cosims` holds no job and the schema's
+    /// default parameters; started on it, the creation services fall back to their
+    /// empty-database look-backs (jobs.md §0.2) and the FSC/RLIE time series has no history.
+    EmptyDatabase,
 }
 
 /// An orchestrator service, one Nomad service job each (orchestration.md §1), in the order of

@@ -48,10 +48,16 @@ pub enum LostReason {
     /// An operator closed the job by hand (`done`, `published`) before it was processed: no
     /// product exists.
     ClosedByHand,
+    /// The job went with the database (a fresh volume) before it was published, and its input
+    /// is older than the creation service's look-back on an empty database: never created
+    /// again.
+    DatabaseEmptied,
 }
 
 impl LostReason {
-    /// Every reason a unit can be lost for (all but [`LostReason::None`]), in report order.
+    /// Every reason a batch run can lose a unit for (all but [`LostReason::None`]), in report
+    /// order. [`LostReason::DatabaseEmptied`] is not among them: only a rehearsal's fresh volume
+    /// gives it, never a batch run's steps (so `hrsi plan`'s columns stay those a plan can see).
     pub const ALL: [LostReason; 8] = [
         LostReason::OutsideSearchWindow,
         LostReason::DailyJobNotCreated,
@@ -61,6 +67,20 @@ impl LostReason {
         LostReason::InputFailed,
         LostReason::TriggerBeforeWindow,
         LostReason::ClosedByHand,
+    ];
+
+    /// Every reason a unit can be lost for: [`LostReason::ALL`] and those only a rehearsal
+    /// gives ([`LostReason::DatabaseEmptied`]); what a scenario's `lost_reasons` may name.
+    pub const EVERY: [LostReason; 9] = [
+        LostReason::OutsideSearchWindow,
+        LostReason::DailyJobNotCreated,
+        LostReason::DailyInputNotReady,
+        LostReason::Failed,
+        LostReason::StuckInExternalError,
+        LostReason::InputFailed,
+        LostReason::TriggerBeforeWindow,
+        LostReason::ClosedByHand,
+        LostReason::DatabaseEmptied,
     ];
 
     /// The name used in reports.
@@ -75,6 +95,7 @@ impl LostReason {
             LostReason::InputFailed => "input_failed",
             LostReason::TriggerBeforeWindow => "trigger_before_window",
             LostReason::ClosedByHand => "closed_by_hand",
+            LostReason::DatabaseEmptied => "database_emptied",
         }
     }
 }

@@ -9,9 +9,11 @@
 
 use std::sync::Arc;
 
+mod empty;
 mod import;
 mod reset;
 
+pub use crate::engine::EmptySummary;
 pub use import::{ImportSummary, ParamChange, Skipped, StatusPatch};
 pub use reset::{ResetError, ResetSummary};
 

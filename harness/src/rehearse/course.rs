@@ -19,7 +19,7 @@ use hrsi_sim::{
     job_type::ALL_TYPES,
     snapshot::{BuildOptions, Snapshot},
     time::{HOUR, Ms},
-    world::{ImportSummary, ResetError, ResetSummary},
+    world::{EmptySummary, ImportSummary, ResetError, ResetSummary},
 };
 
 /// The simulated course of one rehearsal.
@@ -134,6 +134,16 @@ impl Course {
         self.params = self.world.params().clone();
         self.up = self.world.services_up();
         Ok(sum)
+    }
+
+    /// A fresh database volume under the services, at `at`: the world's database becomes an
+    /// empty `cosims` with the default parameters ([`World::empty_database`]).
+    pub fn empty_database(&mut self, at: Ms) -> EmptySummary {
+        self.world.run_until(at);
+        let sum = self.world.empty_database();
+        self.params = self.world.params().clone();
+        self.up = self.world.services_up();
+        sum
     }
 
     /// Runs the world on to `until` (capped at the horizon); a Nomad 5xx window ending on the

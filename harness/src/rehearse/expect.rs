@@ -269,22 +269,38 @@ pub async fn evaluate(
                         .unwrap_or("")
                         .to_owned(),
                     t.and_then(|t| t.resources.cpu),
+                    e.job.version,
                 )
             })
         });
+        let allocs = steps::live_allocations(w, job);
         let (ok, seen) = match got {
             None => (false, "not registered".to_owned()),
-            Some((img, cpu)) => (
-                spec.image
-                    .as_ref()
-                    .is_none_or(|i| img.ends_with(i.as_str()))
-                    && spec.cpu.is_none_or(|c| cpu == Some(c)),
-                format!(
-                    "image {}, cpu {}",
-                    redact(&img),
-                    cpu.map_or("-".into(), |c| c.to_string())
-                ),
-            ),
+            Some((img, cpu, version)) => {
+                let runs = allocs
+                    .iter()
+                    .any(|(v, status)| *v == version && status == "running");
+                (
+                    spec.image
+                        .as_ref()
+                        .is_none_or(|i| img.ends_with(i.as_str()))
+                        && spec.cpu.is_none_or(|c| cpu == Some(c))
+                        && spec.running.is_none_or(|r| r == runs),
+                    format!(
+                        "image {}, cpu {}{}",
+                        redact(&img),
+                        cpu.map_or("-".into(), |c| c.to_string()),
+                        if spec.running.is_some() {
+                            format!(
+                                "; version {version}, {}",
+                                steps::describe_allocations(&allocs)
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )
+            }
         };
         let mut want = Vec::new();
         if let Some(i) = &spec.image {
@@ -292,6 +308,11 @@ pub async fn evaluate(
         }
         if let Some(c) = spec.cpu {
             want.push(format!("cpu {c}"));
+        }
+        match spec.running {
+            Some(true) => want.push("an allocation of it running".into()),
+            Some(false) => want.push("no allocation of it running".into()),
+            None => {}
         }
         checks.push(check(format!("nomad {job}: {}", want.join(", ")), ok, seen));
     }

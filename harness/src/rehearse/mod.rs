@@ -336,24 +336,22 @@ pub async fn run_scenario(f: &ScenarioFile, prepared: &Prepared) -> ScenarioResu
         if let Some(e) = &st.expect {
             checks.extend(expect::evaluate(&w, e, &out, &mut error).await);
         }
-        match &st.kind {
-            StepKind::FreshVolume { .. } => unseen.push(format!(
-                "step {} (fresh_volume): the simulated system does not follow the empty database: it keeps its jobs and resume points and writes only the jobs it creates after; not modelled yet: the creation services starting on an empty `cosims` (no last inserted job: FSC/RLIE and SWS/WDS look back 7 days, RLIE-S1 and GFSC from yesterday 00:00, jobs.md)",
-                i + 1
-            )),
-            // The quota, a Nomad 5xx window and a killed PostgreSQL reach the simulated services.
-            StepKind::Fault(
-                f @ (hrsi_scenario::Fault::Nomad5xx(_)
-                | hrsi_scenario::Fault::NomadLostNode(_)
-                | hrsi_scenario::Fault::OpenStackTokenExpired),
-            ) => unseen.push(format!(
+        // The quota, a Nomad 5xx window and a killed PostgreSQL reach the simulated services.
+        if let StepKind::Fault(
+            f @ (hrsi_scenario::Fault::Nomad5xx(_)
+            | hrsi_scenario::Fault::NomadLostNode(_)
+            | hrsi_scenario::Fault::OpenStackTokenExpired),
+        ) = &st.kind
+        {
+            unseen.push(format!(
                 "step {} (fault {f:?}): the simulated system does not see this fault itself; the stand-ins and the operator's calls do",
                 i + 1
-            )),
-            _ => {}
+            ));
         }
         phases.add(phase_of(&st.kind), te);
+        let wall_ms = ts.elapsed().as_millis() as u64;
         res.steps.push(StepResult {
+            wall_ms,
             index: i + 1,
             line: st.line,
             kind: st.kind.name().into(),

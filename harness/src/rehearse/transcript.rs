@@ -2,8 +2,10 @@
 //!
 //! Everything that changes from run to run is redacted before it is stored: ports, cluster and
 //! working directories, database names with process ids, Terraform ids, secrets. Virtual time
-//! is the scenario's own, so it stays. Wall times are kept apart ([`ScenarioResult::wall_ms`])
-//! and never enter the transcript, the JSON or the JUnit file.
+//! is the scenario's own, so it stays. Wall times are kept apart: the scenario's
+//! ([`ScenarioResult::wall_ms`]) enters no output but the summary table; each step's
+//! ([`StepResult::wall_ms`]) is in the JSON beside its result, the one field there that differs
+//! between runs, and never in the transcript (the snapshots) or the JUnit file.
 
 use std::sync::LazyLock;
 
@@ -40,6 +42,10 @@ pub struct StepResult {
     pub checks: Vec<Check>,
     /// The step itself failed (it could not be carried out), apart from its checks.
     pub error: Option<String>,
+    /// Wall time of the step, milliseconds: the operator's action, the database's export or
+    /// read-back after it, and its expectations (in `--json` only: it differs between runs).
+    #[serde(default)]
+    pub wall_ms: u64,
 }
 
 impl StepResult {
@@ -210,7 +216,7 @@ pub fn redact_lines<'a>(lines: impl IntoIterator<Item = &'a str>, max: usize) ->
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{ScenarioResult, StepResult, redact};
 
     #[test]
     fn run_specific_values_and_secrets_are_redacted() {
@@ -244,5 +250,47 @@ mod tests {
             redact("psql:/tmp/hrsi-rehearse-Ab12/patch.sql:3: ERROR"),
             "psql:<workdir>/patch.sql:3: ERROR"
         );
+    }
+
+    #[test]
+    fn a_steps_wall_time_is_in_the_json_and_not_in_the_transcript() {
+        let step = |wall_ms| StepResult {
+            index: 1,
+            line: 3,
+            kind: "advance".into(),
+            at: "2025-01-06T00:00:00Z".into(),
+            action: "advance 1 h".into(),
+            observed: vec!["simulated system at …".into()],
+            checks: vec![],
+            error: None,
+            wall_ms,
+        };
+        let result = |wall_ms| ScenarioResult {
+            file: "scenarios/x.yaml".into(),
+            name: "x".into(),
+            setup: vec![],
+            prediction: vec![],
+            steps: vec![step(wall_ms)],
+            course: vec![],
+            notes: vec![],
+            error: None,
+            wall_ms: 77,
+            phases_ms: vec![],
+        };
+        let (fast, slow) = (result(5), result(98_765));
+        assert_eq!(
+            fast.render(),
+            slow.render(),
+            "the transcript has no wall time"
+        );
+        assert!(!slow.render().contains("98765"));
+        let json = serde_json::to_value(&slow).unwrap();
+        assert_eq!(json["steps"][0]["wall_ms"], 98_765);
+        assert!(json.get("wall_ms").is_none(), "the scenario's stays out");
+        // A JSON without it (an older run's) still reads.
+        let mut old = json.clone();
+        old["steps"][0].as_object_mut().unwrap().remove("wall_ms");
+        let back: ScenarioResult = serde_json::from_value(old).unwrap();
+        assert_eq!(back.steps[0].wall_ms, 0);
     }
 }

@@ -79,6 +79,9 @@ pub struct Tutu {
     /// The server prepared before the rehearsal (the volume as found), used at the first boot.
     initial: Option<Server>,
     fresh_pending: bool,
+    /// The last boot initialised a fresh database on a new volume (taken by the step that
+    /// booted it: [`Tutu::take_fresh_boot`]).
+    fresh_booted: bool,
     schema: Schema,
 }
 
@@ -88,8 +91,14 @@ impl Tutu {
             server: None,
             initial: Some(initial),
             fresh_pending: false,
+            fresh_booted: false,
             schema,
         }
+    }
+
+    /// Whether a boot since the last call initialised a fresh, empty database.
+    pub fn take_fresh_boot(&mut self) -> bool {
+        std::mem::take(&mut self.fresh_booted)
     }
 
     /// Whether the server answers.
@@ -110,20 +119,11 @@ impl DatabaseInstance for Tutu {
             }
             if self.fresh_pending {
                 self.fresh_pending = false;
-                // initdb blocks: off the runtime's worker.
-                let server = tokio::task::spawn_blocking(Server::ephemeral)
+                let (server, _) = new_cluster(&self.schema)
                     .await
-                    .map_err(|e| e.to_string())?
                     .map_err(|e| format!("failed to initialise a fresh database: {e}"))?;
-                let client = server
-                    .connect("postgres")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.schema
-                    .load(&client)
-                    .await
-                    .map_err(|e| format!("failed to load the schema: {e}"))?;
                 self.server = Some(server);
+                self.fresh_booted = true;
                 return Ok(());
             }
             let c = self
@@ -550,18 +550,7 @@ impl World {
 /// A new cluster of its own for a scenario: initdb, the schema, the generated history, the
 /// operator roles (when the run prepared no data directory for its start).
 async fn own_cluster(start: Instant) -> Result<Server, String> {
-    let server = tokio::task::spawn_blocking(Server::ephemeral)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("start the database cluster: {e}"))?;
-    let client = server
-        .connect("postgres")
-        .await
-        .map_err(|e| e.to_string())?;
-    Schema::builtin()
-        .load(&client)
-        .await
-        .map_err(|e| format!("load the schema: {e}"))?;
+    let (server, client) = new_cluster(&Schema::builtin()).await?;
     dataset::generate(&client, &history_spec(start))
         .await
         .map_err(|e| format!("write the history: {e}"))?;
@@ -570,6 +559,25 @@ async fn own_cluster(start: Instant) -> Result<Server, String> {
         .await
         .map_err(|e| format!("create the operator roles: {e}"))?;
     Ok(server)
+}
+
+/// A new cluster (initdb) with the `cosims` schema and its default parameters, as the database
+/// instance's first boot on an empty volume leaves it; with a connection to it.
+async fn new_cluster(schema: &Schema) -> Result<(Server, tokio_postgres::Client), String> {
+    // initdb blocks: off the runtime's worker.
+    let server = tokio::task::spawn_blocking(Server::ephemeral)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("start the database cluster: {e}"))?;
+    let client = server
+        .connect("postgres")
+        .await
+        .map_err(|e| e.to_string())?;
+    schema
+        .load(&client)
+        .await
+        .map_err(|e| format!("load the schema: {e}"))?;
+    Ok((server, client))
 }
 
 async fn clone_world(

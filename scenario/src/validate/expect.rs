@@ -78,6 +78,7 @@ impl Validator<'_> {
                     NomadSpec {
                         image: spec.value.image.clone(),
                         cpu: spec.value.cpu,
+                        running: spec.value.running,
                     },
                 );
             }

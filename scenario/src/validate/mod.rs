@@ -26,7 +26,7 @@ use system_parameters::type_hint;
 
 /// Lost reasons the model reports.
 pub(crate) fn lost_reasons() -> impl Iterator<Item = &'static str> + Clone {
-    hrsi_sim::model::LostReason::ALL
+    hrsi_sim::model::LostReason::EVERY
         .into_iter()
         .map(|r| r.name())
 }

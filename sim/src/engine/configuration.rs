@@ -63,7 +63,20 @@ impl Engine {
                 }
             }
         }
-        let pred = pred.unwrap_or(self.tiles[tile].init_l2a);
+        let pred = match pred {
+            Some(p) => p,
+            // An empty database: the tile's first job finds no predecessor at all and, with
+            // backward reprocessing on, waits for a backward initialisation that never comes;
+            // its successors wait on it (jobs.md §3 rule 2). Off: init mode.
+            None if self.tiles[tile].no_history => {
+                if pos == 0 && self.hot.backward_active {
+                    self.jobs[j as usize].waiting = true;
+                    return;
+                }
+                Ms::MIN / 2
+            }
+            None => self.tiles[tile].init_l2a,
+        };
         let meas = self.jobs[j as usize].meas;
         let threshold = self.hot.maja_threshold;
         let ts = &mut self.tiles[tile];

@@ -53,6 +53,11 @@ impl<T: Clone> Grid<T> {
         }
     }
 
+    /// Every cell set to `v` (a database emptied).
+    pub(super) fn fill(&mut self, v: T) {
+        self.cells.fill(v);
+    }
+
     fn index(&self, day: i64, k: usize) -> Option<usize> {
         let d = usize::try_from(day - self.first_day).ok()?;
         (d < self.days && k < self.width).then_some(d * self.width + k)

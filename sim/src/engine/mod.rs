@@ -41,6 +41,7 @@ use grid::{FastMap, Grid, bit, boundary, set_bit};
 use outage::Hot;
 
 pub use accounting::{Baseline, Outcome, RestartRecord, Sample, TypeStats};
+pub use empty::EmptySummary;
 pub use faults::Faults;
 
 /// Swaps a work list out for a spare empty one.
@@ -56,6 +57,7 @@ mod accounting;
 mod clock;
 mod configuration;
 mod creation;
+mod empty;
 mod execution;
 mod faults;
 pub(crate) mod grid;
@@ -93,6 +95,9 @@ struct TileState {
     init_pending: bool,
     /// The tile's latest indexed GFSC: its catalogue `startDate` (ms) and product day.
     latest_gfsc: Option<(Ms, i64)>,
+    /// The database holds no L2A history of the tile (an empty database): its first job finds
+    /// no predecessor at all.
+    no_history: bool,
 }
 
 /// The simulation state. It owns its config (shared, read-only) so that it can be kept, cloned
@@ -250,6 +255,8 @@ pub struct Engine {
     faults: Faults,
     /// The services stopped by hand, a bit each ([`crate::config::Service::bit`]).
     stopped_services: u8,
+    /// What the last [`Action::EmptyDatabase`] did.
+    emptied: Option<EmptySummary>,
 }
 
 impl Engine {
@@ -413,6 +420,7 @@ impl Engine {
             redo: None,
             faults: Faults::default(),
             stopped_services: 0,
+            emptied: None,
             cfg,
         };
         e.refresh_enabled();

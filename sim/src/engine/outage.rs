@@ -92,6 +92,7 @@ impl Engine {
             Action::Start => self.start(),
             Action::SetParam { name, value } => self.set_param(&name, &value),
             a @ (Action::StopService(_) | Action::StartService(_)) => self.service_action(&a),
+            Action::EmptyDatabase => self.emptied = Some(self.empty_database()),
             fault => self.fault(&fault),
         }
         self.steps_done += 1;
@@ -176,7 +177,7 @@ impl Engine {
         }
     }
 
-    fn start(&mut self) {
+    pub(super) fn start(&mut self) {
         if self.up {
             return;
         }
@@ -247,6 +248,8 @@ impl Engine {
             }
         } else if name.starts_with("max_number_of") {
             self.wake_wpm();
+        } else if name == "activate_backward_reprocessing" && !self.hot.backward_active {
+            self.wake_fsc_without_history();
         }
     }
 

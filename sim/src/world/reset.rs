@@ -167,11 +167,13 @@ impl World {
         if was_up {
             self.act(Action::Stop);
         }
-        let jobs_removed = self
-            .engine
-            .jobs_view()
-            .len()
-            .saturating_sub(db.engine.jobs_view().len());
+        // Jobs are numbered in creation order, so those created since the backup are the ones
+        // past the backup's count; after an empty database (since the backup) all of them are.
+        let mine = self.engine.jobs_view().len();
+        let jobs_removed = match self.engine.emptied() {
+            Some(e) if e.at >= backup.at => mine,
+            _ => mine.saturating_sub(db.engine.jobs_view().len()),
+        };
         // Down from the backup instant to the restore.
         db.run_until(now);
         db.engine.adopt_after_reset(&self.engine);

@@ -383,3 +383,43 @@ fn the_cached_evaluation_list_follows_every_change() {
     s.reset();
     assert_eq!(s.evals_cached(""), fresh(&s));
 }
+
+#[test]
+fn a_changed_definition_of_a_running_service_replaces_its_allocation_an_unchanged_one_keeps_it() {
+    let mut s = server_with_services(1000);
+    s.add_node(NodeSpec::orchestrator(), Duration::ZERO);
+    let live = |s: &NomadState| -> Vec<(String, u64, String)> {
+        s.job_allocs("job-creation")
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.is_live())
+            .map(|a| (a.id.clone(), a.job_version, a.client_status.clone()))
+            .collect()
+    };
+    let first = live(&s);
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].1, first[0].2.as_str()), (0, "running"));
+    // `nomad job run` of the same file: same version, same allocation.
+    let same = s.job("job-creation").unwrap().job.clone();
+    s.register(same.clone()).unwrap();
+    assert_eq!(s.job("job-creation").unwrap().job.version, 0);
+    assert_eq!(live(&s), first);
+    // A new image: version 1, the old allocation stopped, one of version 1 running.
+    let mut changed = same;
+    changed.task_groups[0].tasks[0].config.insert(
+        "image".into(),
+        serde_json::Value::String("registry/cosims/job_creation:git-b7e71dc4".into()),
+    );
+    s.register(changed).unwrap();
+    assert_eq!(s.job("job-creation").unwrap().job.version, 1);
+    let now = live(&s);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].0, first[0].0, "a new allocation");
+    assert_eq!((now[0].1, now[0].2.as_str()), (1, "running"));
+    let old = s.alloc(&first[0].0).unwrap();
+    assert_eq!(
+        (old.desired_status.as_str(), old.client_status.as_str()),
+        ("stop", "complete")
+    );
+    assert_eq!(status(&s, "job-creation"), "running");
+}

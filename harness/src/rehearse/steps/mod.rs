@@ -23,6 +23,7 @@ mod nomad;
 mod operator;
 mod patch_test;
 
+pub use nomad::{describe_allocations, live_allocations};
 pub use patch_test::patch_path;
 
 use database::*;
@@ -180,6 +181,7 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
         StepKind::NomadEdit(change) => nomad_edit(w, change, out).await,
         StepKind::NomadJobFile(change) => nomad_job_file(w, change, out),
         StepKind::NomadRun { job } => {
+            let before = registered(w, job);
             let file = job_file(job);
             let src = w
                 .nomad
@@ -209,7 +211,7 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .await
                 .is_some()
             {
-                follow_service(w, job, true, out);
+                follow_service(w, job, true, before, out);
             }
             Ok(())
         }
@@ -223,7 +225,7 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
                 .await
                 .is_some()
             {
-                follow_service(w, job, false, out);
+                follow_service(w, job, false, None, out);
             }
             Ok(())
         }
@@ -306,6 +308,13 @@ async fn script(
     out.plan = run.terraform.as_ref().and_then(|t| t.plan.clone());
     let changed = tf.state.len() != before;
     drop(guard);
+    let fresh = match &w.db {
+        Db::Own(t) => t.lock().await.take_fresh_boot(),
+        Db::Clone { .. } => false,
+    };
+    if fresh {
+        fresh_database(w, out);
+    }
     w.last = LastRun {
         exit_code: Some(run.exit_code),
         errors: run
@@ -545,6 +554,45 @@ fn nomad_window_ended(w: &mut World, out: &mut Outcome) {
     }
 }
 
+/// The database instance booted on a new volume: the simulated system's database is emptied
+/// with it, before its services start on it (they are stopped: the volume was destroyed with the
+/// instance down).
+fn fresh_database(w: &mut World, out: &mut Outcome) {
+    let now = w.now;
+    let sum = tokio::task::block_in_place(|| w.course.empty_database(now));
+    w.truth.database_emptied(w.start, now);
+    let at = |t: Ms| hrsi_sim::time::Instant(w.start.0 + t).iso();
+    let days = |name: &str| w.course.params.int(name).unwrap_or(7);
+    let (s2, s1) = (
+        days("s2_search_default_duration_in_days"),
+        days("s1_search_default_duration_in_days"),
+    );
+    let yesterday = (now.div_euclid(hrsi_sim::time::DAY) - 1) * hrsi_sim::time::DAY;
+    let backward = w
+        .course
+        .params
+        .bool("activate_backward_reprocessing")
+        .unwrap_or(true);
+    out.observed.push(format!(
+        "tf-tutu booted a fresh database on the new volume: an empty cosims (no job, the default parameters); the simulated system follows: the {} job(s) it had are gone with the old volume, its creation services find no last inserted job and look back by their empty-database rules: FSC/RLIE {s2} d (published since {}), SWS/WDS {s1} d (since {}), RLIE-S1 and GFSC to yesterday 00:00 ({})",
+        sum.jobs_removed,
+        at(now - s2 * hrsi_sim::time::DAY),
+        at(now - s1 * hrsi_sim::time::DAY),
+        at(yesterday),
+    ));
+    out.observed.push(format!(
+        "{} unit(s) found again ({} of them published before: done again, counted under reprocessed in the reported period), {} pending one(s) older than the look-back lost (database_emptied); the FSC/RLIE tiles have no L2A history: with activate_backward_reprocessing {backward}, their first jobs {}",
+        sum.units_again,
+        sum.units_to_redo,
+        sum.units_lost,
+        if backward {
+            "wait for a backward initialisation that never comes (jobs.md §3), and every later job of the tile waits on them"
+        } else {
+            "run in init mode"
+        }
+    ));
+}
+
 async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result<(), String> {
     let mut guard =
         w.tf.as_ref()
@@ -592,7 +640,7 @@ async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result
     drop(guard);
     w.last.exit_code = Some(a.exit_code);
     out.observed.push(
-        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically); the simulated system does not follow it (see the note)"
+        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically)"
             .into(),
     );
     Ok(())

@@ -61,6 +61,7 @@ pub(super) async fn nomad_edit(
     change: &NomadChange,
     out: &mut Outcome,
 ) -> Result<(), String> {
+    let before = registered(w, &change.job);
     let http = reqwest::Client::new();
     let url = format!("{}/v1/job/{}", w.nomad.url(), change.job);
     let r = http
@@ -123,6 +124,7 @@ pub(super) async fn nomad_edit(
         "changed in Nomad only: the job file on tf-tete still has the old value (lost at the next full restart)"
             .into(),
     );
+    follow_service(w, &change.job, true, before, out);
     Ok(())
 }
 
@@ -172,36 +174,125 @@ pub(super) fn nomad_job_file(
     Ok(())
 }
 
-/// A `nomad job stop` (`run: false`) or `nomad job run` that Nomad accepted, of an orchestrator
-/// service: the simulated one stops or starts with it (orchestration.md §1). Starting one that
-/// runs changes nothing in the world (Nomad keeps its allocation when the file is unchanged).
-pub(super) fn follow_service(w: &mut World, job: &str, run: bool, out: &mut Outcome) {
+/// The allocations of a job that are live (to run: pending or running), oldest first, as
+/// (job version, client status).
+pub fn live_allocations(w: &World, job: &str) -> Vec<(u64, String)> {
+    w.nomad.with_state(|s| {
+        let mut v: Vec<(u64, u64, String)> = s
+            .job_allocs(job)
+            .map(|a| {
+                a.into_iter()
+                    .filter(|a| a.is_live())
+                    .map(|a| (a.create_index, a.job_version, a.client_status.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v.into_iter().map(|(_, ver, st)| (ver, st)).collect()
+    })
+}
+
+/// The live allocations, as `nomad job status` lists them.
+pub fn describe_allocations(allocs: &[(u64, String)]) -> String {
+    if allocs.is_empty() {
+        return "no allocation running or pending".into();
+    }
+    allocs
+        .iter()
+        .map(|(v, st)| format!("an allocation of version {v} {st}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The registered version of a job and whether an allocation of that version runs.
+pub(super) fn registered(w: &World, job: &str) -> Option<(u64, bool)> {
+    let version = w
+        .nomad
+        .with_state(|s| s.job(job).ok().map(|e| e.job.version))?;
+    let runs = live_allocations(w, job)
+        .iter()
+        .any(|(v, st)| *v == version && st == "running");
+    Some((version, runs))
+}
+
+/// A `nomad job stop` (`run: false`) or a `nomad job run` / UI "plan, run" that Nomad accepted,
+/// of an orchestrator service: the simulated one follows what Nomad runs (orchestration.md §1,
+/// §4.2). `before`: the version registered before the run and whether it ran.
+///
+/// - A run of an unchanged definition is a no-op in Nomad (same version, same allocation): the
+///   service keeps running.
+/// - A run of a changed definition registers a new version and, the service jobs having no
+///   `update` stanza, Nomad stops the running allocation and places one of the new version: the
+///   service restarts (a fresh process: it reads its loop sleep again, job creation remembers no
+///   night pass). If the new version cannot be placed (e.g. its CPU ask), the old allocation is
+///   stopped all the same and the service is stopped in fact until it is placed.
+pub(super) fn follow_service(
+    w: &mut World,
+    job: &str,
+    run: bool,
+    before: Option<(u64, bool)>,
+    out: &mut Outcome,
+) {
     let Some(s) = Service::of_nomad_job(job) else {
         return;
     };
+    let now = w.now;
     let running = w.course.world().service_running(s);
-    if run == running {
-        if run {
-            out.observed
-                .push(format!("the simulated {job} was running: it keeps running"));
+    if !run {
+        if running {
+            tokio::task::block_in_place(|| w.course.act(now, Action::StopService(s)));
+            out.observed.push(format!(
+                "the simulated {job} stops; the other services, Nomad and the runs already placed carry on: {}",
+                stops(s)
+            ));
         }
         return;
     }
-    let now = w.now;
-    let action = if run {
-        Action::StartService(s)
-    } else {
-        Action::StopService(s)
+    let after = registered(w, job);
+    let new_version = match (before, after) {
+        (Some((b, _)), Some((a, _))) => a != b,
+        _ => false,
     };
-    tokio::task::block_in_place(|| w.course.act(now, action));
-    out.observed.push(if run {
-        format!("the simulated {job} starts again: {}", resumes(s))
-    } else {
-        format!(
-            "the simulated {job} stops; the other services, Nomad and the runs already placed carry on: {}",
-            stops(s)
-        )
-    });
+    let placed = after.is_some_and(|(_, runs)| runs);
+    match (running, new_version, placed) {
+        (true, false, _) => out.observed.push(match after {
+            Some((v, _)) => format!(
+                "the definition is unchanged: Nomad keeps version {v} and its allocation; the simulated {job} keeps running"
+            ),
+            None => format!("the simulated {job} was running: it keeps running"),
+        }),
+        (true, true, true) => {
+            let (b, a) = (before.map_or(0, |b| b.0), after.map_or(0, |a| a.0));
+            tokio::task::block_in_place(|| {
+                w.course.act(now, Action::StopService(s));
+                w.course.act(now, Action::StartService(s));
+            });
+            let nomad = if before.is_some_and(|b| b.1) {
+                format!(
+                    "replaces the allocation of version {b} by one of version {a} (no update stanza: stop, then place)"
+                )
+            } else {
+                format!("places it (version {b} had no running allocation)")
+            };
+            out.observed.push(format!(
+                "a changed definition: Nomad registers version {a} and {nomad}; the simulated {job} restarts with it: {}",
+                resumes(s)
+            ));
+        }
+        (true, true, false) => {
+            tokio::task::block_in_place(|| w.course.act(now, Action::StopService(s)));
+            out.observed.push(format!(
+                "a changed definition: Nomad stops the running allocation, and the new version is not placed ({}): the simulated {job} is stopped in fact: {}",
+                describe_allocations(&live_allocations(w, job)),
+                stops(s)
+            ));
+        }
+        (false, _, _) => {
+            tokio::task::block_in_place(|| w.course.act(now, Action::StartService(s)));
+            out.observed
+                .push(format!("the simulated {job} starts again: {}", resumes(s)));
+        }
+    }
 }
 
 /// What waits while a service is stopped.

@@ -239,6 +239,38 @@ impl Truth {
         Ok(line)
     }
 
+    /// The world's database was replaced by an empty one (a fresh volume, the world emptied
+    /// with it, [`hrsi_sim::World::empty_database`]): the database holds nothing the world
+    /// wrote, the world's jobs start again at id 1, and the next export writes them all. A
+    /// world that never ran stays unwritten.
+    pub fn database_emptied(&mut self, epoch: hrsi_sim::time::Instant, at: hrsi_sim::time::Ms) {
+        if self.base.is_none() {
+            return;
+        }
+        let empty = hrsi_sim::snapshot::Resume::Empty;
+        self.base = Some(Snapshot {
+            epoch,
+            at,
+            params: None,
+            resume: hrsi_sim::snapshot::ResumePoints {
+                fsc_rlie: empty,
+                rlies1: empty,
+                sws_wds_s1: empty,
+                sws_wds_fsc: empty,
+                gfsc: empty,
+            },
+            jobs: Vec::new(),
+        });
+        // Read again at the next import: the fresh database's own.
+        self.fingerprint = None;
+        self.held.clear();
+        self.rebased.clear();
+        self.pending = false;
+        self.stale = false;
+        self.restore_pending = None;
+        self.kept.forget();
+    }
+
     /// Whether the world was ever written (the scenario's world runs).
     pub fn active(&self) -> bool {
         self.base.is_some()
