@@ -196,32 +196,22 @@ impl Engine {
             }
             Timer::Monitor => {
                 self.monitor_at = None;
-                let mark = if self.cfg.fidelity.status_trigger_cost {
-                    match self.serial_monitor_due() {
-                        Some(mark) => Some(mark),
-                        None => return false,
-                    }
-                } else {
-                    None
-                };
-                self.monitor();
-                if let Some(mark) = mark {
-                    self.serial_monitor_done(mark);
+                if !self.on_trigger_clock(
+                    Engine::serial_monitor_due,
+                    Engine::monitor,
+                    Engine::serial_monitor_done,
+                ) {
+                    return false;
                 }
             }
             Timer::Daily => {
                 self.daily_at = None;
-                let mark = if self.cfg.fidelity.status_trigger_cost {
-                    match self.serial_daily_due() {
-                        Some(mark) => Some(mark),
-                        None => return false,
-                    }
-                } else {
-                    None
-                };
-                self.daily();
-                if let Some(mark) = mark {
-                    self.serial_daily_done(mark);
+                if !self.on_trigger_clock(
+                    Engine::serial_daily_due,
+                    Engine::daily,
+                    Engine::serial_daily_done,
+                ) {
+                    return false;
                 }
             }
             Timer::Sample => {
@@ -240,6 +230,27 @@ impl Engine {
             }
         }
         false
+    }
+
+    /// Runs a loop whose status inserts the trigger's cost holds on a clock of its own (with
+    /// that fidelity on): `false` when the loop waits for its clock (`due` moved its timer).
+    #[inline]
+    fn on_trigger_clock(
+        &mut self,
+        due: fn(&mut Engine) -> Option<(u64, u64)>,
+        run: fn(&mut Engine),
+        done: fn(&mut Engine, (u64, u64)),
+    ) -> bool {
+        if !self.cfg.fidelity.status_trigger_cost {
+            run(self);
+            return true;
+        }
+        let Some(mark) = due(self) else {
+            return false;
+        };
+        run(self);
+        done(self, mark);
+        true
     }
 
     /// A service loop's timer with the database down or the status trigger's cost on: the
