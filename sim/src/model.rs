@@ -71,17 +71,15 @@ impl LostReason {
 
     /// Every reason a unit can be lost for: [`LostReason::ALL`] and those only a rehearsal
     /// gives ([`LostReason::DatabaseEmptied`]); what a scenario's `lost_reasons` may name.
-    pub const EVERY: [LostReason; 9] = [
-        LostReason::OutsideSearchWindow,
-        LostReason::DailyJobNotCreated,
-        LostReason::DailyInputNotReady,
-        LostReason::Failed,
-        LostReason::StuckInExternalError,
-        LostReason::InputFailed,
-        LostReason::TriggerBeforeWindow,
-        LostReason::ClosedByHand,
-        LostReason::DatabaseEmptied,
-    ];
+    pub const EVERY: [LostReason; 9] = {
+        let mut every = [LostReason::DatabaseEmptied; 9];
+        let mut i = 0;
+        while i < LostReason::ALL.len() {
+            every[i] = LostReason::ALL[i];
+            i += 1;
+        }
+        every
+    };
 
     /// The name used in reports.
     pub fn name(self) -> &'static str {

@@ -406,8 +406,8 @@ impl ResumeCell {
 }
 
 impl ResumePoints {
-    /// Nothing read yet: every table empty.
-    pub(crate) fn empty() -> ResumePoints {
+    /// Nothing read yet: every table empty (an empty database's resume points).
+    pub fn empty() -> ResumePoints {
         ResumePoints {
             fsc_rlie: Resume::Empty,
             rlies1: Resume::Empty,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hrsi_sim::{
-    snapshot::{Job, Resume, ResumePoints, Snapshot},
+    snapshot::{Job, ResumePoints, Snapshot},
     world::Skipped,
 };
 
@@ -131,12 +131,7 @@ impl Truth {
                             w.truth.held.len()
                         ));
                     }
-                    let mut base = imported.snapshot;
-                    base.params = None;
-                    base.share_unchanged(&mine);
-                    w.truth.base = Some(base);
-                    w.truth.fingerprint = Some(fp);
-                    w.truth.stale = false;
+                    w.truth.read_back(imported.snapshot, &mine, fp);
                     return Ok(());
                 }
                 Err(e) => out.observed.push(format!(
@@ -246,14 +241,7 @@ impl Truth {
                 imported.drift.len()
             ));
         }
-        let mut base = imported.snapshot;
-        base.params = None;
-        // The jobs no one changed stay the ones the world's builds share: the next export
-        // finds what moved by pointer.
-        base.share_unchanged(&old);
-        w.truth.base = Some(base);
-        w.truth.fingerprint = Some(fp);
-        w.truth.stale = false;
+        w.truth.read_back(imported.snapshot, &old, fp);
         Ok(())
     }
 }
@@ -266,18 +254,11 @@ pub fn import_params(w: &mut World, rows: Vec<(String, Option<String>)>, out: &m
         .filter(|(name, _)| hrsi_sim::params::column(name).is_ok())
         .map(|(name, v)| (name, v.map(sim_text)))
         .collect();
-    let empty = || Resume::Empty;
     let snap = Snapshot {
         epoch: w.start,
         at: w.now,
         params: Some(params),
-        resume: ResumePoints {
-            fsc_rlie: empty(),
-            rlies1: empty(),
-            sws_wds_s1: empty(),
-            sws_wds_fsc: empty(),
-            gfsc: empty(),
-        },
+        resume: ResumePoints::empty(),
         // Parameters only: the jobs are read when they moved ([`Truth::import_jobs`]).
         jobs: Vec::new(),
     };

@@ -247,18 +247,11 @@ impl Truth {
         if self.base.is_none() {
             return;
         }
-        let empty = hrsi_sim::snapshot::Resume::Empty;
         self.base = Some(Snapshot {
             epoch,
             at,
             params: None,
-            resume: hrsi_sim::snapshot::ResumePoints {
-                fsc_rlie: empty,
-                rlies1: empty,
-                sws_wds_s1: empty,
-                sws_wds_fsc: empty,
-                gfsc: empty,
-            },
+            resume: hrsi_sim::snapshot::ResumePoints::empty(),
             jobs: Vec::new(),
         });
         // Read again at the next import: the fresh database's own.
@@ -269,6 +262,17 @@ impl Truth {
         self.stale = false;
         self.restore_pending = None;
         self.kept.forget();
+    }
+
+    /// The database's jobs as read back become the base of the next export, each job nobody
+    /// changed taking its allocation in `shared` (the world's last build or export), so that
+    /// the next export finds what moved by pointer.
+    fn read_back(&mut self, mut db: Snapshot, shared: &Snapshot, fp: Fingerprint) {
+        db.params = None;
+        db.share_unchanged(shared);
+        self.base = Some(db);
+        self.fingerprint = Some(fp);
+        self.stale = false;
     }
 
     /// Whether the world was ever written (the scenario's world runs).
@@ -379,7 +383,7 @@ fn hold(next: &mut Snapshot, held: &BTreeMap<i64, Option<Arc<Job>>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hrsi_sim::snapshot::{Detail, Resume, ResumePoints};
+    use hrsi_sim::snapshot::{Detail, ResumePoints};
 
     fn change(status: Status, at: i64) -> Change {
         Change {
@@ -406,13 +410,7 @@ mod tests {
             epoch: hrsi_sim::time::Instant(0),
             at: 0,
             params: None,
-            resume: ResumePoints {
-                fsc_rlie: Resume::Empty,
-                rlies1: Resume::Empty,
-                sws_wds_s1: Resume::Empty,
-                sws_wds_fsc: Resume::Empty,
-                gfsc: Resume::Empty,
-            },
+            resume: ResumePoints::empty(),
             jobs: jobs.into_iter().map(Arc::new).collect(),
         }
     }
