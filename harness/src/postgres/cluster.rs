@@ -14,7 +14,7 @@
 use std::{
     fs::File,
     io::Read,
-    os::unix::{fs::PermissionsExt, process::CommandExt},
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
@@ -36,6 +36,7 @@ mod initdb_cache;
 use super::{
     binaries::Binaries,
     error::{Error, Result, tail},
+    os_user::{self, OsUser},
 };
 
 /// Prefix of every cluster directory; the sweep only ever touches these.
@@ -264,15 +265,14 @@ impl Cluster {
         let log2 = log
             .try_clone()
             .map_err(|e| Error::io("create the initdb log", e))?;
-        let mut cmd = Command::new(self.binaries.bin_dir().join("initdb"));
+        let mut cmd =
+            server_user_command(self.binaries.bin_dir().join("initdb"), run_as, &self.dir);
         cmd.arg("-D")
             .arg(self.data_dir())
             .args(INITDB_ARGS)
-            .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
-        drop_privileges(&mut cmd, run_as, &self.dir);
         let status = cmd.status().map_err(|e| Error::io("run `initdb`", e))?;
         if !status.success() {
             let mut s = String::new();
@@ -304,7 +304,13 @@ impl Cluster {
         let log2 = log
             .try_clone()
             .map_err(|e| SpawnError::Other(Error::io("open the server log", e)))?;
-        let mut cmd = Command::new(self.binaries.bin_dir().join("postgres"));
+        // The death signal: a killed harness takes its servers with it.
+        let mut cmd = os_user::command(
+            self.binaries.bin_dir().join("postgres"),
+            run_as.map(OsUser::from),
+            Some(Signal::SIGQUIT),
+        );
+        server_user_env(&mut cmd, &self.dir);
         cmd.arg("-D")
             .arg(self.data_dir())
             .arg("-p")
@@ -319,14 +325,6 @@ impl Cluster {
             cmd.arg("-c").arg(setting);
         }
         cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
-        drop_privileges(&mut cmd, run_as, &self.dir);
-        // SAFETY: the closure only calls prctl(2), which is async-signal-safe. It runs after
-        // the uid change, which would otherwise clear the death signal.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGQUIT).map_err(std::io::Error::from)
-            });
-        }
         let postmaster = Postmaster::spawn(cmd, self.stop_signal)
             .map_err(|e| SpawnError::Other(Error::io("spawn `postgres`", e)))?;
         let pid_file = self.data_dir().join("postmaster.pid");
@@ -548,7 +546,19 @@ fn server_user() -> Result<Option<User>> {
     })
 }
 
-fn drop_privileges(cmd: &mut Command, run_as: Option<&User>, dir: &Path) {
+/// A command that runs `program` as the server's OS user (when we are root), from `dir`,
+/// with a clean environment of its own.
+pub(super) fn server_user_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    run_as: Option<&User>,
+    dir: &Path,
+) -> Command {
+    let mut cmd = os_user::command(program, run_as.map(OsUser::from), None);
+    server_user_env(&mut cmd, dir);
+    cmd
+}
+
+fn server_user_env(cmd: &mut Command, dir: &Path) {
     // A clean environment: the server (and whatever a patch makes it run) must not see ours,
     // which may hold HRSI_POSTGRES_URL or PGPASSWORD.
     cmd.current_dir(dir)
@@ -557,10 +567,6 @@ fn drop_privileges(cmd: &mut Command, run_as: Option<&User>, dir: &Path) {
         .env("HOME", dir)
         .env("TZ", "UTC")
         .env("LC_ALL", "C");
-    if let Some(u) = run_as {
-        // std calls setgroups([]) before setgid/setuid when we are root.
-        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
-    }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -28,6 +28,7 @@ mod cluster;
 #[cfg(feature = "docker")]
 mod docker;
 mod error;
+pub(crate) mod os_user;
 mod passfile;
 mod pool;
 mod production;
@@ -39,6 +40,7 @@ pub use binaries::{Binaries, client_program};
 pub use cluster::{Cluster, ClusterOptions, sweep_stale_dirs};
 pub(crate) use error::tail;
 pub use error::{Error, Result};
+pub use os_user::OsUser;
 pub use passfile::{PassFile, Scratch};
 pub use pool::MAX_POOL;
 pub use production::production_cluster;

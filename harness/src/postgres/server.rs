@@ -2,7 +2,6 @@
 //! server given by URL, or (feature `docker`) a container.
 
 use std::{
-    os::unix::process::CommandExt,
     path::PathBuf,
     process::Command,
     sync::atomic::{AtomicU32, Ordering},
@@ -15,6 +14,7 @@ use super::{
     binaries::{Binaries, client_program},
     cluster::Cluster,
     error::{Error, Result},
+    os_user::{self, OsUser},
     passfile::PassFile,
     url::ConnParams,
 };
@@ -166,7 +166,12 @@ impl Server {
     /// A client tool (`psql`, `pg_dumpall`, `pg_dump`) set up to reach one database, with
     /// a clean environment (the password only through a 0600 `PGPASSFILE`).
     pub fn command(&self, program: &str, dbname: &str) -> Command {
-        let mut cmd = Command::new(self.program(program));
+        self.command_as(program, dbname, None)
+    }
+
+    /// Like [`Server::command`], run as the OS user `user` (as we are when `None`).
+    pub fn command_as(&self, program: &str, dbname: &str, user: Option<OsUser>) -> Command {
+        let mut cmd = os_user::command(self.program(program), user, None);
         self.params
             .apply_env(&mut cmd, dbname, self.passfile.as_ref().map(PassFile::path));
         cmd
@@ -181,13 +186,11 @@ impl Server {
             action: "run a client tool on behalf of a patch against".into(),
             database: self.display_url(dbname),
         })?;
-        let mut cmd = self.command(program, dbname);
+        let user = cluster.run_as().map(|(uid, gid)| OsUser { uid, gid });
+        let mut cmd = self.command_as(program, dbname, user);
         cmd.env("PGUSER", role)
             .env("HOME", cluster.dir())
             .current_dir(cluster.dir());
-        if let Some((uid, gid)) = cluster.run_as() {
-            cmd.uid(uid).gid(gid);
-        }
         Ok(cmd)
     }
 

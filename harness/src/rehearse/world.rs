@@ -5,7 +5,6 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::PathBuf,
-    process::Command,
     sync::Arc,
     time::Duration,
 };
@@ -648,15 +647,15 @@ fn make_readable(p: &std::path::Path) -> Result<(), String> {
         .map_err(|e| format!("set the working directory's permissions: {e}"))
 }
 
-/// Runs a client tool as the server's OS user when we are root (never user SQL as root).
-pub fn as_server_user(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    if nix::unistd::geteuid().is_root()
-        && let Ok(Some(u)) = nix::unistd::User::from_name("postgres")
-    {
-        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
-        cmd.env("HOME", "/tmp");
+/// The OS user client tools run as: the server's when we are root (never user SQL as root).
+pub fn tool_user() -> Option<crate::postgres::OsUser> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
     }
+    nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .map(|u| crate::postgres::OsUser::from(&u))
 }
 
 /// The database's view of a world at its start, with the kept builder that made it: the same

@@ -3,17 +3,16 @@
 //! a prepared data directory ([`ClusterOptions::data_from`]), each copied (`cp -a`, as the
 //! server's OS user) into the new cluster.
 
-use std::{
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{os::unix::fs::PermissionsExt, path::Path, process::Stdio};
 
 use nix::unistd::User;
 
 #[cfg(doc)]
 use super::ClusterOptions;
-use super::{Cluster, Error, INITDB_ARGS, Result, drop_privileges};
+use super::{Cluster, Error, INITDB_ARGS, Result, server_user_command};
+
+/// By its path: with a bare name and the clean environment's `PATH`, std would fork the harness.
+const CP: &str = "/bin/cp";
 
 impl Cluster {
     /// The data directory as a copy of `from` ([`ClusterOptions::data_from`]).
@@ -30,14 +29,13 @@ impl Cluster {
                 log: String::new(),
             });
         }
-        let mut cmd = Command::new("cp");
+        let mut cmd = server_user_command(CP, run_as, &self.dir);
         cmd.arg("-a")
             .arg(from)
             .arg(self.data_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        drop_privileges(&mut cmd, run_as, &self.dir);
         let out = cmd
             .output()
             .map_err(|e| Error::io("run `cp -a` of the prepared data directory", e))?;
@@ -72,14 +70,13 @@ impl Cluster {
             self.binaries.major()
         ));
         let copy = |from: &Path, to: &Path| {
-            let mut cmd = Command::new("cp");
+            let mut cmd = server_user_command(CP, run_as, &self.dir);
             cmd.arg("-a")
                 .arg(from)
                 .arg(to)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            drop_privileges(&mut cmd, run_as, &self.dir);
             cmd.status().map(|s| s.success()).unwrap_or(false)
         };
         if initdb_cache_valid(&cache, uid) && copy(&cache.join("data"), &self.data_dir()) {

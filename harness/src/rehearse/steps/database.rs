@@ -11,7 +11,7 @@ use crate::{
     rehearse::{
         guard,
         transcript::{redact, redact_lines},
-        world::{Db, LastRun, OPERATOR_ROLE, World, as_server_user},
+        world::{Db, LastRun, OPERATOR_ROLE, World, tool_user},
     },
     timefmt::UnixTime,
 };
@@ -26,7 +26,11 @@ pub(super) async fn run_psql(
     let owns = w.owns_server();
     let run = w
         .with_server(async |srv: &Server, db: &str| {
-            let mut cmd = srv.command("psql", db);
+            let user = tool_user();
+            let mut cmd = srv.command_as("psql", db, user);
+            if user.is_some() {
+                cmd.env("HOME", "/tmp");
+            }
             if !owns {
                 cmd.env("PGUSER", OPERATOR_ROLE);
             }
@@ -43,7 +47,6 @@ pub(super) async fn run_psql(
                     cmd.stdin(Stdio::null());
                 }
             }
-            as_server_user(&mut cmd);
             psql::run(cmd, None)
                 .await
                 .map_err(|e| redact(&e.to_string()))
