@@ -185,3 +185,37 @@ async fn prune_keeps_what_the_production_policy_keeps() {
         }
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn copies_of_one_empty_repository_are_independent_repositories() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = Borg::new(dir.path().join("empty"), dir.path().join("base-empty"));
+    assert!(empty.init().await.unwrap());
+    let a = Borg::new(dir.path().join("a"), dir.path().join("base-a"));
+    let b = Borg::new(dir.path().join("b"), dir.path().join("base-b"));
+    a.init_from(&dir.path().join("empty")).await.unwrap();
+    b.init_from(&dir.path().join("empty")).await.unwrap();
+    assert!(
+        !a.init().await.unwrap(),
+        "a copy is an initialised repository"
+    );
+    let at = UnixTime(1_736_000_000);
+    let name = a.backup_bytes(b"only in a", at).await.unwrap();
+    b.backup_bytes(b"only in b", UnixTime(at.0 + 60))
+        .await
+        .unwrap();
+    let names = |l: Vec<backup::Archive>| l.into_iter().map(|a| a.name).collect::<Vec<_>>();
+    assert_eq!(names(a.list().await.unwrap()), [name.clone()]);
+    assert_eq!(b.list().await.unwrap().len(), 1);
+    assert!(
+        empty.list().await.unwrap().is_empty(),
+        "the original stays empty"
+    );
+    let out = dir.path().join("out");
+    a.extract(&name, &out).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), b"only in a");
+    assert!(
+        a.init_from(&dir.path().join("missing")).await.is_err(),
+        "no empty repository to copy: an error, not a half repository"
+    );
+}

@@ -413,6 +413,22 @@ async fn a_stopped_server_keeps_its_data_like_the_cold_volume() {
     cluster.stop_server();
     assert!(!cluster.is_running());
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // A clean (fast) shutdown, as a VM stop does: no crash recovery at the next start.
+    let control = std::process::Command::new(
+        hrsi_harness::postgres::Binaries::find()
+            .unwrap()
+            .bin_dir()
+            .join("pg_controldata"),
+    )
+    .arg(cluster.data_dir())
+    .env("LC_ALL", "C")
+    .output()
+    .unwrap();
+    let control = String::from_utf8_lossy(&control.stdout);
+    assert!(
+        control.contains("Database cluster state:               shut down\n"),
+        "{control}"
+    );
     assert!(
         server.connect("postgres").await.is_err(),
         "the database is down"

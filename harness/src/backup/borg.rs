@@ -83,6 +83,30 @@ impl Borg {
         }
     }
 
+    /// The repository as a copy of `empty`, one `borg init --encryption=none` made and nothing
+    /// wrote to since: the files `borg init` would write, without starting Python for it.
+    /// Copies share the repository id; each keeps its own `BORG_BASE_DIR`, and the relocated
+    /// access is allowed, as for every repository here.
+    pub async fn init_from(&self, empty: &Path) -> Result<()> {
+        let mut cmd = tokio::process::Command::new("/bin/cp");
+        cmd.arg("-a")
+            .arg(empty)
+            .arg(&self.repo)
+            .stdin(Stdio::null());
+        let out = cmd
+            .output()
+            .await
+            .map_err(|e| Error::io("copy the empty backup repository", e))?;
+        if !out.status.success() {
+            return Err(Error::Tool {
+                command: "cp -a of the empty backup repository".into(),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// The nightly job: `pg_dumpall | borg create --stdin-name database-all.sql
     /// REPO::pgdump_<ts> -`, streamed without a temporary file. `at` backdates the archive
     /// (borg's `--timestamp`), to build a history for retention rehearsals.

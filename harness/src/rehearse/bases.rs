@@ -373,6 +373,8 @@ pub struct Prepared {
     generated: OnceCell<Option<Arc<DataDir>>>,
     clone_templates: Vec<Lazy<WorldTemplate>>,
     own_worlds: Vec<Lazy<DataDir>>,
+    /// An empty backup repository (`borg init`), copied for each scenario that backs up.
+    empty_repo: OnceCell<Result<tempfile::TempDir, String>>,
     /// Why a base could not be prepared (the scenarios then set up the slow way).
     failures: std::sync::Mutex<Vec<String>>,
     /// Wall time of each preparation, ms.
@@ -404,6 +406,7 @@ impl Prepared {
             choice,
             shared: OnceCell::new(),
             generated: OnceCell::new(),
+            empty_repo: OnceCell::new(),
             failures: Default::default(),
             timings: Default::default(),
         })
@@ -426,6 +429,27 @@ impl Prepared {
                 .push(format!("{what}: {e}"))
         })
         .ok()
+    }
+
+    /// The run's empty backup repository, made by the first scenario that asks (a scenario
+    /// that backs up); an error is kept and given to every scenario alike.
+    pub async fn empty_repo(&self) -> Result<std::path::PathBuf, String> {
+        let dir = self
+            .empty_repo
+            .get_or_init(|| async {
+                let dir = tempfile::Builder::new()
+                    .prefix("hrsi-borg-")
+                    .tempdir_in(super::world::work_base())
+                    .map_err(|e| format!("create the empty repository's directory: {e}"))?;
+                crate::backup::Borg::new(dir.path().join("repo"), dir.path().join(".borg"))
+                    .init()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(dir)
+            })
+            .await
+            .as_ref()?;
+        Ok(dir.path().join("repo"))
     }
 
     /// Wall time of each preparation so far, ms.

@@ -238,6 +238,9 @@ pub struct World {
     pub borg: Borg,
     /// Whether the repository exists yet.
     pub borg_ready: bool,
+    /// Whether the repository's files are there already (copied from the run's empty one),
+    /// so that the first backup need not run `borg init`.
+    pub borg_made: bool,
     /// The working directory (dumps, extracted backups, copies of the scenario's files).
     pub workdir: tempfile::TempDir,
     /// The scenario's directory (its own files: patches).
@@ -309,6 +312,14 @@ impl World {
             .map_err(|e| format!("create the working directory: {e}"))?;
         make_readable(workdir.path())?;
         let borg = Borg::new(workdir.path().join("backup"), workdir.path().join(".borg"));
+        // The repository a backup step will find made (`borg init` is the same every time).
+        let backs_up = matches!(&sc.plan, Plan::Steps(steps)
+            if steps.iter().any(|s| matches!(s.kind, StepKind::Backup)));
+        let borg_made = backs_up
+            && match prepared.empty_repo().await {
+                Ok(empty) => borg.init_from(&empty).await.is_ok(),
+                Err(_) => false,
+            };
         timings.push((
             "stand-ins (Nomad, OpenStack)",
             t.elapsed().as_millis() as u64,
@@ -442,6 +453,7 @@ impl World {
             env: ScriptEnv::default(),
             borg,
             borg_ready: false,
+            borg_made,
             workdir,
             scenario_dir,
             course,
@@ -632,7 +644,7 @@ fn backup_queries(sc: &Scenario) -> Vec<String> {
     q
 }
 
-fn work_base() -> PathBuf {
+pub(super) fn work_base() -> PathBuf {
     let shm = PathBuf::from("/dev/shm");
     if shm.is_dir() {
         shm

@@ -256,7 +256,9 @@ pub(super) fn dump_stats(text: &str) -> (usize, usize) {
 
 pub(super) async fn take_backup(w: &mut World, out: &mut Outcome) -> Result<(), String> {
     if !w.borg_ready {
-        w.borg.init().await.map_err(|e| redact(&e.to_string()))?;
+        if !w.borg_made {
+            w.borg.init().await.map_err(|e| redact(&e.to_string()))?;
+        }
         w.borg_ready = true;
     }
     let at = UnixTime(w.instant().0.div_euclid(1000));
