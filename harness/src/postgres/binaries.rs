@@ -17,7 +17,27 @@ pub struct Binaries {
 impl Binaries {
     /// Finds the server binaries: `$HRSI_PG_BINDIR`, then `initdb` on PATH, then
     /// `pg_config --bindir`, then the newest `/usr/lib/postgresql/*/bin`.
+    ///
+    /// Found once per process for a given `$HRSI_PG_BINDIR` and `PATH`: every cluster of a
+    /// run asks, and each search runs `pg_config` and `postgres --version`.
     pub fn find() -> Result<Binaries> {
+        type Key = (Option<std::ffi::OsString>, Option<std::ffi::OsString>);
+        static FOUND: std::sync::Mutex<Vec<(Key, Binaries)>> = std::sync::Mutex::new(Vec::new());
+        let key = (std::env::var_os("HRSI_PG_BINDIR"), std::env::var_os("PATH"));
+        if let Some((_, b)) = FOUND
+            .lock()
+            .expect("poisoned")
+            .iter()
+            .find(|(k, _)| *k == key)
+        {
+            return Ok(b.clone());
+        }
+        let b = Binaries::search()?;
+        FOUND.lock().expect("poisoned").push((key, b.clone()));
+        Ok(b)
+    }
+
+    fn search() -> Result<Binaries> {
         let candidates = std::env::var_os("HRSI_PG_BINDIR")
             .map(PathBuf::from)
             .into_iter()

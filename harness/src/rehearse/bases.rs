@@ -313,7 +313,13 @@ async fn prepare<F>(fill: F) -> Result<Server, String>
 where
     F: AsyncFnOnce(&mut tokio_postgres::Client) -> Result<(), String>,
 {
-    let server = tokio::task::spawn_blocking(Cluster::start)
+    // Old WAL segments are removed at the checkpoints, not kept for reuse: every own
+    // cluster copies this directory, and recycled segments are 16 MB of it each.
+    let options = ClusterOptions {
+        settings: vec!["wal_recycle=off".into(), "min_wal_size=32MB".into()],
+        ..ClusterOptions::default()
+    };
+    let server = tokio::task::spawn_blocking(move || Cluster::start_with(options))
         .await
         .map_err(|e| e.to_string())?
         .map(Server::from_cluster)
