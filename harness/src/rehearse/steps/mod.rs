@@ -60,6 +60,15 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
         tokio::task::block_in_place(|| w.course.run_to(now));
     }
     nomad_window_ended(w, out);
+    let r = act(w, step, out).await;
+    // Whatever the step did to Nomad (a start, a run, an edit, a stop, a fault, time passing),
+    // the simulated services run as Nomad runs them.
+    let now = w.now;
+    follow_placement(w, now, out);
+    r
+}
+
+async fn act(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Result<(), String> {
     match &step.kind {
         StepKind::Stop { confirm } => script(w, true, "module.core", &[yn(*confirm)], out).await,
         StepKind::Start { confirm } => {
@@ -341,6 +350,8 @@ async fn script(
                 "tf-tata boots and registers with Nomad ({} assumed); the simulated services started at the apply",
                 minutes(boot)
             ));
+            // A service Nomad leaves pending never ran since the apply.
+            follow_placement(w, now, out);
         }
     } else if changed {
         out.observed.push(format!(
@@ -516,10 +527,22 @@ fn tell_quota(w: &mut World) {
 /// The faults in force and the services stopped by hand, for the `simulated system` lines.
 fn felt(w: &World) -> String {
     let mut s = faults_felt(&w.course.faults());
-    let stopped = w.course.world().stopped_services();
-    if !stopped.is_empty() {
-        let names: Vec<&str> = stopped.iter().map(|s| s.nomad_job()).collect();
+    let (unplaced, by_hand): (Vec<_>, Vec<_>) = w
+        .course
+        .world()
+        .stopped_services()
+        .into_iter()
+        .partition(|s| w.unplaced.contains(s));
+    if !by_hand.is_empty() {
+        let names: Vec<&str> = by_hand.iter().map(|s| s.nomad_job()).collect();
         s.push_str(&format!("; stopped by hand: {}", names.join(", ")));
+    }
+    if !unplaced.is_empty() {
+        let names: Vec<&str> = unplaced.iter().map(|s| s.nomad_job()).collect();
+        s.push_str(&format!(
+            "; not running, no allocation placed by Nomad: {}",
+            names.join(", ")
+        ));
     }
     s
 }
