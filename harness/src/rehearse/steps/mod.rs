@@ -13,7 +13,7 @@ use super::{
     world::{Db, LastRun, World},
 };
 use crate::{
-    iac::{Configuration, Mode, Plan, TfState, prod_env_apply, prod_env_destroy},
+    iac::{Configuration, Mode, Plan, Role, TfState, prod_env_apply, prod_env_destroy},
     mocks,
     postgres::{Server, quote_ident, quote_literal},
 };
@@ -628,7 +628,32 @@ async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result
     tf.config
         .set_prevent_destroy(volume, false)
         .map_err(|e| e.to_string())?;
+    let instances = |tf: &crate::iac::Terraform| -> Vec<(Role, String)> {
+        tf.config
+            .resources()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.role,
+                    Role::DatabaseInstance
+                        | Role::NomadServer
+                        | Role::Orchestrator
+                        | Role::WorkerTemplate
+                        | Role::DashboardProxy
+                ) && tf.state.contains(&r.address())
+            })
+            .map(|r| {
+                (
+                    r.role,
+                    r.cloud_name.clone().unwrap_or_else(|| r.name.clone()),
+                )
+            })
+            .collect()
+    };
+    let before = instances(tf);
     let d = tf.run(Mode::Destroy, volume, Some(answer)).await;
+    let after = instances(tf);
+    let gone: Vec<(Role, String)> = before.into_iter().filter(|i| !after.contains(i)).collect();
     tf.config
         .set_prevent_destroy(volume, true)
         .map_err(|e| e.to_string())?;
@@ -642,9 +667,11 @@ async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result
             .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
         MAX_LINES,
     ));
+    let system_stopped = gone.iter().any(|(r, _)| *r == Role::Orchestrator);
     if d.exit_code != 0 {
         drop(guard);
         w.last.exit_code = Some(d.exit_code);
+        volume_took_core(w, &gone, system_stopped, out);
         return Ok(());
     }
     let a = tf.run(Mode::Apply, "module.cold", Some(answer)).await;
@@ -662,11 +689,44 @@ async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result
     }
     drop(guard);
     w.last.exit_code = Some(a.exit_code);
+    volume_took_core(w, &gone, system_stopped, out);
     out.observed.push(
         "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically)"
             .into(),
     );
     Ok(())
+}
+
+/// The instances a destroy of the database volume took with it (Terraform destroys what
+/// depends on a destroyed resource: tf-tutu boots from the volume, tf-tete and tf-titi are
+/// given tf-tutu's address, tf-tata tf-tete's; infra.md §1.3-1.5). With tf-tata gone, the six
+/// services are gone: the simulated system stops as at a `stop`, and the next `start` brings it
+/// up on the fresh database.
+fn volume_took_core(
+    w: &mut World,
+    gone: &[(Role, String)],
+    system_stopped: bool,
+    out: &mut Outcome,
+) {
+    if gone.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = gone.iter().map(|(_, n)| n.as_str()).collect();
+    out.observed.push(format!(
+        "the destroy took the instances that depend on the volume with it: {} (tf-tutu boots from it; the others are given tf-tutu's or tf-tete's address): the core is down as after prod_env_destroy.sh",
+        names.join(", ")
+    ));
+    if system_stopped && w.course.up {
+        let now = w.now;
+        tokio::task::block_in_place(|| w.course.act(now, Action::Stop));
+        if w.course.project_quota.is_some() {
+            tell_quota(w);
+        }
+        out.observed.push(
+            "the simulated system stops with tf-tata: its services and the runs in flight stop, the inputs keep arriving in the catalogues"
+                .into(),
+        );
+    }
 }
 
 async fn fault(w: &mut World, f: &Fault, out: &mut Outcome) -> Result<(), String> {
