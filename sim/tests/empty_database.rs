@@ -196,3 +196,59 @@ fn turning_backward_reprocessing_off_frees_the_tiles_waiting_without_history() {
     w.run_until(LATER + 4 * HOUR);
     assert!(done(&w) > 100, "init mode runs: {} done", done(&w));
 }
+
+/// The six service rows (`other_jobs`) and their `started` instant in the snapshot.
+fn service_rows(w: &World) -> Vec<(String, Ms)> {
+    let snap = hrsi_sim::snapshot::Snapshot::from_outcome(
+        w.config(),
+        &w.outcome(),
+        &hrsi_sim::snapshot::BuildOptions::default(),
+    )
+    .expect("recorded");
+    snap.jobs
+        .iter()
+        .filter(|j| matches!(j.detail, hrsi_sim::snapshot::Detail::Service))
+        .map(|j| (j.name.clone(), j.history[0].at))
+        .collect()
+}
+
+/// Each service looks up or creates its row in `other_jobs` at its start and posts `started`
+/// (orchestration.md §0): on the kept database the trigger refuses a second `started`, so the
+/// rows keep the first one; on a fresh volume the services create them again at the start on
+/// it. Until they start there, the empty database holds none.
+#[test]
+fn on_an_empty_database_the_service_rows_are_created_at_the_start_on_it() {
+    let warm = -9 * DAY;
+    let (kept, _) = world(false, &[]);
+    let rows = service_rows(&kept);
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|(_, at)| *at == warm), "{rows:?}");
+    let (fresh, _) = world(true, &[]);
+    let rows = service_rows(&fresh);
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert!(rows.iter().all(|(_, at)| *at == FRESH), "{rows:?}");
+    assert_eq!(rows[0].0, "job-creation");
+    // Emptied while stopped, not started yet: no row.
+    let c = cfg();
+    let mut w = World::new(c, None);
+    w.run_until(STOP);
+    w.act(Action::Stop);
+    w.run_until(FRESH);
+    w.empty_database();
+    w.run_until(FRESH + HOUR);
+    assert!(service_rows(&w).is_empty());
+    w.act(Action::Start);
+    w.run_until(LATER);
+    let rows = service_rows(&w);
+    assert!(rows.iter().all(|(_, at)| *at == FRESH + HOUR), "{rows:?}");
+    // Emptied under running services: they are stopped and started around it.
+    let mut w = World::new(cfg(), None);
+    w.run_until(STOP);
+    w.empty_database();
+    w.run_until(LATER);
+    let rows = service_rows(&w);
+    assert!(
+        rows.len() == 6 && rows.iter().all(|(_, at)| *at == STOP),
+        "{rows:?}"
+    );
+}
