@@ -174,3 +174,40 @@ fn a_full_start_runs_every_service_again_and_unused_stops_change_nothing() {
     assert_eq!(oa.jobs.len(), ob.jobs.len());
     assert_eq!(a.workers(), b.workers());
 }
+
+/// worker-pool-management left pending by Nomad at a start (tf-tata's CPU, infra.md trap 8):
+/// the VMs left from before the stop never register with the new Nomad, and no worker is
+/// created, so every dispatched job waits in `queued`; after 60 min there the monitor sends it
+/// back (internal_error, error_checked, ready) and it is dispatched again (orchestration.md §3,
+/// §7). Placed, the pool scales up and the jobs run. What `worker-pool-cpu.yaml` shows.
+#[test]
+fn worker_pool_management_pending_at_a_start_leaves_every_job_queued_and_the_monitor_churning() {
+    let stop = DAY + 9 * HOUR;
+    let start = stop + HOUR;
+    let mut w = world_at(stop);
+    w.act(Action::Stop);
+    w.run_until(start);
+    w.act(Action::Start);
+    w.act(Action::StopService(Service::WorkerPoolManagement));
+    let placed = start + 2 * HOUR;
+    w.run_until(placed);
+    assert_eq!(
+        changes(&w, Status::Started, start, placed),
+        0,
+        "no worker takes a job"
+    );
+    assert!(with_status(&w, Status::Queued) > 20, "dispatched, waiting");
+    // Those in flight at the stop are unknown to the new Nomad: sent back after 5 min. The
+    // ones dispatched after the start are sent back once 60 min in `queued`.
+    let sent_back = changes(&w, Status::InternalError, start + HOUR, placed);
+    assert!(
+        sent_back > 0,
+        "the monitor re-dispatches the jobs queued too long"
+    );
+    assert!(changes(&w, Status::Queued, start + HOUR, placed) >= sent_back);
+    let before = w.workers();
+    w.act(Action::StartService(Service::WorkerPoolManagement));
+    w.run_until(placed + HOUR);
+    assert!(w.workers() > before, "{} then {}", before, w.workers());
+    assert!(changes(&w, Status::Started, placed, placed + HOUR) > 20);
+}

@@ -483,7 +483,7 @@ fn pattern(p: &str) -> regex::Regex {
 }
 
 /// (ok, state): `running`, `pending …`, `dead`, `absent`.
-fn nomad_state(w: &World, job: &str) -> (bool, String) {
+pub(crate) fn nomad_state(w: &World, job: &str) -> (bool, String) {
     w.nomad.with_state(|s| match s.job(job) {
         Err(_) => (false, "absent".into()),
         Ok(e) => {

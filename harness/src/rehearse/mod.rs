@@ -336,12 +336,14 @@ pub async fn run_scenario(f: &ScenarioFile, prepared: &Prepared) -> ScenarioResu
         if let Some(e) = &st.expect {
             checks.extend(expect::evaluate(&w, e, &out, &mut error).await);
         }
-        // The quota, a Nomad 5xx window and a killed PostgreSQL reach the simulated services.
+        // The quota, a Nomad 5xx window and a killed PostgreSQL reach the simulated services;
+        // a lost tf-tata reaches them through Nomad's placement of the services.
         if let StepKind::Fault(
             f @ (hrsi_scenario::Fault::Nomad5xx(_)
             | hrsi_scenario::Fault::NomadLostNode(_)
             | hrsi_scenario::Fault::OpenStackTokenExpired),
         ) = &st.kind
+            && !matches!(f, hrsi_scenario::Fault::NomadLostNode(n) if n == "tf-tata")
         {
             unseen.push(format!(
                 "step {} (fault {f:?}): the simulated system does not see this fault itself; the stand-ins and the operator's calls do",

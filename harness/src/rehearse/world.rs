@@ -274,6 +274,9 @@ pub struct World {
     pub start_world: Option<(hrsi_sim::snapshot::Snapshot, Option<&'static str>)>,
     /// The harness's own session on the database, kept between steps.
     pub session: Session,
+    /// Orchestrator services the simulated system stopped because Nomad runs no allocation
+    /// of them (left pending, or a new version not placed), as opposed to stopped by hand.
+    pub unplaced: BTreeSet<hrsi_sim::Service>,
 }
 
 impl World {
@@ -470,6 +473,7 @@ impl World {
             timings,
             start_world: start_snap.map(|s| (s, holder)),
             session: Session::default(),
+            unplaced: BTreeSet::new(),
         })
     }
 

@@ -106,6 +106,9 @@ pub struct Outcome {
     pub steps_not_run: usize,
     /// Every status change (job index, status, time), in order (only when `keep_history`).
     pub history: Vec<(u32, Status, Ms)>,
+    /// When the database was last emptied (a fresh volume, [`crate::Action::EmptyDatabase`]):
+    /// what it held before, the six service rows included, is gone.
+    pub emptied_at: Option<Ms>,
 }
 
 #[derive(Clone)]
@@ -281,6 +284,7 @@ impl Engine {
             daily_created: std::mem::take(&mut self.daily_created),
             steps_not_run,
             history: std::mem::take(&mut self.history),
+            emptied_at: self.emptied.as_ref().map(|e| e.at),
         }
     }
 }

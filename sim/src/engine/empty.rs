@@ -13,7 +13,11 @@
 //! - GFSC NRT: triggers published since yesterday 00:00 UTC; the night pass starts at
 //!   yesterday (or `gfsc_daily_jobs_creation_start_date`), as after any start;
 //! - RLIE-S1-S2 reads the database only: the published RLIE and RLIE-S1 it pairs are gone, so
-//!   only tile-days whose products are published again get a job.
+//!   only tile-days whose products are published again get a job;
+//! - SWS/WDS's FSC search has no watermark either: the FSCs the HR-S&I Finder published since
+//!   now − `s1_search_default_duration_in_days`, sensed at most 30 days before that, are new
+//!   to it, and each is paired again with the S1 data of its day (its S1 search reaches back to
+//!   the FSC's sensing day): their WDS parts are done again.
 //!
 //! And the FSC/RLIE time series has no history: the first job of a tile finds no predecessor
 //! at all and, with `activate_backward_reprocessing` on (the default), waits "to perform
@@ -26,9 +30,10 @@
 //! pending, and if it had been published, flagged `reprocessed` (counted once). A unit still
 //! pending whose job is gone and whose input is older than the look-back is lost
 //! (`database_emptied`). A unit already published, superseded, cancelled or lost outside the
-//! look-back keeps its bucket. Not modelled: the WDS parts the SWS/WDS creation would pair
-//! again with the FSCs the Finder published in the last 7 days (their pending ones are lost
-//! with the database, their published ones stay published).
+//! look-back keeps its bucket. A WDS part paired again is the unit it was (pending again,
+//! `reprocessed` if it had been published); a pending one whose FSC is outside the look-back
+//! is lost (`database_emptied`); an FSC of the look-back whose day's S1 data never gave a WDS
+//! part before gives a new one.
 
 use super::*;
 
@@ -94,6 +99,29 @@ impl Engine {
         for q in &mut self.to_create {
             q.clear();
         }
+        // The SWS/WDS creation's FSC search finds no watermark either (jobs.md §1.4): the FSCs
+        // the HR-S&I Finder published since the S1 look-back, sensed at most 30 days before
+        // it, are new to it, and each is paired again with the S1 data of its day (the S1
+        // search reaches back to the FSC's day).
+        let fsc_floor = look.sws - 30 * DAY;
+        let mut fsc_again: Vec<(u16, Ms)> = self
+            .units
+            .iter()
+            .filter(|u| {
+                u.ty == JobType::GfscJob
+                    && u.kind == UnitKind::TrigFsc
+                    && u.avail - delay >= look.sws
+                    && u.sensing >= fsc_floor
+            })
+            .map(|u| (u.tile, u.sensing))
+            .collect();
+        fsc_again.sort_unstable();
+        fsc_again.dedup_by_key(|&mut (t, s)| (t, s.div_euclid(DAY)));
+        let fsc_days: std::collections::BTreeSet<(u16, i64)> = fsc_again
+            .iter()
+            .map(|&(t, s)| (t, s.div_euclid(DAY)))
+            .collect();
+        self.wds_again.clear();
         for u in 0..self.units.len() as u32 {
             let unit = &self.units[u as usize];
             let published_at = match unit.kind {
@@ -150,14 +178,38 @@ impl Engine {
                         unit.got_s2 = false;
                         unit.got_s1 = false;
                     }
-                    (JobType::SwsWdsJob, UnitKind::Wds) if pending => {
-                        self.leave_pending(u, Bucket::Lost, LostReason::DatabaseEmptied);
-                        sum.units_lost += 1;
+                    (JobType::SwsWdsJob, UnitKind::Wds) => {
+                        let day = unit.sensing.div_euclid(DAY);
+                        let track = match self.inputs.get(unit.aux as usize).map(|i| i.product) {
+                            Some(Product::Grd { track, .. }) => Some(track),
+                            _ => None,
+                        };
+                        let key = track.map(|track| (unit.tile, track, day));
+                        match key {
+                            Some(key)
+                                if fsc_days.contains(&(unit.tile, day))
+                                    && !self.wds_again.contains_key(&key) =>
+                            {
+                                if !pending {
+                                    self.reopen(u);
+                                    sum.units_to_redo +=
+                                        usize::from(self.units[u as usize].reprocessed);
+                                }
+                                sum.units_again += 1;
+                                self.wds_again.insert(key, u);
+                            }
+                            _ if pending => {
+                                self.leave_pending(u, Bucket::Lost, LostReason::DatabaseEmptied);
+                                sum.units_lost += 1;
+                            }
+                            _ => {}
+                        }
                     }
                     _ => {}
                 },
             }
         }
+        self.fsc_again = fsc_again;
         self.refresh_enabled();
         if was_up {
             self.start();

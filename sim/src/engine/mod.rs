@@ -148,6 +148,12 @@ pub struct Engine {
     units: Vec<Unit>,
     to_create: [Vec<u32>; 5],
     fsc_for_wds: Vec<u32>,
+    /// FSCs of the HR-S&I Finder new to the SWS/WDS creation on an emptied database (tile,
+    /// sensing): paired again with the S1 data of their day (jobs.md §1.4).
+    fsc_again: Vec<(u16, Ms)>,
+    /// WDS units the SWS/WDS creation finds again on an emptied database, by (tile, track,
+    /// day): their parts are created for them, not as new units.
+    wds_again: FastMap<(u16, u16, i64), u32>,
     to_config: [Vec<u32>; 5],
     to_exec: [Vec<u32>; 5],
     to_publish: [Vec<u32>; 5],
@@ -340,6 +346,8 @@ impl Engine {
             units: Vec::new(),
             to_create: Default::default(),
             fsc_for_wds: Vec::new(),
+            fsc_again: Vec::new(),
+            wds_again: FastMap::default(),
             to_config: Default::default(),
             to_exec: Default::default(),
             to_publish: Default::default(),

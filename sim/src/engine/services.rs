@@ -107,7 +107,8 @@ impl Engine {
             let work = match svc {
                 Svc::Creation => {
                     !self.to_create[i].is_empty()
-                        || (t == JobType::SwsWdsJob && !self.fsc_for_wds.is_empty())
+                        || (t == JobType::SwsWdsJob
+                            && !(self.fsc_for_wds.is_empty() && self.fsc_again.is_empty()))
                         || (t == JobType::Rlies1s2Job && self.s1s2_uncreated > 0)
                 }
                 Svc::Configuration => !self.to_config[i].is_empty(),

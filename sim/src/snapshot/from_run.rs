@@ -198,12 +198,27 @@ impl Env {
         self.first + SERVICES.len() as i64 + i64::from(j)
     }
 
-    /// The six service jobs, first in the table.
-    pub(super) fn services(&self) -> &[Arc<Job>] {
-        &self.services
+    /// The six service jobs as `other_jobs` holds them in `out`'s database: created and
+    /// `started` at the warm start, or, after the database was emptied (a fresh volume), at the
+    /// services' first start on it (orchestration.md §0: each service looks up or creates its
+    /// row at its start and posts `started`; on a kept database the trigger refuses that second
+    /// `started`, so the row keeps its first one). None while no service started on an emptied
+    /// database.
+    pub(super) fn services_of(&self, out: &Outcome) -> Vec<Arc<Job>> {
+        match out.emptied_at {
+            None => self.services.clone(),
+            Some(e) => match out.restarts.iter().map(|r| r.at).find(|&a| a >= e) {
+                Some(at) => self.services_started_at(at),
+                None => Vec::new(),
+            },
+        }
     }
 
     fn build_services(&self) -> Vec<Arc<Job>> {
+        self.services_started_at(self.t0)
+    }
+
+    fn services_started_at(&self, at: Ms) -> Vec<Arc<Job>> {
         SERVICES
             .iter()
             .enumerate()
@@ -216,7 +231,7 @@ impl Env {
                 detail: Detail::Service,
                 history: vec![Change {
                     status: Status::Started,
-                    at: self.t0,
+                    at,
                     error_subtype: None,
                 }],
             })

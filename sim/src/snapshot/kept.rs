@@ -136,11 +136,12 @@ impl KeptSnapshot {
         }
         rows.extend_from_slice(&out.history[rows.len()..]);
         let mut ctx = Contexts::default();
-        let mut jobs = Vec::with_capacity(env.services().len() + out.jobs.len());
+        let services = env.services_of(out);
+        let mut jobs = Vec::with_capacity(services.len() + out.jobs.len());
         let mut resume = ResumePoints::empty();
-        for s in env.services() {
+        for s in services {
             resume = resume.with(ResumeCell::of(&s.detail));
-            jobs.push(Arc::clone(s));
+            jobs.push(s);
         }
         for (j, job) in out.jobs.iter().enumerate() {
             let history = &histories[j];

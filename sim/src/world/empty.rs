@@ -11,8 +11,9 @@ impl World {
     /// plan and the record of the operation). The services, stopped around it if they ran,
     /// resume by their empty-database rules: FSC/RLIE and SWS/WDS look back
     /// `s2_`/`s1_search_default_duration_in_days` (7 d), RLIE-S1 and GFSC to yesterday 00:00,
-    /// RLIE-S1-S2 pairs only products published again, and the first FSC/RLIE job of every
-    /// tile waits for a backward initialisation that never comes while
+    /// RLIE-S1-S2 pairs only products published again, SWS/WDS pairs the FSCs the Finder
+    /// published in the last 7 days again with their day's S1 data, and the first FSC/RLIE
+    /// job of every tile waits for a backward initialisation that never comes while
     /// `activate_backward_reprocessing` is on (jobs.md §0.2, §1, §3, §4.1).
     ///
     /// Recorded as an executed step ([`Action::EmptyDatabase`]), so a later

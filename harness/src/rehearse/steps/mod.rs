@@ -22,12 +22,14 @@ mod database;
 mod nomad;
 mod operator;
 mod patch_test;
+mod volume;
 
 pub use nomad::{describe_allocations, live_allocations};
 pub use patch_test::patch_path;
 
 use database::*;
 use nomad::*;
+use volume::*;
 
 /// Largest scenario file a step reads (a patch, a dump).
 const MAX_FILE: u64 = 64 << 20;
@@ -60,6 +62,15 @@ pub async fn run(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Resul
         tokio::task::block_in_place(|| w.course.run_to(now));
     }
     nomad_window_ended(w, out);
+    let r = act(w, step, out).await;
+    // Whatever the step did to Nomad (a start, a run, an edit, a stop, a fault, time passing),
+    // the simulated services run as Nomad runs them.
+    let now = w.now;
+    follow_placement(w, now, out);
+    r
+}
+
+async fn act(w: &mut World, step: &ScenarioStep, out: &mut Outcome) -> Result<(), String> {
     match &step.kind {
         StepKind::Stop { confirm } => script(w, true, "module.core", &[yn(*confirm)], out).await,
         StepKind::Start { confirm } => {
@@ -341,6 +352,8 @@ async fn script(
                 "tf-tata boots and registers with Nomad ({} assumed); the simulated services started at the apply",
                 minutes(boot)
             ));
+            // A service Nomad leaves pending never ran since the apply.
+            follow_placement(w, now, out);
         }
     } else if changed {
         out.observed.push(format!(
@@ -516,10 +529,22 @@ fn tell_quota(w: &mut World) {
 /// The faults in force and the services stopped by hand, for the `simulated system` lines.
 fn felt(w: &World) -> String {
     let mut s = faults_felt(&w.course.faults());
-    let stopped = w.course.world().stopped_services();
-    if !stopped.is_empty() {
-        let names: Vec<&str> = stopped.iter().map(|s| s.nomad_job()).collect();
+    let (unplaced, by_hand): (Vec<_>, Vec<_>) = w
+        .course
+        .world()
+        .stopped_services()
+        .into_iter()
+        .partition(|s| w.unplaced.contains(s));
+    if !by_hand.is_empty() {
+        let names: Vec<&str> = by_hand.iter().map(|s| s.nomad_job()).collect();
         s.push_str(&format!("; stopped by hand: {}", names.join(", ")));
+    }
+    if !unplaced.is_empty() {
+        let names: Vec<&str> = unplaced.iter().map(|s| s.nomad_job()).collect();
+        s.push_str(&format!(
+            "; not running, no allocation placed by Nomad: {}",
+            names.join(", ")
+        ));
     }
     s
 }
@@ -552,98 +577,6 @@ fn nomad_window_ended(w: &mut World, out: &mut Outcome) {
             f.failed_dispatches
         ));
     }
-}
-
-/// The database instance booted on a new volume: the simulated system's database is emptied
-/// with it, before its services start on it (they are stopped: the volume was destroyed with the
-/// instance down).
-fn fresh_database(w: &mut World, out: &mut Outcome) {
-    let now = w.now;
-    let sum = tokio::task::block_in_place(|| w.course.empty_database(now));
-    w.truth.database_emptied(w.start, now);
-    let at = |t: Ms| hrsi_sim::time::Instant(w.start.0 + t).iso();
-    let days = |name: &str| w.course.params.int(name).unwrap_or(7);
-    let (s2, s1) = (
-        days("s2_search_default_duration_in_days"),
-        days("s1_search_default_duration_in_days"),
-    );
-    let yesterday = (now.div_euclid(hrsi_sim::time::DAY) - 1) * hrsi_sim::time::DAY;
-    let backward = w
-        .course
-        .params
-        .bool("activate_backward_reprocessing")
-        .unwrap_or(true);
-    out.observed.push(format!(
-        "tf-tutu booted a fresh database on the new volume: an empty cosims (no job, the default parameters); the simulated system follows: the {} job(s) it had are gone with the old volume, its creation services find no last inserted job and look back by their empty-database rules: FSC/RLIE {s2} d (published since {}), SWS/WDS {s1} d (since {}), RLIE-S1 and GFSC to yesterday 00:00 ({})",
-        sum.jobs_removed,
-        at(now - s2 * hrsi_sim::time::DAY),
-        at(now - s1 * hrsi_sim::time::DAY),
-        at(yesterday),
-    ));
-    out.observed.push(format!(
-        "{} unit(s) found again ({} of them published before: done again, counted under reprocessed in the reported period), {} pending one(s) older than the look-back lost (database_emptied); the FSC/RLIE tiles have no L2A history: with activate_backward_reprocessing {backward}, their first jobs {}",
-        sum.units_again,
-        sum.units_to_redo,
-        sum.units_lost,
-        if backward {
-            "wait for a backward initialisation that never comes (jobs.md §3), and every later job of the tile waits on them"
-        } else {
-            "run in init mode"
-        }
-    ));
-}
-
-async fn fresh_volume(w: &mut World, confirm: bool, out: &mut Outcome) -> Result<(), String> {
-    let mut guard =
-        w.tf.as_ref()
-            .ok_or("no infrastructure model in this rehearsal")?
-            .lock()
-            .await;
-    let tf = &mut *guard;
-    let volume = "module.cold.openstack_blockstorage_volume_v2.database";
-    let answer = yn(confirm);
-    tf.config
-        .set_prevent_destroy(volume, false)
-        .map_err(|e| e.to_string())?;
-    let d = tf.run(Mode::Destroy, volume, Some(answer)).await;
-    tf.config
-        .set_prevent_destroy(volume, true)
-        .map_err(|e| e.to_string())?;
-    out.observed.push(format!(
-        "prevent_destroy lifted on {volume}; terraform destroy -target {volume} (answer: {answer})"
-    ));
-    out.observed.extend(redact_lines(
-        d.lines
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
-        MAX_LINES,
-    ));
-    if d.exit_code != 0 {
-        drop(guard);
-        w.last.exit_code = Some(d.exit_code);
-        return Ok(());
-    }
-    let a = tf.run(Mode::Apply, "module.cold", Some(answer)).await;
-    out.observed
-        .push("terraform apply -target module.cold".into());
-    out.observed.extend(redact_lines(
-        a.lines
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
-        MAX_LINES,
-    ));
-    for e in tf.effect_errors() {
-        out.observed.push(format!("effect: {}", redact(e)));
-    }
-    drop(guard);
-    w.last.exit_code = Some(a.exit_code);
-    out.observed.push(
-        "a new, empty volume: the next start initialises a fresh database (no backup is restored automatically)"
-            .into(),
-    );
-    Ok(())
 }
 
 async fn fault(w: &mut World, f: &Fault, out: &mut Outcome) -> Result<(), String> {

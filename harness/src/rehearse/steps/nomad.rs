@@ -8,7 +8,7 @@ use crate::{
     rehearse::{transcript::redact, world::World},
 };
 use hrsi_scenario::NomadChange;
-use hrsi_sim::{Action, Service};
+use hrsi_sim::{Action, Service, time::Ms};
 pub(super) fn job_file(job: &str) -> String {
     SERVICE_JOBS
         .iter()
@@ -215,6 +215,11 @@ pub(super) fn registered(w: &World, job: &str) -> Option<(u64, bool)> {
     Some((version, runs))
 }
 
+/// Whether Nomad runs an allocation of the registered version of `job`.
+fn placed(w: &World, job: &str) -> bool {
+    registered(w, job).is_some_and(|(_, runs)| runs)
+}
+
 /// A `nomad job stop` (`run: false`) or a `nomad job run` / UI "plan, run" that Nomad accepted,
 /// of an orchestrator service: the simulated one follows what Nomad runs (orchestration.md §1,
 /// §4.2). `before`: the version registered before the run and whether it ran.
@@ -226,6 +231,8 @@ pub(super) fn registered(w: &World, job: &str) -> Option<(u64, bool)> {
 ///   service restarts (a fresh process: it reads its loop sleep again, job creation remembers no
 ///   night pass). If the new version cannot be placed (e.g. its CPU ask), the old allocation is
 ///   stopped all the same and the service is stopped in fact until it is placed.
+/// - A run of a service that does not run starts it only once Nomad placed it: one left pending
+///   stays stopped ([`follow_placement`] starts it when it is placed).
 pub(super) fn follow_service(
     w: &mut World,
     job: &str,
@@ -238,7 +245,10 @@ pub(super) fn follow_service(
     };
     let now = w.now;
     let running = w.course.world().service_running(s);
+    let was_unplaced = w.unplaced.contains(&s);
     if !run {
+        // Stopped by hand now, whatever Nomad did with it before.
+        w.unplaced.remove(&s);
         if running {
             tokio::task::block_in_place(|| w.course.act(now, Action::StopService(s)));
             out.observed.push(format!(
@@ -281,16 +291,75 @@ pub(super) fn follow_service(
         }
         (true, true, false) => {
             tokio::task::block_in_place(|| w.course.act(now, Action::StopService(s)));
+            w.unplaced.insert(s);
             out.observed.push(format!(
                 "a changed definition: Nomad stops the running allocation, and the new version is not placed ({}): the simulated {job} is stopped in fact: {}",
                 describe_allocations(&live_allocations(w, job)),
                 stops(s)
             ));
         }
-        (false, _, _) => {
+        (false, _, true) => {
             tokio::task::block_in_place(|| w.course.act(now, Action::StartService(s)));
-            out.observed
-                .push(format!("the simulated {job} starts again: {}", resumes(s)));
+            w.unplaced.remove(&s);
+            let how = match (before, after) {
+                (Some((b, false)), Some((a, _))) if was_unplaced && a != b => format!(
+                    "Nomad registers version {a} and places it (version {b} had no running allocation); "
+                ),
+                _ => String::new(),
+            };
+            out.observed.push(format!(
+                "{how}the simulated {job} starts again: {}",
+                resumes(s)
+            ));
+        }
+        (false, _, false) => {
+            // Accepted, but not placed: it does not run, and is no longer stopped by hand.
+            w.unplaced.insert(s);
+            out.observed.push(format!(
+                "Nomad accepted it but places no allocation ({}): the simulated {job} stays stopped",
+                crate::rehearse::expect::nomad_state(w, job).1
+            ));
+        }
+    }
+}
+
+/// After a step, at `at` (ms since the start): the simulated services follow Nomad's placement
+/// of their jobs (orchestration.md §4.7: a job whose allocation is not placed is `pending` and
+/// its process does not run; infra.md: worker-pool-management left pending on tf-tata's CPU). A
+/// service whose job has no running allocation of its registered version is stopped in the
+/// world; one Nomad placed since starts. Nothing to follow while the system is stopped (the
+/// next full start runs every service, and this is called again after it).
+pub(super) fn follow_placement(w: &mut World, at: Ms, out: &mut Outcome) {
+    if !w.course.up {
+        w.unplaced.clear();
+        return;
+    }
+    for s in Service::ALL {
+        let job = s.nomad_job();
+        let running = w.course.world().service_running(s);
+        if running {
+            // A full start ran it again.
+            w.unplaced.remove(&s);
+        }
+        match (running, placed(w, job)) {
+            (true, false) => {
+                tokio::task::block_in_place(|| w.course.act(at, Action::StopService(s)));
+                w.unplaced.insert(s);
+                out.observed.push(format!(
+                    "Nomad runs no allocation of {job} ({}): the simulated {job} does not run either: {}",
+                    crate::rehearse::expect::nomad_state(w, job).1,
+                    stops(s)
+                ));
+            }
+            (false, true) => {
+                tokio::task::block_in_place(|| w.course.act(at, Action::StartService(s)));
+                w.unplaced.remove(&s);
+                out.observed.push(format!(
+                    "Nomad placed {job}: the simulated {job} starts: {}",
+                    resumes(s)
+                ));
+            }
+            _ => {}
         }
     }
 }

@@ -20,10 +20,17 @@ impl Engine {
                 order.push(key);
             }
         }
-        // WDS parts: each new FSC with S1 data of the same day already available.
+        // WDS parts: each new FSC with S1 data of the same day already available (the FSCs
+        // of the Finder an emptied database makes new again too).
         let mut wds: Vec<WdsPart> = Vec::new();
-        for fj in std::mem::take(&mut self.fsc_for_wds) {
-            let (tile, meas) = (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas);
+        let again = std::mem::take(&mut self.fsc_again);
+        let found_again = !again.is_empty();
+        let fscs: Vec<(u16, Ms)> = std::mem::take(&mut self.fsc_for_wds)
+            .into_iter()
+            .map(|fj| (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas))
+            .chain(again)
+            .collect();
+        for (tile, meas) in fscs {
             let day = meas.div_euclid(DAY);
             let done = self
                 .wds_done
@@ -45,15 +52,21 @@ impl Engine {
             if let Some(done) = self.wds_done.get_mut(key.2, usize::from(key.0)) {
                 *done |= 1 << pos;
             }
-            let u = self.new_unit(
-                JobType::SwsWdsJob,
-                UnitKind::Wds,
-                self.now,
-                sensing,
-                key.0,
-                g,
-            );
-            self.fresh(u);
+            let u = match self.wds_again.remove(&key) {
+                Some(u) => u,
+                None => {
+                    let u = self.new_unit(
+                        JobType::SwsWdsJob,
+                        UnitKind::Wds,
+                        self.now,
+                        sensing,
+                        key.0,
+                        g,
+                    );
+                    self.fresh(u);
+                    u
+                }
+            };
             let j = self.new_job(
                 JobType::SwsWdsJob,
                 key.0,
@@ -66,6 +79,16 @@ impl Engine {
             if let Some(su) = sws.remove(&key) {
                 self.jobs[j as usize].parts.0 = true;
                 self.attach(j, su);
+            }
+        }
+        if found_again {
+            // A WDS part found again whose pairing did not come back: gone with the database.
+            let mut left: Vec<u32> = self.wds_again.drain().map(|(_, u)| u).collect();
+            left.sort_unstable();
+            for u in left {
+                if self.units[u as usize].bucket == Bucket::Pending {
+                    self.leave_pending(u, Bucket::Lost, LostReason::DatabaseEmptied);
+                }
             }
         }
         for key in order {
