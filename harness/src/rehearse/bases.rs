@@ -29,7 +29,7 @@ use super::{
     ScenarioFile,
     course::Course,
     truth::world_snapshot,
-    world::{history_spec, needs_own_cluster, roles_sql},
+    world::{backs_up, history_spec, needs_own_cluster, roles_sql},
 };
 use crate::{
     dataset,
@@ -101,6 +101,8 @@ pub struct Choice {
     /// Clones of the main template kept ready ahead of the scenarios that take them (none
     /// when one scenario or none clones it).
     main_pool: usize,
+    /// Some scenario backs up: the run's empty backup repository is made from the start.
+    backs_up: bool,
 }
 
 impl Choice {
@@ -154,6 +156,7 @@ impl Choice {
             own_groups,
             own_start,
             main_pool: main_users.saturating_sub(1).min(2),
+            backs_up: files.iter().any(|f| backs_up(&f.scenario)),
         }
     }
 }
@@ -396,6 +399,10 @@ impl Prepared {
         if let Some(start) = p.choice.own_start {
             let q = p.clone();
             tokio::spawn(async move { q.generated(start).await });
+        }
+        if p.choice.backs_up {
+            let q = p.clone();
+            tokio::spawn(async move { q.empty_repo().await });
         }
         p
     }
