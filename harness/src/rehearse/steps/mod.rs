@@ -271,6 +271,28 @@ fn yn(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
+/// The rehearsal's infrastructure model, locked.
+async fn terraform(
+    w: &World,
+) -> Result<tokio::sync::MutexGuard<'_, crate::iac::Terraform>, String> {
+    Ok(w.tf
+        .as_ref()
+        .ok_or("no infrastructure model in this rehearsal")?
+        .lock()
+        .await)
+}
+
+/// What Terraform printed, without its resource comments and blank lines.
+fn push_terraform_output(out: &mut Outcome, lines: &[String]) {
+    out.observed.extend(redact_lines(
+        lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
+        MAX_LINES,
+    ));
+}
+
 fn minutes(ms: Ms) -> String {
     format!("{} min {} s", ms / MINUTE, (ms % MINUTE) / SECOND)
 }
@@ -284,11 +306,7 @@ async fn script(
 ) -> Result<(), String> {
     let now_secs = (w.instant().0 / 1000) as u64;
     let env = w.env.clone();
-    let mut guard =
-        w.tf.as_ref()
-            .ok_or("no infrastructure model in this rehearsal")?
-            .lock()
-            .await;
+    let mut guard = terraform(w).await?;
     let tf = &mut *guard;
     let before = tf.state.len();
     let run = if destroy {
@@ -305,13 +323,7 @@ async fn script(
         "$ ./{name} {target}   (answers: {})",
         answers.join(", ")
     ));
-    out.observed.extend(redact_lines(
-        run.lines
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
-        MAX_LINES,
-    ));
+    push_terraform_output(out, &run.lines);
     out.observed.push(format!("exit code {}", run.exit_code));
     for e in tf.effect_errors() {
         out.observed.push(format!("effect: {}", redact(e)));

@@ -4,13 +4,10 @@
 
 use hrsi_sim::{Action, time::Ms};
 
-use super::{MAX_LINES, Outcome, tell_quota, yn};
+use super::{Outcome, push_terraform_output, tell_quota, terraform, yn};
 use crate::{
     iac::{Mode, Role},
-    rehearse::{
-        transcript::{redact, redact_lines},
-        world::World,
-    },
+    rehearse::{transcript::redact, world::World},
 };
 
 /// The database instance booted on a new volume: the simulated system's database is emptied
@@ -57,11 +54,7 @@ pub(super) async fn fresh_volume(
     confirm: bool,
     out: &mut Outcome,
 ) -> Result<(), String> {
-    let mut guard =
-        w.tf.as_ref()
-            .ok_or("no infrastructure model in this rehearsal")?
-            .lock()
-            .await;
+    let mut guard = terraform(w).await?;
     let tf = &mut *guard;
     let volume = "module.cold.openstack_blockstorage_volume_v2.database";
     let answer = yn(confirm);
@@ -100,13 +93,7 @@ pub(super) async fn fresh_volume(
     out.observed.push(format!(
         "prevent_destroy lifted on {volume}; terraform destroy -target {volume} (answer: {answer})"
     ));
-    out.observed.extend(redact_lines(
-        d.lines
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
-        MAX_LINES,
-    ));
+    push_terraform_output(out, &d.lines);
     let system_stopped = gone.iter().any(|(r, _)| *r == Role::Orchestrator);
     if d.exit_code != 0 {
         drop(guard);
@@ -117,13 +104,7 @@ pub(super) async fn fresh_volume(
     let a = tf.run(Mode::Apply, "module.cold", Some(answer)).await;
     out.observed
         .push("terraform apply -target module.cold".into());
-    out.observed.extend(redact_lines(
-        a.lines
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !l.starts_with("  # ") && !l.is_empty()),
-        MAX_LINES,
-    ));
+    push_terraform_output(out, &a.lines);
     for e in tf.effect_errors() {
         out.observed.push(format!("effect: {}", redact(e)));
     }
