@@ -25,11 +25,11 @@ impl Engine {
         let mut wds: Vec<WdsPart> = Vec::new();
         let again = std::mem::take(&mut self.fsc_again);
         let found_again = !again.is_empty();
-        let fscs: Vec<(u16, Ms)> = std::mem::take(&mut self.fsc_for_wds)
-            .into_iter()
-            .map(|fj| (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas))
-            .chain(again)
-            .collect();
+        let mut new_fscs = std::mem::take(&mut self.fsc_for_wds);
+        let fscs = new_fscs
+            .iter()
+            .map(|&fj| (self.jobs[fj as usize].tile, self.jobs[fj as usize].meas))
+            .chain(again);
         for (tile, meas) in fscs {
             let day = meas.div_euclid(DAY);
             let done = self
@@ -46,13 +46,22 @@ impl Engine {
                 }
             }
         }
+        // Its buffer is kept for the next loop's FSCs (this runs at every creation loop).
+        new_fscs.clear();
+        self.fsc_for_wds = new_fscs;
         wds.sort_unstable_by_key(|w| w.0);
         wds.dedup_by_key(|w| w.0);
         for (key, sensing, g, pos) in wds {
             if let Some(done) = self.wds_done.get_mut(key.2, usize::from(key.0)) {
                 *done |= 1 << pos;
             }
-            let u = match self.wds_again.remove(&key) {
+            // Empty but after a fresh volume: no hashing at every part.
+            let again = if self.wds_again.is_empty() {
+                None
+            } else {
+                self.wds_again.remove(&key)
+            };
+            let u = match again {
                 Some(u) => u,
                 None => {
                     let u = self.new_unit(
