@@ -443,13 +443,10 @@ impl Postmaster {
                                 return;
                             }
                         }
-                        Ok(signal) => {
+                        // Asked to stop, or the cluster went without asking.
+                        asked => {
+                            let signal = asked.unwrap_or(stop_signal);
                             let status = stop_child(&mut child, pid, signal);
-                            *exited2.lock().expect("poisoned") = status;
-                            return;
-                        }
-                        Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            let status = stop_child(&mut child, pid, stop_signal);
                             *exited2.lock().expect("poisoned") = status;
                             return;
                         }

@@ -444,8 +444,9 @@ impl Prepared {
         .ok()
     }
 
-    /// The run's empty backup repository, made by the first scenario that asks (a scenario
-    /// that backs up); an error is kept and given to every scenario alike.
+    /// The run's empty backup repository, made in the background from the run's start when a
+    /// scenario backs up (else by the first that asks); an error is kept and given to every
+    /// scenario alike.
     pub async fn empty_repo(&self) -> Result<std::path::PathBuf, String> {
         let dir = self
             .empty_repo
