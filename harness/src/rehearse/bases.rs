@@ -452,7 +452,7 @@ impl Prepared {
             .empty_repo
             .get_or_init(|| async {
                 let dir = tempfile::Builder::new()
-                    .prefix("hrsi-borg-")
+                    .prefix(&super::world::work_prefix(super::world::EMPTY_REPO_PREFIX))
                     .tempdir_in(super::world::work_base())
                     .map_err(|e| format!("create the empty repository's directory: {e}"))?;
                 crate::backup::Borg::new(dir.path().join("repo"), dir.path().join(".borg"))

@@ -162,6 +162,7 @@ pub async fn run_suite_with(
     jobs: usize,
     progress: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
 ) -> SuiteReport {
+    world::sweep_stale_workdirs(&world::work_base());
     let prepared = Prepared::start(choice);
     let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     // The longest first: with a few jobs the wall time is bounded by the last long scenario to

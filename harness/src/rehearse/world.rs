@@ -310,7 +310,7 @@ impl World {
                 .map_err(|e| format!("start the OpenStack stand-in: {e}"))?,
         );
         let workdir = tempfile::Builder::new()
-            .prefix("hrsi-rehearse-")
+            .prefix(&work_prefix(WORKDIR_PREFIX))
             .tempdir_in(work_base())
             .map_err(|e| format!("create the working directory: {e}"))?;
         make_readable(workdir.path())?;
@@ -655,6 +655,48 @@ fn backup_queries(sc: &Scenario) -> Vec<String> {
     q
 }
 
+/// A scenario's working directory: the prefix, then the pid of the run that made it.
+pub(super) const WORKDIR_PREFIX: &str = "hrsi-rehearse-";
+/// The run's empty backup repository's directory, named as the working directories.
+pub(super) const EMPTY_REPO_PREFIX: &str = "hrsi-borg-";
+
+/// `prefix` and this process's pid: a later run removes what a killed one left
+/// ([`sweep_stale_workdirs`]).
+pub(super) fn work_prefix(prefix: &str) -> String {
+    format!("{prefix}{}-", std::process::id())
+}
+
+/// Removes the working directories (and empty repositories) of runs that are gone, killed
+/// before they could remove their own: only ours (our prefixes, owned by our user), only of
+/// a process that no longer exists.
+pub fn sweep_stale_workdirs(base: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| {
+            [WORKDIR_PREFIX, EMPTY_REPO_PREFIX]
+                .iter()
+                .find_map(|p| n.strip_prefix(p))
+        }) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let ours = entry
+            .path()
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 pub(super) fn work_base() -> PathBuf {
     let shm = PathBuf::from("/dev/shm");
     if shm.is_dir() {
@@ -699,4 +741,43 @@ fn start_snapshot(course: &Course) -> Result<(KeptSnapshot, hrsi_sim::snapshot::
         kept_snapshot(&mut kept, course).map(|snap| (kept, snap))
     });
     Built::clone(&built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_removes_only_our_directories_of_runs_that_are_gone() {
+        let base = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let names = [
+            format!("{WORKDIR_PREFIX}{gone}-a"),
+            format!("{EMPTY_REPO_PREFIX}{gone}-b"),
+            format!("{WORKDIR_PREFIX}{me}-c"),
+            format!("{WORKDIR_PREFIX}x{gone}-d"),
+            format!("other-{gone}-e"),
+        ];
+        for n in &names {
+            std::fs::create_dir(base.path().join(n)).unwrap();
+            std::fs::write(base.path().join(n).join("f"), b"x").unwrap();
+        }
+        // A file with our prefix is not a directory of ours.
+        let file = format!("{WORKDIR_PREFIX}{gone}-f");
+        std::fs::write(base.path().join(&file), b"x").unwrap();
+        sweep_stale_workdirs(base.path());
+        let left = |n: &str| base.path().join(n).exists();
+        assert!(
+            !left(&names[0]) && !left(&names[1]),
+            "a killed run's directories go"
+        );
+        assert!(left(&names[2]), "a live run's directory stays");
+        assert!(
+            left(&names[3]) && left(&names[4]) && left(&file),
+            "not ours: kept"
+        );
+    }
 }
